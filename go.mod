@@ -1,0 +1,20 @@
+module github.com/edgecache/edgecache
+
+go 1.26.0
+
+require (
+	github.com/Eyevinn/hls-m3u8 v0.6.2 // indirect
+	github.com/abema/go-mp4 v1.7.3 // indirect
+	github.com/bluenviron/gortmplib v1.0.2 // indirect
+	github.com/bluenviron/mediacommon/v2 v2.9.5 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dgraph-io/ristretto/v2 v2.3.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/go-chi/chi/v5 v5.2.3 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/prometheus/client_golang v1.23.2 // indirect
+	github.com/zencoder/go-dash/v3 v3.0.3 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sync v0.17.0 // indirect
+	golang.org/x/sys v0.35.0 // indirect
+)
