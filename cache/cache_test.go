@@ -1,0 +1,406 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func newTestCache(t *testing.T, cfg Config) *Cache {
+	t.Helper()
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = 64 << 20
+	}
+	c, err := New(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+
+func body(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+// slowFetch sends b in chunks over about d, counting calls.
+func slowFetch(calls *atomic.Int32, b []byte, d time.Duration, h Head) Fetch {
+	return func(ctx context.Context, w *FillWriter) error {
+		calls.Add(1)
+		h.ContentLength = int64(len(b))
+		if err := w.WriteHead(h); err != nil {
+			return err
+		}
+		const chunks = 50
+		step := (len(b) + chunks - 1) / chunks
+		for off := 0; off < len(b); off += step {
+			end := min(off+step, len(b))
+			if _, err := w.Write(ctx, b[off:end]); err != nil {
+				return err
+			}
+			select {
+			case <-time.After(d / chunks):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+}
+
+func storable() Head {
+	return Head{Status: 200, Header: http.Header{"Content-Type": {"video/mp4"}}, Lifetime: time.Minute, Store: true, Shared: true}
+}
+
+func TestFillHerdStreamsOneFetch(t *testing.T) {
+	c := newTestCache(t, Config{})
+	want := body(1 << 20)
+	var calls atomic.Int32
+	fetch := slowFetch(&calls, want, 300*time.Millisecond, storable())
+	const n = 200
+	start := time.Now()
+	var wg sync.WaitGroup
+	ttfb := make([]time.Duration, n)
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _, err := c.Fill(context.Background(), "k", fetch)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer r.Close()
+			if _, err := r.Head(); err != nil {
+				errs <- err
+				return
+			}
+			var got []byte
+			for {
+				p, err := r.Next()
+				if len(got) == 0 && len(p) > 0 {
+					ttfb[i] = time.Since(start)
+				}
+				got = append(got, p...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			if !bytes.Equal(got, want) {
+				errs <- fmt.Errorf("reader %d: body differs (%d bytes)", i, len(got))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("origin fetched %d times, want 1", got)
+	}
+	for i, d := range ttfb {
+		if d > 200*time.Millisecond {
+			t.Errorf("reader %d got its first byte after %v, while the fill runs 300ms", i, d)
+		}
+	}
+	e := c.Get("k")
+	if e == nil || !bytes.Equal(e.Body(), want) {
+		t.Fatal("entry not stored whole")
+	}
+	if st := c.Stats(); st.Fills != 1 || st.Joins != n-1 {
+		t.Errorf("stats %+v, want 1 fill and %d joins", st, n-1)
+	}
+}
+
+func TestFillFailureStoresNothing(t *testing.T) {
+	cases := []struct {
+		name  string
+		fetch Fetch
+		want  error
+	}{
+		{"short body", func(ctx context.Context, w *FillWriter) error {
+			h := storable()
+			h.ContentLength = 100
+			w.WriteHead(h)
+			_, err := w.Write(ctx, body(60))
+			return err
+		}, ErrShortBody},
+		{"reset mid-body", func(ctx context.Context, w *FillWriter) error {
+			h := storable()
+			h.ContentLength = -1
+			w.WriteHead(h)
+			w.Write(ctx, body(60))
+			return io.ErrUnexpectedEOF
+		}, io.ErrUnexpectedEOF},
+		{"long body", func(ctx context.Context, w *FillWriter) error {
+			h := storable()
+			h.ContentLength = 10
+			w.WriteHead(h)
+			_, err := w.Write(ctx, body(60))
+			return err
+		}, ErrLongBody},
+		{"no head", func(ctx context.Context, w *FillWriter) error { return nil }, ErrNoHead},
+		{"panic", func(ctx context.Context, w *FillWriter) error { panic("boom") }, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestCache(t, Config{})
+			r, _, err := c.Fill(context.Background(), "k", tc.fetch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.ReadAll(r)
+			if err == nil {
+				_, err = r.Wait()
+			}
+			if err == nil {
+				t.Fatal("reader saw a complete body from a failed fill")
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if c.Get("k") != nil {
+				t.Fatal("failed fill left an entry")
+			}
+			if c.InFlight("k") {
+				t.Fatal("failed fill still joinable")
+			}
+		})
+	}
+}
+
+func TestFillSurvivesStarterHangup(t *testing.T) {
+	c := newTestCache(t, Config{})
+	want := body(256 << 10)
+	var calls atomic.Int32
+	fetch := slowFetch(&calls, want, 200*time.Millisecond, storable())
+	ctx, cancel := context.WithCancel(context.Background())
+	first, started, _ := c.Fill(ctx, "k", fetch)
+	if !started {
+		t.Fatal("first reader did not start the fill")
+	}
+	second, started, _ := c.Fill(context.Background(), "k", fetch)
+	if started {
+		t.Fatal("second reader started another fill")
+	}
+	if _, err := first.Next(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	first.Close()
+	if _, err := first.Next(); !errors.Is(err, context.Canceled) && err != nil {
+		// it may still have buffered bytes; either is fine as long as the
+		// fill goes on for the other reader
+		t.Logf("first reader after hang-up: %v", err)
+	}
+	got, err := io.ReadAll(second)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("second reader: %d bytes, err %v", len(got), err)
+	}
+	if calls.Load() != 1 || c.Get("k") == nil {
+		t.Fatal("fill did not complete once and store")
+	}
+}
+
+func TestNotSharedResponseIsNotJoined(t *testing.T) {
+	c := newTestCache(t, Config{})
+	release := make(chan struct{})
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		<-release
+		h := storable()
+		h.Store, h.Shared = false, false
+		h.ContentLength = 3
+		w.WriteHead(h)
+		_, err := w.Write(ctx, []byte("abc"))
+		return err
+	}
+	a, _, _ := c.Fill(context.Background(), "k", fetch)
+	b, started, _ := c.Fill(context.Background(), "k", fetch)
+	if started {
+		t.Fatal("second started")
+	}
+	close(release)
+	if _, err := a.Head(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Head(); !errors.Is(err, ErrNotShared) {
+		t.Fatalf("joiner got %v, want ErrNotShared", err)
+	}
+	if got, _ := io.ReadAll(a); string(got) != "abc" {
+		t.Fatalf("starter got %q", got)
+	}
+	a.Wait()
+	if c.Get("k") != nil {
+		t.Fatal("private response stored")
+	}
+}
+
+func TestPassThroughIsBoundedAndUncached(t *testing.T) {
+	c := newTestCache(t, Config{MaxBytes: 8 << 20, MaxObjectBytes: 1 << 20, PassThroughWindow: 256 << 10})
+	want := body(6 << 20)
+	var calls atomic.Int32
+	h := storable()
+	h.ContentLength = -1 // chunked: discovered too large on the way
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		calls.Add(1)
+		w.WriteHead(h)
+		for off := 0; off < len(want); off += 32 << 10 {
+			if _, err := w.Write(ctx, want[off:off+32<<10]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	r, _, _ := c.Fill(context.Background(), "big", fetch)
+	var got []byte
+	maxBuf := 0
+	for {
+		p, err := r.Next()
+		got = append(got, p...)
+		r.f.mu.Lock()
+		maxBuf = max(maxBuf, len(r.f.buf))
+		r.f.mu.Unlock()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Microsecond) // a slower client than the origin
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("pass-through body differs: %d bytes", len(got))
+	}
+	if c.Get("big") != nil {
+		t.Fatal("oversized object stored")
+	}
+	if maxBuf > 2<<20 {
+		t.Fatalf("pass-through buffered %d bytes, window is 256 KiB", maxBuf)
+	}
+}
+
+func TestPassThroughStopsWithoutReaders(t *testing.T) {
+	c := newTestCache(t, Config{MaxBytes: 8 << 20, MaxObjectBytes: 1 << 20, PassThroughWindow: 64 << 10})
+	done := make(chan error, 1)
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		h := storable()
+		h.ContentLength = 100 << 20
+		w.WriteHead(h)
+		chunk := body(32 << 10)
+		for {
+			if _, err := w.Write(ctx, chunk); err != nil {
+				done <- err
+				return err
+			}
+		}
+	}
+	r, _, _ := c.Fill(context.Background(), "big", fetch)
+	r.Head()
+	r.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNoReaders) {
+			t.Fatalf("fetch ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pass-through fill kept fetching with no reader")
+	}
+}
+
+func TestResolveServesRefreshedEntry(t *testing.T) {
+	c := newTestCache(t, Config{})
+	old := NewEntry("k", storable(), []byte("hello"))
+	c.Put(old)
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		h := storable()
+		h.Lifetime = time.Hour
+		return w.Resolve(old.WithHead(h))
+	}
+	r, _, _ := c.Fill(context.Background(), "k", fetch)
+	e, err := r.Wait()
+	if err != nil || r.Resolved() == nil || string(e.Body()) != "hello" || e.Head().Lifetime != time.Hour {
+		t.Fatalf("resolve: %v %v", e, err)
+	}
+	if got := c.Get("k"); got == nil || got.Head().Lifetime != time.Hour {
+		t.Fatal("refreshed entry not stored")
+	}
+}
+
+func TestStoreStaysWithinMaxBytes(t *testing.T) {
+	const max = 16 << 20
+	c := newTestCache(t, Config{MaxBytes: max, AvgObjectBytes: 256 << 10})
+	b := body(256 << 10)
+	for i := range 2 * max / len(b) {
+		e := NewEntry(fmt.Sprintf("obj-%d", i), storable(), b)
+		c.Put(e)
+		if st := c.Stats(); st.Bytes > max {
+			t.Fatalf("after %d puts the store holds %d bytes, max %d", i+1, st.Bytes, max)
+		}
+	}
+	st := c.Stats()
+	if st.Evictions == 0 && st.Rejected == 0 {
+		t.Fatalf("twice the budget went in without an eviction or rejection: %+v", st)
+	}
+	t.Logf("stats after 2x: %+v", st)
+}
+
+func TestCloseStopsFills(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c, err := New(Config{MaxBytes: 1 << 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := func(ctx context.Context, w *FillWriter) error { <-ctx.Done(); return ctx.Err() }
+	for i := range 10 {
+		c.Prefetch(fmt.Sprint(i), stuck)
+	}
+	c.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Fatalf("%d goroutines after Close, %d before", g, before)
+	}
+}
+
+func TestEntryAgeAndFreshness(t *testing.T) {
+	now := time.Now()
+	h := storable()
+	h.ResponseTime = now.Add(-5 * time.Second)
+	h.InitialAge = 2 * time.Second
+	h.Lifetime = 10 * time.Second
+	e := NewEntry("k", h, nil)
+	if age := e.Age(now); age != 7*time.Second {
+		t.Fatalf("age %v", age)
+	}
+	if !e.Fresh(now) || e.Fresh(now.Add(3*time.Second)) {
+		t.Fatal("freshness boundary wrong")
+	}
+	if s := e.Staleness(now.Add(4 * time.Second)); s != time.Second {
+		t.Fatalf("staleness %v", s)
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/edgecache/edgecache/proxy"
+	"go.yaml.in/yaml/v3"
+)
+
+// fileConfig is the YAML config file: the listeners and logging, with the
+// proxy's policy inline at the top level.
+type fileConfig struct {
+	// Listen is the address viewers connect to. Default ":8081".
+	Listen string `yaml:"listen"`
+	// AdminListen serves /metrics, /healthz and /readyz. Default ":9091".
+	AdminListen string `yaml:"admin_listen"`
+	// LogFormat is "text" or "json". Default "text".
+	LogFormat string `yaml:"log_format"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+	// ShutdownTimeout bounds how long in-flight responses may take to
+	// finish after a stop signal. Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	Proxy proxy.Config `yaml:",inline"`
+}
+
+func defaultFileConfig() fileConfig {
+	return fileConfig{
+		Listen:          ":8081",
+		AdminListen:     ":9091",
+		LogFormat:       "text",
+		LogLevel:        "info",
+		ShutdownTimeout: 30 * time.Second,
+		Proxy:           proxy.DefaultConfig(),
+	}
+}
+
+// loadConfig builds the config from defaults, then the file, then the
+// flags: a flag given on the command line wins over the file.
+func loadConfig(args []string, stderr io.Writer) (fileConfig, error) {
+	cfg := defaultFileConfig()
+	fs := flag.NewFlagSet("edgecache", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML config file (see edgecache.example.yaml)")
+	listen := fs.String("listen", cfg.Listen, "address viewers connect to")
+	admin := fs.String("admin-listen", cfg.AdminListen, "address of /metrics, /healthz, /readyz")
+	origin := fs.String("origin", "", "proxy every path to this origin URL (a single route \"/\")")
+	cacheSize := fs.String("cache-size", "", "RAM cache budget, e.g. 512MiB (default 512MiB)")
+	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
+	logLevel := fs.String("log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *configPath != "" {
+		b, err := os.ReadFile(*configPath)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeConfig(b, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", *configPath, err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["listen"] {
+		cfg.Listen = *listen
+	}
+	if set["admin-listen"] {
+		cfg.AdminListen = *admin
+	}
+	if set["log-format"] {
+		cfg.LogFormat = *logFormat
+	}
+	if set["log-level"] {
+		cfg.LogLevel = *logLevel
+	}
+	if *origin != "" {
+		cfg.Proxy.Routes = []proxy.Route{{Prefix: "/", Origin: *origin, Name: "origin"}}
+	}
+	if *cacheSize != "" {
+		n, err := proxy.ParseByteSize(*cacheSize)
+		if err != nil {
+			return cfg, fmt.Errorf("-cache-size: %w", err)
+		}
+		cfg.Proxy.Cache.MaxBytes = proxy.ByteSize(n)
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return cfg, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if err := cfg.Proxy.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// decodeConfig decodes YAML strictly: an unknown field is an error, not a
+// silently ignored typo.
+func decodeConfig(b []byte, cfg *fileConfig) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}

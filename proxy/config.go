@@ -1,0 +1,290 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgecache/edgecache/manifest"
+)
+
+// Config is the proxy's policy. DefaultConfig gives values that suit live
+// HLS and DASH; a YAML file is decoded over it, so a file names only what it
+// changes. Validate before use.
+type Config struct {
+	// Routes map path prefixes to origins, like nginx `location` plus
+	// `proxy_pass` with a URI. At least one is required.
+	Routes []Route `yaml:"routes"`
+	// Cache sizes the RAM cache.
+	Cache CacheConfig `yaml:"cache"`
+	// Origin bounds every origin request.
+	Origin OriginConfig `yaml:"origin"`
+	// Client bounds client connections.
+	Client ClientConfig `yaml:"client"`
+	// Classes is the policy per object class: "manifest", "segment",
+	// "init", "other". A class not named keeps its default.
+	Classes map[string]ClassPolicy `yaml:"classes"`
+	// StatusTTL caches responses of these statuses that carry no freshness
+	// information, for this long (nginx proxy_cache_valid for non-200
+	// codes). A class's own StatusTTL overrides an entry here. A status
+	// not listed is not cached without explicit freshness.
+	StatusTTL map[int]time.Duration `yaml:"status_ttl"`
+	// ServerName is this instance's pseudonym in Via (RFC 9110 7.6.3). A
+	// request whose Via already names it is a loop and gets 508. Empty
+	// means the host name.
+	ServerName string `yaml:"server_name"`
+}
+
+// Route maps one path prefix to one origin.
+type Route struct {
+	// Prefix is the path prefix, starting and ending with "/" ("/" alone
+	// routes everything). The longest matching prefix wins.
+	Prefix string `yaml:"prefix"`
+	// Origin is the absolute http(s) URL the prefix is replaced with, as in
+	// `proxy_pass http://origin/hls/;`.
+	Origin string `yaml:"origin"`
+	// Name labels the route in metrics. Empty means the prefix.
+	Name string `yaml:"name"`
+}
+
+// CacheConfig sizes the RAM cache.
+type CacheConfig struct {
+	// MaxBytes bounds the cached bytes (bodies, headers and a per-entry
+	// overhead). Zero means 512 MiB.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// MaxObjectBytes is the largest body stored; larger ones stream through
+	// with BYPASS. Zero means MaxBytes/8.
+	MaxObjectBytes ByteSize `yaml:"max_object_bytes"`
+}
+
+// OriginConfig bounds origin requests. Zero values take the defaults shown.
+type OriginConfig struct {
+	// ConnectTimeout bounds the TCP (and TLS) connect. Default 3s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// FirstByteTimeout bounds the wait for the response head. Default 10s.
+	FirstByteTimeout time.Duration `yaml:"first_byte_timeout"`
+	// IdleTimeout fails a body that sends nothing for this long. Default 10s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// FillTimeout bounds a whole fill. Default 5m.
+	FillTimeout time.Duration `yaml:"fill_timeout"`
+	// MaxIdleConnsPerHost keeps this many idle connections per origin.
+	// Default 64.
+	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+}
+
+// ClientConfig bounds client connections.
+type ClientConfig struct {
+	// ReadHeaderTimeout bounds reading a request head. Default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// WriteIdleTimeout aborts a response the client has not accepted a byte
+	// of for this long. Default 30s.
+	WriteIdleTimeout time.Duration `yaml:"write_idle_timeout"`
+	// MaxHeaderBytes bounds a request head; a larger one gets 431.
+	// Default 64 KiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+}
+
+// ClassPolicy is how one object class is cached.
+type ClassPolicy struct {
+	// TTL is the freshness lifetime of a 200 that carries no freshness
+	// information (no Cache-Control max-age/s-maxage, no Expires). Zero
+	// means such responses are not cached. For HLS media playlists the
+	// playlist-derived lifetime replaces it.
+	TTL time.Duration `yaml:"ttl"`
+	// Override makes TTL (and StatusTTL) win over the origin's own
+	// freshness, like nginx `proxy_ignore_headers Cache-Control Expires`.
+	Override bool `yaml:"override"`
+	// MaxTTL caps every lifetime of this class, the origin's included.
+	// Zero means no cap.
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	// StatusTTL overrides the global StatusTTL for this class.
+	StatusTTL map[int]time.Duration `yaml:"status_ttl"`
+	// StaleWhileUpdating is how stale an entry may be and still be served
+	// as UPDATING while one request refreshes it. Zero means every request
+	// waits for the refresh. The origin's stale-while-revalidate extends it.
+	StaleWhileUpdating time.Duration `yaml:"stale_while_updating"`
+	// RefreshWait is how long a request waits for a refresh under way
+	// before it takes the stale copy as UPDATING. Zero means it takes the
+	// stale copy at once.
+	RefreshWait time.Duration `yaml:"refresh_wait"`
+	// StaleIfError is how stale an entry may be and still be served as
+	// STALE when the origin fails (error, timeout or 5xx). Zero means
+	// never. The origin's stale-if-error extends it; must-revalidate
+	// forbids it.
+	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// DropQuery names query parameters left out of the cache key (viewer
+	// tokens). _HLS_msn, _HLS_part and _HLS_skip are always kept.
+	DropQuery []string `yaml:"drop_query"`
+}
+
+// ByteSize is a size in bytes; YAML accepts 1048576, "512MiB", "1GB",
+// "64KiB".
+type ByteSize int64
+
+// UnmarshalText parses a size with an optional unit.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	n, err := ParseByteSize(string(text))
+	if err != nil {
+		return err
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// ParseByteSize parses "123", "64KiB", "512MiB", "1GiB", "1GB", "10MB".
+func ParseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// DefaultConfig returns a config that suits live HLS and DASH, with no
+// routes.
+func DefaultConfig() Config {
+	return Config{
+		Cache: CacheConfig{MaxBytes: 512 << 20},
+		Origin: OriginConfig{
+			ConnectTimeout:      3 * time.Second,
+			FirstByteTimeout:    10 * time.Second,
+			IdleTimeout:         10 * time.Second,
+			FillTimeout:         5 * time.Minute,
+			MaxIdleConnsPerHost: 64,
+		},
+		Client: ClientConfig{
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			WriteIdleTimeout:  30 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+		},
+		Classes: map[string]ClassPolicy{
+			// Live playlists change every target duration: a short default,
+			// replaced by the playlist-derived lifetime, served stale only
+			// briefly while one request refreshes it.
+			"manifest": {TTL: time.Second, StaleWhileUpdating: time.Second, RefreshWait: 500 * time.Millisecond, StaleIfError: 10 * time.Second},
+			// Segments and init segments never change under one URL.
+			"segment": {TTL: 10 * time.Minute, StaleIfError: time.Minute},
+			"init":    {TTL: 10 * time.Minute, StaleIfError: time.Minute},
+			"other":   {StaleIfError: time.Minute},
+		},
+		// A 404 at stream start must not outlive the segment it names
+		// (issue: nginx and Varnish cached it for a minute).
+		StatusTTL: map[int]time.Duration{404: time.Second},
+	}
+}
+
+// Validate checks the config and fills the zero values that have defaults.
+func (c *Config) Validate() error {
+	def := DefaultConfig()
+	if len(c.Routes) == 0 {
+		return errors.New("config: no routes: give -origin URL or routes in the config file")
+	}
+	seen := map[string]bool{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		if !strings.HasPrefix(r.Prefix, "/") || !strings.HasSuffix(r.Prefix, "/") {
+			return fmt.Errorf("config: route %d: prefix %q must start and end with /", i, r.Prefix)
+		}
+		if seen[r.Prefix] {
+			return fmt.Errorf("config: route %d: prefix %q given twice", i, r.Prefix)
+		}
+		seen[r.Prefix] = true
+		u, err := url.Parse(r.Origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: route %q: origin %q must be an absolute http(s) URL", r.Prefix, r.Origin)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config: route %q: origin %q must not have a query or fragment", r.Prefix, r.Origin)
+		}
+		if r.Name == "" {
+			r.Name = r.Prefix
+		}
+	}
+	if c.Cache.MaxBytes <= 0 {
+		c.Cache.MaxBytes = def.Cache.MaxBytes
+	}
+	if c.Cache.MaxObjectBytes <= 0 {
+		c.Cache.MaxObjectBytes = c.Cache.MaxBytes / 8
+	}
+	if c.Cache.MaxObjectBytes > c.Cache.MaxBytes {
+		return fmt.Errorf("config: cache.max_object_bytes %d exceeds cache.max_bytes %d", c.Cache.MaxObjectBytes, c.Cache.MaxBytes)
+	}
+	o, d := &c.Origin, def.Origin
+	setDur(&o.ConnectTimeout, d.ConnectTimeout)
+	setDur(&o.FirstByteTimeout, d.FirstByteTimeout)
+	setDur(&o.IdleTimeout, d.IdleTimeout)
+	setDur(&o.FillTimeout, d.FillTimeout)
+	if o.MaxIdleConnsPerHost <= 0 {
+		o.MaxIdleConnsPerHost = d.MaxIdleConnsPerHost
+	}
+	cl, dc := &c.Client, def.Client
+	setDur(&cl.ReadHeaderTimeout, dc.ReadHeaderTimeout)
+	setDur(&cl.IdleTimeout, dc.IdleTimeout)
+	setDur(&cl.WriteIdleTimeout, dc.WriteIdleTimeout)
+	if cl.MaxHeaderBytes <= 0 {
+		cl.MaxHeaderBytes = dc.MaxHeaderBytes
+	}
+	if c.Classes == nil {
+		c.Classes = map[string]ClassPolicy{}
+	}
+	for name, p := range c.Classes {
+		if _, err := manifest.ParseKind(name); err != nil {
+			return fmt.Errorf("config: classes: %q is not one of manifest, segment, init, other", name)
+		}
+		for _, q := range p.DropQuery {
+			if isHLSDirective(q) {
+				return fmt.Errorf("config: classes.%s.drop_query: %s must stay in the key (RFC 8216bis 6.2.5)", name, q)
+			}
+		}
+		for _, v := range []time.Duration{p.TTL, p.MaxTTL, p.StaleWhileUpdating, p.RefreshWait, p.StaleIfError} {
+			if v < 0 {
+				return fmt.Errorf("config: classes.%s: negative duration", name)
+			}
+		}
+	}
+	for name, p := range def.Classes {
+		if _, ok := c.Classes[name]; !ok {
+			c.Classes[name] = p
+		}
+	}
+	for code := range c.StatusTTL {
+		if code < 100 || code > 599 {
+			return fmt.Errorf("config: status_ttl: %d is not an HTTP status", code)
+		}
+	}
+	return nil
+}
+
+func setDur(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+// isHLSDirective reports the LL-HLS delivery directives that must stay in
+// the cache key: they select different playlists.
+func isHLSDirective(name string) bool {
+	return name == "_HLS_msn" || name == "_HLS_part" || name == "_HLS_skip"
+}

@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/edgecache/edgecache/cache"
+	"github.com/edgecache/edgecache/manifest"
+)
+
+// errIdleTimeout: the origin sent no body byte for OriginConfig.IdleTimeout.
+var errIdleTimeout = errors.New("origin body idle timeout")
+
+// originStatusError is a 5xx from the origin turned into an error so that
+// a refresh falls back to the stale copy (stale-if-error, RFC 5861 4).
+type originStatusError struct{ code int }
+
+func (e *originStatusError) Error() string { return "origin answered " + strconv.Itoa(e.code) }
+
+func newTransport(cfg OriginConfig) *http.Transport {
+	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		// Never an environment proxy: the origin is what the config names.
+		Proxy:                  nil,
+		DialContext:            d.DialContext,
+		TLSHandshakeTimeout:    cfg.ConnectTimeout,
+		ResponseHeaderTimeout:  cfg.FirstByteTimeout,
+		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+		// The edge wants the origin's bytes as they are; the transport
+		// would otherwise ask for gzip and silently decode it.
+		DisableCompression: true,
+		ForceAttemptHTTP2:  true,
+	}
+}
+
+// fetchReq is what a fill needs from the request that started it; the
+// request itself may be gone long before the fill ends.
+type fetchReq struct {
+	rt         *route
+	kind       string // metrics: fill, refresh, prefetch
+	upstream   string
+	path       string
+	header     http.Header
+	authorized bool
+	stale      *cache.Entry // for a conditional refresh
+}
+
+func (p *Proxy) newFetchReq(rt *route, kind string, r *http.Request, stale *cache.Entry) *fetchReq {
+	return &fetchReq{
+		rt:         rt,
+		kind:       kind,
+		upstream:   rt.upstreamURL(r.URL.EscapedPath(), r.URL.RawQuery),
+		path:       r.URL.Path,
+		header:     originRequestHeader(r.Header, r.RemoteAddr, p.via),
+		authorized: r.Header.Get("Authorization") != "",
+		stale:      stale,
+	}
+}
+
+// fetch returns the cache.Fetch that runs fr against the origin.
+func (p *Proxy) fetch(fr *fetchReq) cache.Fetch {
+	return func(ctx context.Context, w *cache.FillWriter) error {
+		start := time.Now()
+		err := p.runFetch(ctx, fr, w)
+		p.metrics.FillDone(time.Since(start), err == nil)
+		if err != nil {
+			p.log.Debug("fill failed", "url", fr.upstream, "err", err)
+		}
+		return err
+	}
+}
+
+func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fr.upstream, nil)
+	if err != nil {
+		return fmt.Errorf("origin request %s: %w", fr.upstream, err)
+	}
+	req.Header = fr.header
+	if fr.stale != nil {
+		etag, lm := fr.stale.Validators()
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		if lm != "" {
+			req.Header.Set("If-Modified-Since", lm)
+		}
+	}
+	reqTime := time.Now()
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		p.metrics.OriginRequest(fr.rt.Name, fr.kind, "error")
+		return fmt.Errorf("origin %s: %w", fr.upstream, err)
+	}
+	defer resp.Body.Close()
+	respTime := time.Now()
+	p.metrics.OriginRequest(fr.rt.Name, fr.kind, codeClass(resp.StatusCode))
+
+	if fr.stale != nil {
+		switch {
+		case resp.StatusCode == http.StatusNotModified:
+			h := p.policy.refreshedHead(fr.stale.Head(), originResponseHeader(resp.Header), reqTime, respTime)
+			return w.Resolve(fr.stale.WithHead(h))
+		case resp.StatusCode >= 500 && fr.stale.Staleness(respTime) <= fr.stale.Head().StaleIfError:
+			// Every reader of this refresh has the stale entry to fall
+			// back on; the origin's error page is not worth streaming.
+			return &originStatusError{resp.StatusCode}
+		}
+	}
+	if resp.StatusCode == http.StatusNotModified {
+		return fmt.Errorf("origin %s: 304 to an unconditional request", fr.upstream)
+	}
+
+	class := manifest.Classify(resp.Header.Get("Content-Type"), fr.path, nil)
+	hdr := originResponseHeader(resp.Header)
+	if resp.ContentLength >= 0 {
+		hdr.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	hd := p.policy.head(class, resp.StatusCode, hdr, resp.ContentLength, reqTime, respTime, fr.authorized)
+	if err := w.WriteHead(hd); err != nil {
+		return err
+	}
+	return p.copyBody(ctx, cancel, w, resp.Body, fr.upstream)
+}
+
+// copyBody moves the origin body into the fill, failing when the origin
+// goes quiet for longer than the idle timeout.
+func (p *Proxy) copyBody(ctx context.Context, cancel context.CancelCauseFunc, w *cache.FillWriter, body io.Reader, url string) error {
+	idle := p.cfg.Origin.IdleTimeout
+	timer := time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
+	defer timer.Stop()
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			timer.Reset(idle)
+			if _, werr := w.Write(ctx, buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if cause := context.Cause(ctx); errors.Is(cause, errIdleTimeout) {
+				return fmt.Errorf("origin %s: %w", url, errIdleTimeout)
+			}
+			return fmt.Errorf("origin %s: body: %w", url, err)
+		}
+	}
+}
+
+func codeClass(code int) string {
+	switch {
+	case code < 200:
+		return "1xx"
+	case code < 300:
+		return "2xx"
+	case code < 400:
+		return "3xx"
+	case code < 500:
+		return "4xx"
+	}
+	return "5xx"
+}

@@ -1,0 +1,149 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"sync"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type testLogWriter struct{ t testing.TB }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// edge is a real proxy on a real loopback server in front of origin.
+type edge struct {
+	*httptest.Server
+	p   *Proxy
+	reg *prometheus.Registry
+}
+
+// newEdge starts a proxy routing "/" to originURL, with cfg applied over
+// the defaults by mod.
+func newEdge(t testing.TB, originURL string, mod func(*Config)) *edge {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Routes = []Route{{Prefix: "/", Origin: originURL}}
+	cfg.ServerName = "edge-test"
+	if mod != nil {
+		mod(&cfg)
+	}
+	reg := prometheus.NewRegistry()
+	p, err := New(cfg, testLogger(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(func() {
+		srv.Close()
+		p.Close()
+	})
+	return &edge{Server: srv, p: p, reg: reg}
+}
+
+// checkGoroutines fails the test if goroutines started during it are still
+// running a moment after its cleanups. Call it first, so its cleanup runs
+// last.
+func checkGoroutines(t testing.TB) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			n := runtime.NumGoroutine()
+			if n <= before {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("goroutine leak: %d running, %d before the test\n%s", n, before, buf)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// counter counts requests per path at a test origin.
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) inc(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[path]++
+}
+
+func (c *counter) get(path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[path]
+}
+
+func get(t testing.TB, client *http.Client, url string, hdr ...string) (*http.Response, []byte, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	if len(hdr)%2 == 1 {
+		req.Method = hdr[len(hdr)-1]
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+func mustGet(t testing.TB, url string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	resp, b, err := get(t, http.DefaultClient, url, hdr...)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp, b
+}
+
+func wantStatus(t testing.TB, resp *http.Response, code int, cache string) {
+	t.Helper()
+	if resp.StatusCode != code || resp.Header.Get("X-Cache-Status") != cache {
+		t.Fatalf("%s: got %d %s, want %d %s", resp.Request.URL.Path, resp.StatusCode, resp.Header.Get("X-Cache-Status"), code, cache)
+	}
+	if resp.Header.Get("Age") == "" {
+		t.Fatalf("%s: no Age header", resp.Request.URL.Path)
+	}
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*31 + i>>9)
+	}
+	return b
+}

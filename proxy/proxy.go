@@ -1,0 +1,202 @@
+// Package proxy is edgecache's HTTP policy: it routes path prefixes to
+// origins, answers GET and HEAD from the cache, collapses misses onto one
+// streamed fill, refreshes expired entries once, and passes everything else
+// through.
+package proxy
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/edgecache/edgecache/cache"
+	"github.com/edgecache/edgecache/metrics"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Proxy is the caching reverse proxy. It is an http.Handler.
+type Proxy struct {
+	cfg       Config
+	log       *slog.Logger
+	cache     *cache.Cache
+	metrics   *metrics.Metrics
+	policy    *policy
+	transport *http.Transport
+	routes    []*route
+	router    chi.Router
+	via       string
+	name      string
+	bufs      sync.Pool // *[]byte, 32 KiB, for origin body copies
+	// statusHeader holds one immutable []string per cache status, so the
+	// hit path sets X-Cache-Status without allocating.
+	statusHeader [numStatus][]string
+}
+
+// New builds a proxy from a validated config. Metrics go to reg.
+func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "proxy")
+	p := &Proxy{
+		cfg:       cfg,
+		log:       log,
+		policy:    newPolicy(&cfg),
+		transport: newTransport(cfg.Origin),
+		bufs:      sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }},
+	}
+	p.name = cfg.ServerName
+	if p.name == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "edgecache"
+		}
+		p.name = h
+	}
+	p.via = "1.1 " + p.name + " (edgecache)"
+	for s := range numStatus {
+		p.statusHeader[s] = []string{cacheStatus(s).String()}
+	}
+	c, err := cache.New(cache.Config{
+		MaxBytes:       int64(cfg.Cache.MaxBytes),
+		MaxObjectBytes: int64(cfg.Cache.MaxObjectBytes),
+		FillTimeout:    cfg.Origin.FillTimeout,
+		Keep:           keep,
+		Complete:       completeHead,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	p.cache = c
+	m, err := metrics.New(reg, c.Stats)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	p.metrics = m
+
+	r := chi.NewRouter()
+	r.Use(p.guard)
+	r.NotFound(p.notFound)
+	r.MethodNotAllowed(p.notFound)
+	for i := range cfg.Routes {
+		u, _ := url.Parse(cfg.Routes[i].Origin) // checked by Validate
+		rt := &route{Route: cfg.Routes[i], origin: u}
+		p.routes = append(p.routes, rt)
+		r.Handle(rt.Prefix+"*", p.routeHandler(rt))
+	}
+	p.router = r
+	return p, nil
+}
+
+// ServeHTTP serves the edge.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.router.ServeHTTP(w, r) }
+
+// Cache exposes the cache, for tests and the admin side.
+func (p *Proxy) Cache() *cache.Cache { return p.cache }
+
+// Close stops every fill and frees the cache.
+func (p *Proxy) Close() {
+	p.cache.Close()
+	p.transport.CloseIdleConnections()
+}
+
+// guard refuses what an edge must never do: act as an open proxy, tunnel,
+// or loop through itself.
+func (p *Proxy) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodConnect:
+			p.plainError(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
+		case !strings.HasPrefix(r.RequestURI, "/"):
+			// An absolute-form target (GET http://elsewhere/ HTTP/1.1)
+			// would make this an open proxy; only configured origins are
+			// reachable, by path.
+			p.plainError(w, http.StatusBadRequest, "absolute-form request targets are not accepted")
+		case viaLoop(r.Header, p.name):
+			p.plainError(w, http.StatusLoopDetected, "request loop: Via already names "+p.name)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (p *Proxy) notFound(w http.ResponseWriter, r *http.Request) {
+	p.plainError(w, http.StatusNotFound, "no route for "+r.URL.Path)
+}
+
+func (p *Proxy) plainError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h["X-Cache-Status"] = p.statusHeader[statusBypass]
+	h.Set("Age", "0")
+	http.Error(w, msg, code)
+}
+
+func (p *Proxy) routeHandler(rt *route) http.Handler {
+	rp := p.reverseProxy(rt)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		p.serveCacheable(w, r, rt, rp)
+	})
+}
+
+// reverseProxy passes a request through uncached: other methods, and
+// responses the origin marked for their requester alone.
+func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			u, err := url.Parse(rt.upstreamURL(pr.In.URL.EscapedPath(), pr.In.URL.RawQuery))
+			if err == nil {
+				pr.Out.URL = u
+			}
+			pr.Out.Host = ""
+			pr.SetXForwarded()
+			pr.Out.Header.Add("Via", p.via)
+		},
+		Transport:     p.transport,
+		FlushInterval: -1,
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header["X-Cache-Status"] = p.statusHeader[statusBypass]
+			if resp.Header.Get("Age") == "" {
+				resp.Header.Set("Age", "0")
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			p.fail(w, r, statusBypass, err)
+		},
+		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// completeHead finishes the head of a body that arrived chunked: the stored
+// entry knows its length.
+func completeHead(h *cache.Head, body []byte) any {
+	if h.Header.Get("Content-Length") == "" {
+		h.Header = h.Header.Clone()
+		h.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	return h.Extra
+}
+
+// Routes returns the configured routes, for logging.
+func (p *Proxy) Routes() []string {
+	var s []string
+	for _, rt := range p.routes {
+		s = append(s, fmt.Sprintf("%s -> %s", rt.Prefix, rt.Origin))
+	}
+	return s
+}

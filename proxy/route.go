@@ -1,0 +1,126 @@
+package proxy
+
+import (
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// route is a validated Route with its origin parsed.
+type route struct {
+	Route
+	origin *url.URL
+}
+
+// upstreamURL maps an edge path (escaped) and raw query to the origin URL,
+// replacing the prefix with the origin's path as proxy_pass does.
+func (rt *route) upstreamURL(escapedPath, rawQuery string) string {
+	rest := strings.TrimPrefix(escapedPath, rt.Prefix)
+	var b strings.Builder
+	b.Grow(len(rt.Origin) + len(rest) + len(rawQuery) + 2)
+	b.WriteString(rt.origin.Scheme)
+	b.WriteString("://")
+	b.WriteString(rt.origin.Host)
+	p := rt.origin.EscapedPath()
+	if p == "" {
+		p = "/"
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	b.WriteString(p)
+	b.WriteString(rest)
+	if rawQuery != "" {
+		b.WriteByte('?')
+		b.WriteString(rawQuery)
+	}
+	return b.String()
+}
+
+// edgePath maps an absolute origin URL back to the edge path that serves
+// it, for playlist rewriting: the inverse of upstreamURL. ok is false when
+// the URL is not under this route's origin.
+func (rt *route) edgePath(u *url.URL) (string, bool) {
+	if !strings.EqualFold(u.Scheme, rt.origin.Scheme) || !sameHost(u, rt.origin) {
+		return "", false
+	}
+	base := rt.origin.EscapedPath()
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, base) {
+		return "", false
+	}
+	s := rt.Prefix + strings.TrimPrefix(p, base)
+	if u.RawQuery != "" {
+		s += "?" + u.RawQuery
+	}
+	return s, true
+}
+
+// sameHost compares hosts, treating an omitted default port as given.
+func sameHost(a, b *url.URL) bool {
+	if !strings.EqualFold(a.Hostname(), b.Hostname()) {
+		return false
+	}
+	return portOf(a) == portOf(b)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
+}
+
+// cacheKey builds the key of a GET or HEAD: the escaped path plus the query
+// with its parameters sorted and the dropped ones removed. The method is not
+// part of it, so HEAD is answered from the GET entry. With no query the key
+// is the path itself, without an allocation.
+func cacheKey(escapedPath, rawQuery string, drop []string) string {
+	if rawQuery == "" {
+		return escapedPath
+	}
+	params := strings.Split(rawQuery, "&")
+	kept := params[:0]
+	for _, p := range params {
+		if p == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if dropped(name, drop) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if len(kept) == 0 {
+		return escapedPath
+	}
+	// Sorting the raw pairs makes ?b=1&a=2 and ?a=2&b=1 one key; a stable
+	// sort keeps repeated names in the order they came.
+	sort.SliceStable(kept, func(i, j int) bool {
+		ni, _, _ := strings.Cut(kept[i], "=")
+		nj, _, _ := strings.Cut(kept[j], "=")
+		return ni < nj
+	})
+	return escapedPath + "?" + strings.Join(kept, "&")
+}
+
+func dropped(name string, drop []string) bool {
+	if isHLSDirective(name) {
+		return false
+	}
+	for _, d := range drop {
+		if d == name {
+			return true
+		}
+	}
+	return false
+}

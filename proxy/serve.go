@@ -1,0 +1,265 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"net/http"
+	"net/http/httputil"
+	"runtime"
+	"time"
+
+	"github.com/edgecache/edgecache/cache"
+	"github.com/edgecache/edgecache/manifest"
+)
+
+// largeBody is the size above which a body is written in slices, each
+// with its own write deadline, so a stalled client cannot hold a response
+// forever.
+const largeBody = 256 << 10
+
+// firstWrite caps the first body write of a streamed fill.
+const firstWrite = 16 << 10
+
+// serveCacheable answers a GET or HEAD from the cache or a fill.
+func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy) {
+	path := r.URL.EscapedPath()
+	class := manifest.Classify("", r.URL.Path, nil)
+	cp := p.policy.class(class.Kind())
+	key := cacheKey(path, r.URL.RawQuery, cp.DropQuery)
+	now := time.Now()
+	if e := p.cache.Get(key); e != nil {
+		if e.Fresh(now) {
+			p.serveEntry(w, r, e, statusHit)
+			return
+		}
+		p.serveStale(w, r, rt, rp, key, e, now)
+		return
+	}
+	rdr, started, err := p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "fill", r, nil)))
+	if err != nil {
+		p.fail(w, r, statusMiss, err)
+		return
+	}
+	defer rdr.Close()
+	st := statusMiss
+	if !started {
+		st = statusHit
+		p.metrics.Joined()
+	}
+	hd, err := rdr.Head()
+	if err != nil {
+		p.headFailed(w, r, rp, st, err)
+		return
+	}
+	p.serveReader(w, r, rdr, hd, st)
+}
+
+// serveStale handles an expired entry: exactly one request refreshes it;
+// the others wait for that refresh or, within the stale-while-updating
+// bound, take the stale copy as UPDATING. If the refresh fails, the stale
+// copy is served as STALE within the stale-if-error bound.
+func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key string, e *cache.Entry, now time.Time) {
+	eh := e.Head()
+	rdr := p.cache.Join(r.Context(), key)
+	started := false
+	if rdr == nil {
+		var err error
+		rdr, started, err = p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "refresh", r, e)))
+		if err != nil {
+			p.fail(w, r, statusExpired, err)
+			return
+		}
+	}
+	if !started {
+		p.metrics.Joined()
+	}
+	defer rdr.Close()
+
+	var (
+		hd  *cache.Head
+		err error
+	)
+	if e.Staleness(now) <= eh.StaleWhileRevalidate {
+		wait := p.policy.class(manifest.Class(eh.Label).Kind()).RefreshWait
+		var ok bool
+		hd, ok, err = rdr.HeadWithin(wait)
+		if !ok {
+			p.metrics.Stale("updating")
+			p.serveEntry(w, r, e, statusUpdating)
+			return
+		}
+	} else {
+		hd, err = rdr.Head()
+	}
+	if err != nil {
+		if r.Context().Err() == nil && !errors.Is(err, cache.ErrNotShared) && e.Staleness(time.Now()) <= eh.StaleIfError {
+			p.metrics.Stale("error")
+			p.serveEntry(w, r, e, statusStale)
+			return
+		}
+		p.headFailed(w, r, rp, statusExpired, err)
+		return
+	}
+	st := statusHit
+	if started {
+		st = statusExpired
+	}
+	if ne := rdr.Resolved(); ne != nil {
+		if started {
+			st = statusRevalidated
+		}
+		p.serveEntry(w, r, ne, st)
+		return
+	}
+	p.serveReader(w, r, rdr, hd, st)
+}
+
+// headFailed answers a request whose fill produced no head for it.
+func (p *Proxy) headFailed(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, st cacheStatus, err error) {
+	if errors.Is(err, cache.ErrNotShared) {
+		// The origin answered the request that started the fill with a
+		// response for that client alone: fetch this one's own.
+		rp.ServeHTTP(w, r)
+		return
+	}
+	p.fail(w, r, st, err)
+}
+
+// setHead copies a cached head into the response header with Age and
+// X-Cache-Status. The slices are shared with the entry; nothing appends to
+// them.
+func (p *Proxy) setHead(w http.ResponseWriter, hd *cache.Head, age time.Duration, st cacheStatus) http.Header {
+	h := w.Header()
+	for k, v := range hd.Header {
+		h[k] = v
+	}
+	h["Age"] = []string{ageValue(age)}
+	h["X-Cache-Status"] = p.statusHeader[st]
+	return h
+}
+
+// serveEntry answers from a complete entry.
+func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, st cacheStatus) {
+	hd := e.Head()
+	now := time.Now()
+	p.setHead(w, hd, e.Age(now), st)
+	class := manifest.Class(hd.Label)
+	if hd.Status == http.StatusOK && needsServeContent(r) {
+		p.serveContent(w, r, hd, e.NewReader())
+		p.metrics.Request(st.String(), class.String(), 0)
+		return
+	}
+	w.WriteHeader(hd.Status)
+	var n int64
+	if r.Method != http.MethodHead {
+		n = p.writeBody(w, e.Body())
+	}
+	p.metrics.Request(st.String(), class.String(), n)
+}
+
+// writeBody writes a complete body; a large one goes in slices with a write
+// deadline each. A client that stops reading gets its connection closed.
+func (p *Proxy) writeBody(w http.ResponseWriter, b []byte) int64 {
+	if len(b) <= largeBody {
+		n, _ := w.Write(b)
+		return int64(n)
+	}
+	rc := http.NewResponseController(w)
+	defer rc.SetWriteDeadline(time.Time{})
+	var n int64
+	for len(b) > 0 {
+		chunk := b[:min(len(b), largeBody)]
+		rc.SetWriteDeadline(time.Now().Add(p.cfg.Client.WriteIdleTimeout))
+		m, err := w.Write(chunk)
+		n += int64(m)
+		if err != nil {
+			return n
+		}
+		b = b[len(chunk):]
+	}
+	return n
+}
+
+// serveReader streams a fill from its first byte.
+func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, rdr *cache.Reader, hd *cache.Head, st cacheStatus) {
+	if st == statusMiss && !hd.Store && hd.Shared && hd.ContentLength > p.cache.MaxObjectBytes() {
+		st = statusBypass
+	}
+	age := hd.InitialAge + time.Since(hd.ResponseTime)
+	p.setHead(w, hd, age, st)
+	class := manifest.Class(hd.Label).String()
+	if hd.Status == http.StatusOK && needsServeContent(r) {
+		if hd.ContentLength >= 0 {
+			p.serveContent(w, r, hd, rdr)
+		} else {
+			// Ranges of a body of unknown length wait for its end.
+			e, err := rdr.Wait()
+			if err != nil {
+				p.fail(w, r, st, err)
+				return
+			}
+			w.Header().Set("Content-Length", strconv.FormatInt(e.Len(), 10))
+			p.serveContent(w, r, hd, e.NewReader())
+		}
+		p.metrics.Request(st.String(), class, 0)
+		return
+	}
+	w.WriteHeader(hd.Status)
+	if r.Method == http.MethodHead {
+		p.metrics.Request(st.String(), class, 0)
+		return
+	}
+	rc := http.NewResponseController(w)
+	defer rc.SetWriteDeadline(time.Time{})
+	// The head goes out at once: a waiter knows its answer before the first
+	// body byte has arrived.
+	rc.Flush()
+	var n int64
+	first := true
+	for {
+		b, err := rdr.Next()
+		if first && len(b) > firstWrite {
+			// A small first write gets every waiter of a herd its first
+			// bytes before any one of them takes a large share of the
+			// machine's copy bandwidth; the rest goes in large writes.
+			rdr.Seek(int64(firstWrite-len(b)), io.SeekCurrent)
+			b = b[:firstWrite]
+		}
+		first = false
+		if len(b) > 0 {
+			rc.SetWriteDeadline(time.Now().Add(p.cfg.Client.WriteIdleTimeout))
+			m, werr := w.Write(b)
+			n += int64(m)
+			if werr != nil {
+				p.metrics.Request(st.String(), class, n)
+				return // the client left
+			}
+			// The fill is streamed from its first byte: push each piece
+			// out as it arrives.
+			rc.Flush()
+			// One write per turn: with hundreds of waiters on one fill,
+			// yielding lets the ones still waiting for their head and
+			// first bytes run before this one sends more. While some have
+			// had nothing yet, it stands back a little longer (bounded).
+			runtime.Gosched()
+			for spins := 0; spins < 64 && rdr.Waiting() > 0; spins++ {
+				runtime.Gosched()
+			}
+		}
+		if err != nil {
+			p.metrics.Request(st.String(), class, n)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if r.Context().Err() != nil {
+				return
+			}
+			// The fill broke after the head went out: abort the response
+			// so the client sees a broken one, never a short one that
+			// looks whole (as httputil.ReverseProxy does).
+			p.log.Warn("fill broke mid-body", "path", r.URL.Path, "sent", n, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/edgecache/edgecache/cache"
+)
+
+// cacheStatus is the X-Cache-Status of a response, with nginx's values and
+// meanings ($upstream_cache_status).
+type cacheStatus uint8
+
+const (
+	statusMiss        cacheStatus = iota // not in the cache; this request fetched it
+	statusHit                            // from the cache, or from a fill another request started
+	statusExpired                        // in the cache but expired; this request fetched it anew
+	statusStale                          // expired, origin failed: served stale (stale-if-error)
+	statusUpdating                       // expired, another request is refreshing it: served stale
+	statusRevalidated                    // expired, the origin confirmed it with a 304
+	statusBypass                         // passed through, not cacheable
+	numStatus
+)
+
+func (s cacheStatus) String() string {
+	return [...]string{"MISS", "HIT", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "BYPASS"}[s]
+}
+
+// statusFor is the one place errors become HTTP status codes (caddy's
+// statusError): 504 when the origin was too slow, 503 when shutting down,
+// 499 when the client left, 502 otherwise.
+func statusFor(err error) int {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return 499
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errIdleTimeout),
+		errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout
+	case errors.Is(err, cache.ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
+}
+
+// fail answers a request whose response could not be produced, before any
+// of it was sent.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err error) {
+	code := statusFor(err)
+	if code == 499 || r.Context().Err() != nil {
+		// The client is gone; there is no one to answer.
+		return
+	}
+	p.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
+	h := w.Header()
+	h["X-Cache-Status"] = p.statusHeader[st]
+	h.Set("Age", "0")
+	h.Set("Cache-Control", "no-store")
+	http.Error(w, http.StatusText(code), code)
+}
