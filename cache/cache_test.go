@@ -30,7 +30,10 @@ func newTestCache(t *testing.T, cfg Config) *Cache {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 func body(n int) []byte {
 	b := make([]byte, n)

@@ -3,11 +3,11 @@ package proxy
 import (
 	"bytes"
 	"io"
-	"sync"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 

@@ -3,10 +3,10 @@ package proxy
 import (
 	"errors"
 	"io"
-	"strconv"
 	"net/http"
 	"net/http/httputil"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/edgecache/edgecache/cache"

@@ -111,7 +111,10 @@ func setMemoryLimit(log *slog.Logger, cacheBytes int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	limit := cacheBytes + cacheBytes/10 + 64<<20
+	// The live heap is the cache plus fills in flight; a twentieth of the
+	// budget and 32 MiB leave the collector room without letting garbage
+	// double the footprint.
+	limit := cacheBytes + cacheBytes/20 + 32<<20
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit set", "bytes", limit)
 }

@@ -1,0 +1,57 @@
+# edgecache: `make run` starts the packager with its demo stream and the edge
+# in front of it; `make test` installs what the tests need and runs them.
+
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+# Addresses for `make run` (127.0.0.1:8080 is often taken; avoid it).
+EDGE_ADDR     ?= 127.0.0.1:8081
+ADMIN_ADDR    ?= 127.0.0.1:9091
+ORIGIN_HTTP   ?= 127.0.0.1:8088
+ORIGIN_RTMP   ?= 127.0.0.1:1935
+
+.PHONY: all build run test test-deps unit bench bench-smoke fuzz-smoke vet fmt clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+run: build
+	EDGE_ADDR=$(EDGE_ADDR) ADMIN_ADDR=$(ADMIN_ADDR) ORIGIN_HTTP=$(ORIGIN_HTTP) ORIGIN_RTMP=$(ORIGIN_RTMP) \
+		scripts/run.sh
+
+# test-deps installs the real tools the end-to-end tests drive (ffmpeg and
+# ffprobe today). It needs root, as CI has; tests fail with a clear message
+# when a tool is missing rather than skip.
+test-deps:
+	@scripts/test-deps.sh
+
+test: test-deps vet
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+# unit runs the tests that need no external tool and no heavy load.
+unit:
+	$(GO) test -count=1 -short $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# bench-smoke runs every benchmark once, as CI does, so none rots.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime=1x $(PKGS)
+
+# fuzz-smoke runs each fuzz target briefly.
+fuzz-smoke:
+	@for f in $$($(GO) test -list 'Fuzz.*' ./manifest | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s ./manifest || exit 1; done
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)
