@@ -127,7 +127,10 @@ func ExplicitLifetime(h http.Header, cc CacheControl) (lifetime time.Duration, o
 func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	var apparent time.Duration
 	if date, err := http.ParseTime(h.Get("Date")); err == nil {
-		if d := responseTime.Sub(date); d > 0 {
+		// Date has one-second resolution: the response was made somewhere
+		// in [Date, Date+1s). Taking the end of that second keeps a fresh
+		// response from being born up to a second old.
+		if d := responseTime.Sub(date.Add(time.Second)); d > 0 {
 			apparent = d
 		}
 	}
@@ -140,12 +143,6 @@ func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duratio
 		delay = 0
 	}
 	corrected := ageValue + delay
-	// Date has whole-second resolution and clocks drift: an origin whose
-	// clock runs a little ahead of ours would make every response look
-	// older than it is. Trust a Date-derived age only beyond one second.
-	if apparent <= time.Second {
-		apparent = 0
-	}
 	if apparent > corrected {
 		return apparent
 	}

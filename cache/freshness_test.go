@@ -69,7 +69,8 @@ func TestInitialAge(t *testing.T) {
 		{"fresh from origin", http.Header{"Date": {now.Format(http.TimeFormat)}}, now, 0},
 		{"age header", http.Header{"Age": {"12"}, "Date": {now.Format(http.TimeFormat)}}, now, 12 * time.Second},
 		{"response delay adds", http.Header{"Age": {"3"}}, now.Add(-2 * time.Second), 5 * time.Second},
-		{"old date", http.Header{"Date": {now.Add(-30 * time.Second).Format(http.TimeFormat)}}, now, 30 * time.Second},
+		{"old date", http.Header{"Date": {now.Add(-30 * time.Second).Format(http.TimeFormat)}}, now, 29 * time.Second},
+		{"date within its second", http.Header{"Date": {now.Add(-900 * time.Millisecond).Truncate(time.Second).Format(http.TimeFormat)}}, now, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,12 @@ type Config struct {
 	// codes). A class's own StatusTTL overrides an entry here. A status
 	// not listed is not cached without explicit freshness.
 	StatusTTL map[int]time.Duration `yaml:"status_ttl"`
+	// Prefetch fetches what a new media playlist adds (segments, maps,
+	// parts) in the background, for renditions viewers are watching.
+	// Default true.
+	Prefetch bool `yaml:"prefetch"`
+	// PrefetchConcurrency bounds prefetches running at once. Default 8.
+	PrefetchConcurrency int `yaml:"prefetch_concurrency"`
 	// ServerName is this instance's pseudonym in Via (RFC 9110 7.6.3). A
 	// request whose Via already names it is a loop and gets 508. Empty
 	// means the host name.
@@ -189,6 +195,8 @@ func DefaultConfig() Config {
 			"init":    {TTL: 10 * time.Minute, StaleIfError: time.Minute},
 			"other":   {StaleIfError: time.Minute},
 		},
+		Prefetch:            true,
+		PrefetchConcurrency: 8,
 		// A 404 at stream start must not outlive the segment it names
 		// (issue: nginx and Varnish cached it for a minute).
 		StatusTTL: map[int]time.Duration{404: time.Second},
@@ -268,6 +276,9 @@ func (c *Config) Validate() error {
 		if _, ok := c.Classes[name]; !ok {
 			c.Classes[name] = p
 		}
+	}
+	if c.PrefetchConcurrency <= 0 {
+		c.PrefetchConcurrency = def.PrefetchConcurrency
 	}
 	for code := range c.StatusTTL {
 		if code < 100 || code > 599 {

@@ -52,17 +52,26 @@ type fetchReq struct {
 	header     http.Header
 	authorized bool
 	stale      *cache.Entry // for a conditional refresh
+	key        string
+	edgePath   string // escaped edge path, to resolve playlist URIs against
+	// premature: a segment of a live stream that no playlist listed when
+	// the request started.
+	premature bool
 }
 
-func (p *Proxy) newFetchReq(rt *route, kind string, r *http.Request, stale *cache.Entry) *fetchReq {
+func (p *Proxy) newFetchReq(rt *route, kind, key string, r *http.Request, stale *cache.Entry) *fetchReq {
+	path := r.URL.EscapedPath()
 	return &fetchReq{
 		rt:         rt,
 		kind:       kind,
-		upstream:   rt.upstreamURL(r.URL.EscapedPath(), r.URL.RawQuery),
+		key:        key,
+		edgePath:   path,
+		upstream:   rt.upstreamURL(path, r.URL.RawQuery),
 		path:       r.URL.Path,
 		header:     originRequestHeader(r.Header, r.RemoteAddr, p.via),
 		authorized: r.Header.Get("Authorization") != "",
 		stale:      stale,
+		premature:  p.streams.premature(key, r.URL.Path),
 	}
 }
 
@@ -122,20 +131,38 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	}
 
 	class := manifest.Classify(resp.Header.Get("Content-Type"), fr.path, nil)
+	if class.Kind() == manifest.KindManifest && resp.StatusCode == http.StatusOK {
+		return p.fillManifest(ctx, cancel, fr, w, resp, reqTime, respTime)
+	}
 	hdr := originResponseHeader(resp.Header)
 	if resp.ContentLength >= 0 {
 		hdr.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	hd := p.policy.head(class, resp.StatusCode, hdr, resp.ContentLength, reqTime, respTime, fr.authorized)
+	p.streams.limitHead(&hd, class)
+	if fr.premature {
+		// Requested before any playlist listed it: an origin may still be
+		// writing it under its final name (nginx-rtmp does). Serve it, keep
+		// nothing; once listed it is fetched fresh.
+		hd.Store = false
+	}
 	if err := w.WriteHead(hd); err != nil {
 		return err
 	}
 	return p.copyBody(ctx, cancel, w, resp.Body, fr.upstream)
 }
 
-// copyBody moves the origin body into the fill, failing when the origin
-// goes quiet for longer than the idle timeout.
+// copyBody moves the origin body into the fill.
 func (p *Proxy) copyBody(ctx context.Context, cancel context.CancelCauseFunc, w *cache.FillWriter, body io.Reader, url string) error {
+	return p.readBody(ctx, cancel, body, url, func(b []byte) error {
+		_, err := w.Write(ctx, b)
+		return err
+	})
+}
+
+// readBody hands the origin body to sink piece by piece, failing when the
+// origin goes quiet for longer than the idle timeout.
+func (p *Proxy) readBody(ctx context.Context, cancel context.CancelCauseFunc, body io.Reader, url string, sink func([]byte) error) error {
 	idle := p.cfg.Origin.IdleTimeout
 	timer := time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
 	defer timer.Stop()
@@ -146,8 +173,8 @@ func (p *Proxy) copyBody(ctx context.Context, cancel context.CancelCauseFunc, w 
 		n, err := body.Read(buf)
 		if n > 0 {
 			timer.Reset(idle)
-			if _, werr := w.Write(ctx, buf[:n]); werr != nil {
-				return werr
+			if serr := sink(buf[:n]); serr != nil {
+				return serr
 			}
 		}
 		if err == io.EOF {

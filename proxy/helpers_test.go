@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -22,7 +23,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 }
 
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: testLogLevel}))
 }
 
 // edge is a real proxy on a real loopback server in front of origin.
@@ -147,3 +148,11 @@ func pattern(n int) []byte {
 	}
 	return b
 }
+
+// testLogLevel is Info; set EDGECACHE_TEST_DEBUG=1 for debug logs.
+var testLogLevel = func() slog.Level {
+	if os.Getenv("EDGECACHE_TEST_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}()

@@ -34,6 +34,10 @@ type Proxy struct {
 	via       string
 	name      string
 	bufs      sync.Pool // *[]byte, 32 KiB, for origin body copies
+	streams   *streams
+	// prefetchSem bounds prefetches running at once.
+	prefetchSem chan struct{}
+	gzipHeader  []string // {"gzip"}, immutable
 	// statusHeader holds one immutable []string per cache status, so the
 	// hit path sets X-Cache-Status without allocating.
 	statusHeader [numStatus][]string
@@ -54,7 +58,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		policy:    newPolicy(&cfg),
 		transport: newTransport(cfg.Origin),
 		bufs:      sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }},
+		streams:   newStreams(),
+		gzipHeader: []string{"gzip"},
 	}
+	p.prefetchSem = make(chan struct{}, cfg.PrefetchConcurrency)
 	p.name = cfg.ServerName
 	if p.name == "" {
 		h, err := os.Hostname()

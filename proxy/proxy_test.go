@@ -129,12 +129,15 @@ func TestExpiryUnderLoad(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var hits atomic.Int32
 			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != tc.path {
+					return // prefetches of what the playlist lists
+				}
 				n := hits.Add(1)
 				if n > 1 {
 					time.Sleep(150 * time.Millisecond) // a slow refresh keeps the others busy
 				}
-				w.Header().Set("Cache-Control", "max-age=1")
-				io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:"+strconv.Itoa(int(n))+"\n#EXTINF:2,\na.m4s\n")
+				w.Header().Set("Cache-Control", "max-age=2")
+				io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:"+strconv.Itoa(int(n))+"\n#EXTINF:4,\nseg-"+strconv.Itoa(int(n))+".m4s\n")
 			}))
 			defer origin.Close()
 			e := newEdge(t, origin.URL, func(c *Config) {
@@ -154,9 +157,11 @@ func TestExpiryUnderLoad(t *testing.T) {
 				statuses = map[string]int{}
 				errs     atomic.Int32
 			)
-			// Hammer from 0.2 s to 1.8 s of the entry's life: one expiry.
-			time.Sleep(200 * time.Millisecond)
-			stop := time.Now().Add(1600 * time.Millisecond)
+			// Hammer from 0.3 s to 3 s of the entry's 2 s life: one expiry,
+			// with a second of margin before the next on a busy machine.
+			primed := time.Now()
+			time.Sleep(300 * time.Millisecond)
+			stop := primed.Add(3 * time.Second)
 			for range 64 {
 				wg.Add(1)
 				go func() {

@@ -36,7 +36,7 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 		p.serveStale(w, r, rt, rp, key, e, now)
 		return
 	}
-	rdr, started, err := p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "fill", r, nil)))
+	rdr, started, err := p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "fill", key, r, nil)))
 	if err != nil {
 		p.fail(w, r, statusMiss, err)
 		return
@@ -52,7 +52,7 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 		p.headFailed(w, r, rp, st, err)
 		return
 	}
-	p.serveReader(w, r, rdr, hd, st)
+	p.serveReader(w, r, key, rdr, hd, st)
 }
 
 // serveStale handles an expired entry: exactly one request refreshes it;
@@ -65,7 +65,7 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 	started := false
 	if rdr == nil {
 		var err error
-		rdr, started, err = p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "refresh", r, e)))
+		rdr, started, err = p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "refresh", key, r, e)))
 		if err != nil {
 			p.fail(w, r, statusExpired, err)
 			return
@@ -109,10 +109,15 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 		if started {
 			st = statusRevalidated
 		}
+		if mi := infoOf(ne); mi != nil && mi.gated {
+			// The origin's new playlist was not trusted: this is the last
+			// good one, stale by the origin's word.
+			st = statusStale
+		}
 		p.serveEntry(w, r, ne, st)
 		return
 	}
-	p.serveReader(w, r, rdr, hd, st)
+	p.serveReader(w, r, key, rdr, hd, st)
 }
 
 // headFailed answers a request whose fill produced no head for it.
@@ -143,19 +148,40 @@ func (p *Proxy) setHead(w http.ResponseWriter, hd *cache.Head, age time.Duration
 func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, st cacheStatus) {
 	hd := e.Head()
 	now := time.Now()
-	p.setHead(w, hd, e.Age(now), st)
+	h := p.setHead(w, hd, e.Age(now), st)
 	class := manifest.Class(hd.Label)
 	if hd.Status == http.StatusOK && needsServeContent(r) {
 		p.serveContent(w, r, hd, e.NewReader())
-		p.metrics.Request(st.String(), class.String(), 0)
+		p.record(e.Key(), class, st, 0)
 		return
+	}
+	body := e.Body()
+	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && acceptsGzip(r.Header) {
+		body = mi.gz
+		h["Content-Encoding"] = p.gzipHeader
+		h["Content-Length"] = mi.gzLength
+		if mi.gzETag != nil {
+			h["Etag"] = mi.gzETag
+		}
 	}
 	w.WriteHeader(hd.Status)
 	var n int64
 	if r.Method != http.MethodHead {
-		n = p.writeBody(w, e.Body())
+		n = p.writeBody(w, body)
 	}
-	p.metrics.Request(st.String(), class.String(), n)
+	p.record(e.Key(), class, st, n)
+}
+
+// record counts a response in the metrics, per class and per stream.
+func (p *Proxy) record(key string, class manifest.Class, st cacheStatus, n int64) {
+	cs := class.String()
+	p.metrics.Request(st.String(), cs, n)
+	if class == manifest.ClassOther {
+		return
+	}
+	if label := p.streams.label(key); label != "" {
+		p.metrics.StreamRequest(label, cs, st != statusMiss && st != statusExpired && st != statusBypass)
+	}
 }
 
 // writeBody writes a complete body; a large one goes in slices with a write
@@ -182,13 +208,21 @@ func (p *Proxy) writeBody(w http.ResponseWriter, b []byte) int64 {
 }
 
 // serveReader streams a fill from its first byte.
-func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, rdr *cache.Reader, hd *cache.Head, st cacheStatus) {
+func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, rdr *cache.Reader, hd *cache.Head, st cacheStatus) {
 	if st == statusMiss && !hd.Store && hd.Shared && hd.ContentLength > p.cache.MaxObjectBytes() {
 		st = statusBypass
 	}
 	age := hd.InitialAge + time.Since(hd.ResponseTime)
 	p.setHead(w, hd, age, st)
-	class := manifest.Class(hd.Label).String()
+	class := manifest.Class(hd.Label)
+	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && !needsServeContent(r) && acceptsGzip(r.Header) {
+		// A manifest fill is complete when its head is out: serve the
+		// gzip copy like a cached entry would.
+		if e, err := rdr.Wait(); err == nil {
+			p.serveEntry(w, r, e, st)
+			return
+		}
+	}
 	if hd.Status == http.StatusOK && needsServeContent(r) {
 		if hd.ContentLength >= 0 {
 			p.serveContent(w, r, hd, rdr)
@@ -202,12 +236,12 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, rdr *cache.R
 			w.Header().Set("Content-Length", strconv.FormatInt(e.Len(), 10))
 			p.serveContent(w, r, hd, e.NewReader())
 		}
-		p.metrics.Request(st.String(), class, 0)
+		p.record(key, class, st, 0)
 		return
 	}
 	w.WriteHeader(hd.Status)
 	if r.Method == http.MethodHead {
-		p.metrics.Request(st.String(), class, 0)
+		p.record(key, class, st, 0)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -232,7 +266,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, rdr *cache.R
 			m, werr := w.Write(b)
 			n += int64(m)
 			if werr != nil {
-				p.metrics.Request(st.String(), class, n)
+				p.record(key, class, st, n)
 				return // the client left
 			}
 			// The fill is streamed from its first byte: push each piece
@@ -248,7 +282,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, rdr *cache.R
 			}
 		}
 		if err != nil {
-			p.metrics.Request(st.String(), class, n)
+			p.record(key, class, st, n)
 			if errors.Is(err, io.EOF) {
 				return
 			}

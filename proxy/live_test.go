@@ -1,0 +1,275 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// liveOrigin is a live HLS origin whose media playlist advances every
+// segment duration and names everything with absolute URLs. Like
+// nginx-rtmp, it serves the segment in progress under its final name,
+// truncated, before any playlist lists it.
+type liveOrigin struct {
+	*httptest.Server
+	seg     time.Duration
+	window  int
+	start   time.Time
+	hits    counter
+	startAt time.Time // the stream has no playlist before this: 404
+}
+
+func newLiveOrigin(t *testing.T, seg time.Duration, notBefore time.Duration) *liveOrigin {
+	o := &liveOrigin{seg: seg, window: 5}
+	o.start = time.Now().Add(-time.Duration(o.window) * seg) // a full window at once
+	o.startAt = time.Now().Add(notBefore)
+	o.Server = httptest.NewServer(http.HandlerFunc(o.serve))
+	t.Cleanup(o.Close)
+	return o
+}
+
+// newest is the MSN of the newest complete segment.
+func (o *liveOrigin) newest() int { return int(time.Since(o.start)/o.seg) - 1 }
+
+func segBody(n int) []byte {
+	b := bytes.Repeat([]byte(fmt.Sprintf("segment %08d|", n)), 4000)
+	return b
+}
+
+func (o *liveOrigin) playlist() string {
+	last := o.newest()
+	first := max(0, last-o.window+1)
+	var b strings.Builder
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n", int(o.seg/time.Second), first)
+	fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s/live/init.mp4\"\n", o.URL)
+	for n := first; n <= last; n++ {
+		fmt.Fprintf(&b, "#EXTINF:%.3f,\n%s/live/seg-%d.m4s\n", o.seg.Seconds(), o.URL, n)
+	}
+	return b.String()
+}
+
+func (o *liveOrigin) serve(w http.ResponseWriter, r *http.Request) {
+	o.hits.inc(r.URL.Path)
+	if time.Now().Before(o.startAt) {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case r.URL.Path == "/live/index.m3u8":
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		io.WriteString(w, o.playlist())
+	case r.URL.Path == "/live/init.mp4":
+		w.Header().Set("Content-Type", "video/mp4")
+		io.WriteString(w, "init segment")
+	case strings.HasPrefix(r.URL.Path, "/live/seg-"):
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/live/seg-"), ".m4s"))
+		newest := o.newest()
+		switch {
+		case err != nil || n > newest+1:
+			http.NotFound(w, r)
+		case n == newest+1:
+			// Being written: a complete-looking 200 with what exists so far.
+			b := segBody(n)
+			w.Write(b[:len(b)/3])
+		default:
+			w.Write(segBody(n))
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+var msnRe = regexp.MustCompile(`#EXT-X-MEDIA-SEQUENCE:(\d+)`)
+
+// TestLivePlaylistPolling: 500 viewers polling a live playlist through the
+// edge see no origin URL, never a playlist older than one target
+// duration, and cause about one origin playlist fetch per second.
+func TestLivePlaylistPolling(t *testing.T) {
+	checkGoroutines(t)
+	o := newLiveOrigin(t, 2*time.Second, 0)
+	e := newEdge(t, o.URL, func(c *Config) { c.Prefetch = false })
+	const (
+		viewers = 500
+		run     = 6 * time.Second
+	)
+	tr := &http.Transport{MaxIdleConnsPerHost: viewers}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var (
+		wg       sync.WaitGroup
+		requests atomic.Int64
+		maxLag   atomic.Int64
+		failures atomic.Int64
+		leaked   atomic.Int64
+	)
+	host := strings.TrimPrefix(o.URL, "http://")
+	stop := time.Now().Add(run)
+	for i := range viewers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Spread the viewers over the first second, then poll every
+			// second, as players reloading a 2 s playlist at half the
+			// target duration do.
+			time.Sleep(time.Duration(i) * time.Second / viewers)
+			for k := 0; k < 100 && time.Now().Before(stop); k++ {
+				resp, b, err := get(t, client, e.URL+"/live/index.m3u8")
+				if err != nil || resp.StatusCode != 200 {
+					failures.Add(1)
+				} else {
+					requests.Add(1)
+					if bytes.Contains(b, []byte(host)) {
+						leaked.Add(1)
+					}
+					if m := msnRe.FindSubmatch(b); m != nil {
+						msn, _ := strconv.Atoi(string(m[1]))
+						want := max(0, o.newest()-o.window+1)
+						if lag := int64(want - msn); lag > maxLag.Load() {
+							maxLag.Store(lag)
+						}
+					}
+				}
+				time.Sleep(time.Second)
+			}
+		}()
+	}
+	wg.Wait()
+	fetches := o.hits.get("/live/index.m3u8")
+	t.Logf("%d viewers polling for %v: %d playlist requests served, %d origin playlist fetches (%.2f/s), max sequence lag %d",
+		viewers, run, requests.Load(), fetches, float64(fetches)/run.Seconds(), maxLag.Load())
+	if failures.Load() > 0 || leaked.Load() > 0 {
+		t.Fatalf("%d failed requests, %d playlists with an origin URL", failures.Load(), leaked.Load())
+	}
+	// The playlist lives half a target duration (1 s): about one fetch a
+	// second, never one per viewer.
+	if fetches < int(run/time.Second)-1 || fetches > int(run/time.Second)+2 {
+		t.Fatalf("origin saw %d playlist fetches in %v, want about one per second", fetches, run)
+	}
+	if maxLag.Load() > 1 {
+		t.Fatalf("a viewer got a playlist %d segments behind the origin", maxLag.Load())
+	}
+}
+
+// follow plays the live stream as one viewer: reload the playlist every
+// half target duration and fetch each new segment once, in order. It
+// returns the X-Cache-Status of every segment fetched.
+func follow(t *testing.T, edgeURL string, run time.Duration) (statuses []string, bodiesOK bool) {
+	next := -1 // the next sequence number to fetch
+	bodiesOK = true
+	segRe := regexp.MustCompile(`(?m)^(/live/seg-(\d+)\.m4s)$`)
+	for stop := time.Now().Add(run); time.Now().Before(stop); time.Sleep(time.Second) {
+		_, b := mustGet(t, edgeURL+"/live/index.m3u8")
+		ms := segRe.FindAllSubmatch(b, -1)
+		if next < 0 && len(ms) > 3 {
+			// Start three target durations from the end, as players do
+			// (RFC 8216bis 6.3.3).
+			ms = ms[len(ms)-3:]
+		}
+		for _, m := range ms {
+			path := string(m[1])
+			n, _ := strconv.Atoi(string(m[2]))
+			if n < next {
+				continue
+			}
+			next = n + 1
+			resp, body := mustGet(t, edgeURL+path)
+			statuses = append(statuses, resp.Header.Get("X-Cache-Status"))
+			if !bytes.Equal(body, segBody(n)) {
+				t.Errorf("%s: %d bytes, not the complete segment", path, len(body))
+				bodiesOK = false
+			}
+		}
+	}
+	return statuses, bodiesOK
+}
+
+// TestPrefetchHitRatio: one viewer with prefetch on finds every segment
+// already cached or being fetched.
+func TestPrefetchHitRatio(t *testing.T) {
+	checkGoroutines(t)
+	o := newLiveOrigin(t, 2*time.Second, 0)
+	e := newEdge(t, o.URL, nil)
+	statuses, _ := follow(t, e.URL, 9*time.Second)
+	hits := 0
+	for _, s := range statuses {
+		if s == "HIT" {
+			hits++
+		}
+	}
+	ratio := float64(hits) / float64(len(statuses))
+	t.Logf("one viewer, prefetch on: %d segments, %d hits (%.1f%%): %v", len(statuses), hits, 100*ratio, statuses)
+	if len(statuses) < 5 || ratio < 0.99 {
+		t.Fatalf("segment hit ratio %.1f%% over %d segments, want at least 99%%", 100*ratio, len(statuses))
+	}
+}
+
+// TestStartup404Clears: a viewer asking before the stream exists gets a
+// 404, and the stream is reachable within one target duration of its
+// start (the seed config kept that 404 for a minute).
+func TestStartup404Clears(t *testing.T) {
+	checkGoroutines(t)
+	o := newLiveOrigin(t, 2*time.Second, 500*time.Millisecond)
+	e := newEdge(t, o.URL, func(c *Config) { c.StatusTTL = map[int]time.Duration{404: time.Minute} })
+	resp, _ := mustGet(t, e.URL+"/live/index.m3u8")
+	if resp.StatusCode != 404 {
+		t.Fatalf("before the stream: %d", resp.StatusCode)
+	}
+	// The 404 is cached for at most 1 s (no target duration known yet),
+	// even with a configured minute.
+	deadline := o.startAt.Add(2 * time.Second)
+	for {
+		resp, _ := mustGet(t, e.URL+"/live/index.m3u8")
+		if resp.StatusCode == 200 {
+			t.Logf("playlist reachable %v after the stream started", time.Since(o.startAt).Round(time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d (%s) one target duration after the stream started", resp.StatusCode, resp.Header.Get("X-Cache-Status"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPrematureSegmentNeverServedOnceListed: a request for the segment in
+// progress gets whatever the origin has (it is not listed yet); once a
+// playlist lists it, the edge serves only the complete segment.
+func TestPrematureSegmentNeverServedOnceListed(t *testing.T) {
+	checkGoroutines(t)
+	o := newLiveOrigin(t, 2*time.Second, 0)
+	e := newEdge(t, o.URL, nil)
+	mustGet(t, e.URL+"/live/index.m3u8") // the edge now follows the stream
+	next := o.newest() + 1
+	path := fmt.Sprintf("/live/seg-%d.m4s", next)
+	resp, b := mustGet(t, e.URL+path)
+	if resp.StatusCode != 200 || len(b) >= len(segBody(next)) {
+		t.Fatalf("premature request: %d, %d bytes (origin should have sent a truncated body)", resp.StatusCode, len(b))
+	}
+	resp, _ = mustGet(t, e.URL+path)
+	if resp.Header.Get("X-Cache-Status") == "HIT" {
+		t.Fatal("the truncated premature body was cached")
+	}
+	// Wait until the playlist lists it, then ask again, repeatedly.
+	for o.newest() < next {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(1100 * time.Millisecond) // the edge's playlist copy lists it by now
+	_, pl := mustGet(t, e.URL+"/live/index.m3u8")
+	if !bytes.Contains(pl, []byte(path)) {
+		t.Fatalf("playlist does not list %s yet:\n%s", path, pl)
+	}
+	for i := range 5 {
+		resp, b := mustGet(t, e.URL+path)
+		if !bytes.Equal(b, segBody(next)) {
+			t.Fatalf("request %d after listing: %d bytes (%s), want the complete %d", i, len(b), resp.Header.Get("X-Cache-Status"), len(segBody(next)))
+		}
+	}
+}

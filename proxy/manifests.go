@@ -1,0 +1,441 @@
+package proxy
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgecache/edgecache/cache"
+	"github.com/edgecache/edgecache/manifest"
+)
+
+const (
+	// maxManifestBytes bounds a playlist or MPD read into memory.
+	maxManifestBytes = 16 << 20
+	// endedManifestTTL is the lifetime of a playlist that will not change
+	// again (EXT-X-ENDLIST, VOD, static MPD).
+	endedManifestTTL = time.Hour
+	// liveEdgePrefetch is how many of the newest segments are prefetched
+	// the first time a playlist is seen: where players start.
+	liveEdgePrefetch = 3
+)
+
+var errManifestTooLarge = errors.New("manifest larger than 16 MiB")
+
+// manifestInfo is what the edge keeps with a cached playlist or MPD
+// (cache.Head.Extra): parsed state and a gzip copy. Immutable.
+type manifestInfo struct {
+	class manifest.Class
+	hls   *manifest.HLSState
+	dash  *manifest.DASHState
+	// gz is the body gzip-compressed, with its length and ETag ready for
+	// the response; nil when compression does not pay.
+	gz       []byte
+	gzLength []string
+	gzETag   []string
+	// gated: the origin's new playlist was not trusted and this is the
+	// last good one, kept since rejectedSince.
+	gated         bool
+	rejectedSince time.Time
+}
+
+func infoOf(e *cache.Entry) *manifestInfo {
+	if e == nil {
+		return nil
+	}
+	mi, _ := e.Head().Extra.(*manifestInfo)
+	return mi
+}
+
+// mapURL maps an absolute origin URL to the edge path serving it, for the
+// rewriters: the route whose origin is the longest match wins.
+func (p *Proxy) mapURL(abs *url.URL) (string, bool) {
+	best, bestLen := "", -1
+	for _, rt := range p.routes {
+		if s, ok := rt.edgePath(abs); ok && len(rt.origin.Path) > bestLen {
+			best, bestLen = s, len(rt.origin.Path)
+		}
+	}
+	return best, bestLen >= 0
+}
+
+// routeFor returns the route serving an edge path: the longest prefix.
+func (p *Proxy) routeFor(path string) *route {
+	var best *route
+	for _, rt := range p.routes {
+		if strings.HasPrefix(path, rt.Prefix) && (best == nil || len(rt.Prefix) > len(best.Prefix)) {
+			best = rt
+		}
+	}
+	return best
+}
+
+// fillManifest reads a whole playlist or MPD, rewrites its origin URLs to
+// edge URLs, reads its state, checks it against the last trusted one, and
+// gives it a lifetime derived from its own timing. Manifests are small;
+// none of their bytes reach a client before the rewrite.
+func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc, fr *fetchReq, w *cache.FillWriter, resp *http.Response, reqTime, respTime time.Time) error {
+	var body []byte
+	if resp.ContentLength > 0 && resp.ContentLength <= maxManifestBytes {
+		body = make([]byte, 0, resp.ContentLength)
+	}
+	err := p.readBody(ctx, cancel, resp.Body, fr.upstream, func(b []byte) error {
+		if len(body)+len(b) > maxManifestBytes {
+			return fmt.Errorf("origin %s: %w", fr.upstream, errManifestTooLarge)
+		}
+		body = append(body, b...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if resp.ContentLength >= 0 && int64(len(body)) != resp.ContentLength {
+		return fmt.Errorf("origin %s: %w", fr.upstream, cache.ErrShortBody)
+	}
+	ct := resp.Header.Get("Content-Type")
+	class := manifest.Classify(ct, fr.path, body)
+	hdr := originResponseHeader(resp.Header)
+	hd := p.policy.head(class, http.StatusOK, hdr, -1, reqTime, respTime, fr.authorized)
+	info := &manifestInfo{class: class}
+	prev := infoOf(fr.stale)
+
+	out, perr := p.rewriteAndParse(fr, class, body, info)
+	switch {
+	case perr != nil && prev != nil && !prev.gated:
+		// A malformed playlist where a good one was: keep the good one.
+		p.log.Warn("malformed manifest from origin, keeping the last good one", "url", fr.upstream, "err", perr)
+		p.metrics.GateReject("malformed")
+		return p.keepLastGood(w, fr.stale, prev, respTime)
+	case perr != nil:
+		// Nothing better to serve: pass the origin's bytes on, keep none.
+		p.log.Warn("malformed manifest from origin, passed through uncached", "url", fr.upstream, "err", perr)
+		p.metrics.GateReject("malformed")
+		out, hd.Store = body, false
+	default:
+		if info.hls != nil && !info.hls.Multivariant && prev != nil && prev.hls != nil {
+			verdict, reused, cerr := manifest.Compare(prev.hls, info.hls)
+			switch verdict {
+			case manifest.VerdictReject:
+				since := prev.rejectedSince
+				if !prev.gated {
+					since = respTime
+				}
+				// Keep the last good playlist for a bounded time; past it,
+				// the origin's word is taken after all.
+				if respTime.Sub(since) < 3*prev.hls.TargetDuration {
+					p.log.Warn("playlist not trusted, keeping the last good one", "url", fr.upstream, "err", cerr)
+					p.metrics.GateReject(gateReason(cerr))
+					return p.keepLastGood(w, fr.stale, prev, since)
+				}
+				p.log.Warn("playlist still inconsistent after the bound, taking it", "url", fr.upstream, "err", cerr)
+			case manifest.VerdictRestart:
+				p.log.Info("stream restart detected, purging reused URLs", "url", fr.upstream, "reused", len(reused))
+				p.metrics.GateReject("restart")
+				for _, k := range p.keysFor(fr, reused) {
+					p.cache.Purge(k)
+				}
+			}
+		}
+		p.manifestLifetime(&hd, info, p.policy.class(manifest.KindManifest))
+	}
+	p.finishManifestHead(&hd, info, out)
+	if perr == nil {
+		// Before any viewer can read the new playlist: its new segments are
+		// then already in flight when the viewer asks for them.
+		p.afterPlaylist(fr, info, prev)
+	}
+	if err := w.WriteHead(hd); err != nil {
+		return err
+	}
+	_, err = w.Write(ctx, out)
+	return err
+}
+
+func gateReason(err error) string {
+	switch {
+	case errors.Is(err, manifest.ErrSequenceBackwards):
+		return "sequence-backwards"
+	case errors.Is(err, manifest.ErrDiscontinuityBackwards):
+		return "discontinuity-backwards"
+	case errors.Is(err, manifest.ErrTargetDurationChanged):
+		return "target-duration-changed"
+	case errors.Is(err, manifest.ErrURIChanged):
+		return "uri-changed"
+	}
+	return "inconsistent"
+}
+
+// keepLastGood resolves the fill to the last trusted playlist, fresh for a
+// short while, marked as gated since the given time.
+func (p *Proxy) keepLastGood(w *cache.FillWriter, last *cache.Entry, prev *manifestInfo, since time.Time) error {
+	h := *last.Head()
+	h.ResponseTime = time.Now()
+	h.InitialAge = 0
+	if prev.hls != nil && prev.hls.TargetDuration > 0 {
+		h.Lifetime = prev.hls.TargetDuration / 2
+	}
+	mi := *prev
+	mi.gated, mi.rejectedSince = true, since
+	h.Extra = &mi
+	return w.Resolve(last.WithHead(h))
+}
+
+// rewriteAndParse rewrites origin URLs in a manifest and reads its state.
+func (p *Proxy) rewriteAndParse(fr *fetchReq, class manifest.Class, body []byte, info *manifestInfo) ([]byte, error) {
+	base, err := url.Parse(fr.upstream)
+	if err != nil {
+		return nil, err
+	}
+	switch class {
+	case manifest.ClassHLSMedia, manifest.ClassHLSMultivariant:
+		out, _, err := manifest.RewriteHLS(body, base, p.mapURL)
+		if err != nil {
+			return nil, err
+		}
+		st, err := manifest.ParseHLS(out)
+		if err != nil {
+			return nil, err
+		}
+		info.hls = st
+		if st.Multivariant {
+			info.class = manifest.ClassHLSMultivariant
+		} else {
+			info.class = manifest.ClassHLSMedia
+		}
+		return out, nil
+	case manifest.ClassDASHMPD:
+		out, _, err := manifest.RewriteDASH(body, base, p.mapURL)
+		if err != nil {
+			return nil, err
+		}
+		st, err := manifest.ParseDASH(out)
+		if err != nil {
+			return nil, err
+		}
+		info.dash = st
+		return out, nil
+	}
+	return body, nil
+}
+
+// manifestLifetime derives a manifest's lifetime from its own timing: half
+// the target duration for a live media playlist (RFC 8216bis 6.3.4: a
+// client reloads no sooner), one part target for LL-HLS, long for one that
+// has ended, minimumUpdatePeriod for a dynamic MPD. An origin asking for
+// less is obeyed; the class's override and cap apply last.
+func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPolicy) {
+	derived := time.Duration(0)
+	swr := time.Duration(0)
+	switch {
+	case info.hls != nil && !info.hls.Multivariant:
+		st := info.hls
+		switch {
+		case st.EndList || st.PlaylistType == "VOD":
+			derived = endedManifestTTL
+		case st.PartTarget > 0:
+			derived = st.PartTarget
+			swr = st.PartTarget
+		case st.TargetDuration > 0:
+			derived = st.TargetDuration / 2
+			// Served stale at most another half target duration: a viewer
+			// never sees a playlist older than one target duration.
+			swr = st.TargetDuration / 2
+		}
+	case info.dash != nil:
+		switch {
+		case !info.dash.Dynamic:
+			derived = endedManifestTTL
+		case info.dash.MinimumUpdatePeriod > 0:
+			derived = info.dash.MinimumUpdatePeriod
+			swr = info.dash.MinimumUpdatePeriod / 2
+		}
+	}
+	if derived > 0 {
+		cc := cache.ParseCacheControl(hd.Header.Values("Cache-Control"))
+		if explicit, ok := cache.ExplicitLifetime(hd.Header, cc); !ok || explicit > derived {
+			hd.Lifetime = derived
+		}
+		if swr > 0 {
+			hd.StaleWhileRevalidate = min(hd.StaleWhileRevalidate, swr)
+		}
+		if hd.Shared && !cc.NoStore {
+			hd.Store = true
+		}
+	}
+	if cp.Override && cp.TTL > 0 {
+		hd.Lifetime = cp.TTL
+	}
+	if cp.MaxTTL > 0 && hd.Lifetime > cp.MaxTTL {
+		hd.Lifetime = cp.MaxTTL
+	}
+}
+
+// finishManifestHead sets the length and encoding fields of a rewritten
+// manifest and prepares its gzip copy.
+func (p *Proxy) finishManifestHead(hd *cache.Head, info *manifestInfo, out []byte) {
+	hd.ContentLength = int64(len(out))
+	hd.Header.Set("Content-Length", strconv.Itoa(len(out)))
+	if !headerHasToken(hd.Header, "Vary", "Accept-Encoding") {
+		hd.Header.Add("Vary", "Accept-Encoding")
+	}
+	if hd.Header.Get("Content-Encoding") == "" && len(out) >= 256 {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw.Write(out)
+		zw.Close()
+		if buf.Len() < len(out) {
+			info.gz = buf.Bytes()
+			info.gzLength = []string{strconv.Itoa(buf.Len())}
+			if et := hd.Header.Get("Etag"); et != "" {
+				// Another representation needs another validator
+				// (RFC 9110 8.8.3).
+				info.gzETag = []string{strings.TrimSuffix(et, `"`) + `-gzip"`}
+			}
+		}
+	}
+	hd.Extra = info
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listedRefs returns every URI a media playlist points at that the edge
+// could prefetch: segments, maps, parts and preload hints, newest last.
+func listedRefs(st *manifest.HLSState) (maps, segs, parts []string) {
+	maps = append(maps, st.Maps...)
+	for _, s := range st.Segments {
+		segs = append(segs, s.URI)
+	}
+	for _, pt := range st.Parts {
+		parts = append(parts, pt.URI)
+	}
+	for _, h := range st.PreloadHints {
+		parts = append(parts, h.URI)
+	}
+	return maps, segs, parts
+}
+
+// keysFor resolves playlist URIs against the playlist's edge URL to cache
+// keys; URIs that leave the edge (third-party) are skipped.
+func (p *Proxy) keysFor(fr *fetchReq, uris []string) []string {
+	base := &url.URL{Path: mustUnescape(fr.edgePath), RawPath: fr.edgePath}
+	var keys []string
+	seen := map[string]bool{}
+	for _, u := range uris {
+		k, _, ok := p.resolveKey(base, u)
+		if ok && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func (p *Proxy) resolveKey(base *url.URL, uri string) (key string, ref *url.URL, ok bool) {
+	r, err := url.Parse(uri)
+	if err != nil {
+		return "", nil, false
+	}
+	res := base.ResolveReference(r)
+	if res.Host != "" || res.Scheme != "" {
+		return "", nil, false
+	}
+	path := res.EscapedPath()
+	if p.routeFor(path) == nil {
+		return "", nil, false
+	}
+	class := manifest.Classify("", res.Path, nil)
+	return cacheKey(path, res.RawQuery, p.policy.class(class.Kind()).DropQuery), res, true
+}
+
+func mustUnescape(p string) string {
+	if u, err := url.PathUnescape(p); err == nil {
+		return u
+	}
+	return p
+}
+
+// afterPlaylist records what a new media playlist lists and prefetches what
+// it adds: the first viewer of a new segment then finds it cached or joins
+// its fill. Only playlists viewers asked for get here, so only renditions
+// with viewers are prefetched, and never anything the playlist does not
+// list.
+func (p *Proxy) afterPlaylist(fr *fetchReq, info *manifestInfo, prev *manifestInfo) {
+	st := info.hls
+	if st == nil || st.Multivariant {
+		return
+	}
+	maps, segs, parts := listedRefs(st)
+	all := append(append(append([]string{}, maps...), segs...), parts...)
+	keys := p.keysFor(fr, all)
+	live := !st.EndList && st.PlaylistType != "VOD"
+	added, first := p.streams.update(fr.key, st.TargetDuration, keys, live, time.Now())
+	if !p.cfg.Prefetch || !live {
+		return
+	}
+	if first {
+		// Only the live edge, where players start, plus the maps.
+		edge := append([]string{}, maps...)
+		if len(segs) > liveEdgePrefetch {
+			segs = segs[len(segs)-liveEdgePrefetch:]
+		}
+		edge = append(append(edge, segs...), parts...)
+		added = p.keysFor(fr, edge)
+	}
+	for _, k := range added {
+		p.prefetch(k)
+	}
+}
+
+// prefetch fetches key in the background unless it is cached or in flight.
+// At most Config.PrefetchConcurrency run at once; the rest wait in their
+// fills, which viewers can already join.
+func (p *Proxy) prefetch(key string) {
+	if p.cache.Get(key) != nil {
+		return
+	}
+	path, query, _ := strings.Cut(key, "?")
+	rt := p.routeFor(path)
+	if rt == nil {
+		return
+	}
+	class := manifest.Classify("", mustUnescape(path), nil)
+	fr := &fetchReq{
+		rt:       rt,
+		kind:     "prefetch",
+		key:      key,
+		edgePath: path,
+		upstream: rt.upstreamURL(path, query),
+		path:     mustUnescape(path),
+		header:   http.Header{"Via": {p.via}},
+	}
+	fetch := p.fetch(fr)
+	started := p.cache.Prefetch(key, func(ctx context.Context, w *cache.FillWriter) error {
+		select {
+		case p.prefetchSem <- struct{}{}:
+			defer func() { <-p.prefetchSem }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return fetch(ctx, w)
+	})
+	if started {
+		p.metrics.Prefetch(class.String())
+		p.log.Debug("prefetch", "key", key)
+	}
+}
