@@ -28,7 +28,7 @@ test-deps:
 	@scripts/test-deps.sh
 
 test: test-deps vet
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -p 1 -timeout 20m $(PKGS)
 
 # unit runs the tests that need no external tool and no heavy load.
 unit:

@@ -53,12 +53,12 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 	}
 	log = log.With("component", "proxy")
 	p := &Proxy{
-		cfg:       cfg,
-		log:       log,
-		policy:    newPolicy(&cfg),
-		transport: newTransport(cfg.Origin),
-		bufs:      sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }},
-		streams:   newStreams(),
+		cfg:        cfg,
+		log:        log,
+		policy:     newPolicy(&cfg),
+		transport:  newTransport(cfg.Origin),
+		bufs:       sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }},
+		streams:    newStreams(),
 		gzipHeader: []string{"gzip"},
 	}
 	p.prefetchSem = make(chan struct{}, cfg.PrefetchConcurrency)
