@@ -558,6 +558,10 @@ func TestOriginErrors(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}, func(c *Config) { c.Origin.FirstByteTimeout = 100 * time.Millisecond }, 504},
 		{"connection refused", nil, nil, 502},
+		{"10 MB response header", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Huge", strings.Repeat("a", 10<<20))
+			io.WriteString(w, "body")
+		}, nil, 502},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -172,6 +172,35 @@ func TestOriginFlagServesThroughTheEdge(t *testing.T) {
 	}
 }
 
+// TestHugeRequestHeader: a 10 MB request head gets 431 and the edge
+// carries on.
+func TestHugeRequestHeader(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer origin.Close()
+	p := start(t, nil, "-origin", origin.URL)
+	conn, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		fmt.Fprintf(conn, "GET /a.m4s HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", strings.Repeat("b", 10<<20))
+	}()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response to a 10 MB header: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("got %d, want 431", resp.StatusCode)
+	}
+	r2, err := http.Get("http://" + p.addr + "/a.m4s")
+	if err != nil || r2.StatusCode != 200 {
+		t.Fatalf("edge unwell after the big header: %v %v", err, r2)
+	}
+	r2.Body.Close()
+}
+
 func TestExampleConfigLoads(t *testing.T) {
 	if _, err := loadConfig([]string{"-config", "../../deploy/edgecache.example.yaml"}, io.Discard); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// The CLI contract: -rtmp-listen, -http-listen, -demo; it serves the demo,
+// is healthy and ready, and shuts down cleanly when its context ends.
+func TestRunDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-rtmp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-demo"}, &logs)
+	}()
+	addrRE := regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`)
+	var base string
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
+			base = "http://" + m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listen address logged:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	status := func(path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for status("/hls/demo.m3u8") != http.StatusOK || status("/dash/demo.mpd") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("demo never appeared:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if c := status(p); c != http.StatusOK {
+			t.Errorf("%s: %d", p, c)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestRunBadFlags(t *testing.T) {
+	var logs syncBuffer
+	if err := run(context.Background(), []string{"-config", "/nonexistent.yaml"}, &logs); err == nil {
+		t.Error("missing config file accepted")
+	}
+	if err := run(context.Background(), []string{"-no-such-flag"}, &logs); err == nil {
+		t.Error("unknown flag accepted")
+	}
+}
