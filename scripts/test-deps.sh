@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Installs the system tools edgecache's end-to-end tests drive. Idempotent:
-# it installs only what is missing. Needs root (CI runs as root).
+# Installs the real tools edgecache's end-to-end tests drive: ffmpeg and
+# ffprobe, Debian's Chromium, VLC, Node's pinned player packages (hls.js,
+# dashjs, puppeteer-core). Idempotent: installs only what is missing. Needs
+# root for apt-get (CI runs as root).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
-if [ ${#need[@]} -eq 0 ]; then
-  exit 0
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v cvlc >/dev/null 2>&1 || need+=(vlc)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
-if [ "$(id -u)" != 0 ]; then
-  echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
-  exit 1
+# The players, at the versions package-lock.json pins.
+if [ ! -d e2e/browser/node_modules/puppeteer-core ] || [ e2e/browser/package-lock.json -nt e2e/browser/node_modules ]; then
+  (cd e2e/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null

@@ -1,0 +1,29 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/edgecache/edgecache/origin"
+)
+
+// TestBrowserPlayersThroughEdge: hls.js and dash.js play the packager's
+// stream through the edge in headless Debian Chromium for at least 10 s,
+// with currentTime advancing and no fatal error.
+func TestBrowserPlayersThroughEdge(t *testing.T) {
+	s := startStack(t, origin.Config{}, true)
+	waitPlaylist(t, s.edgeURL+"/hls/demo.m3u8", "EXT-X-STREAM-INF", 20e9)
+	for _, tc := range []struct{ player, path string }{
+		{"hls", "/hls/demo.m3u8"},
+		{"dash", "/dash/demo.mpd"},
+	} {
+		t.Run(tc.player, func(t *testing.T) {
+			res := play(t, tc.player, s.edgeURL+tc.path, 10, false)
+			if len(res.Fatal) > 0 {
+				t.Fatalf("fatal player errors: %v", res.Fatal)
+			}
+			if res.PlayedSeconds < 9 {
+				t.Fatalf("currentTime advanced %.1fs in a 10 s run", res.PlayedSeconds)
+			}
+		})
+	}
+}
