@@ -36,7 +36,10 @@ func needTool(t *testing.T, name string) string {
 
 type logWriter struct{ t testing.TB }
 
-func (w logWriter) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(p))); return len(p), nil }
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
 
 // stack is a packager and an edge in front of it.
 type stack struct {
