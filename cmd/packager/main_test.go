@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/origin"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test.
@@ -89,5 +91,11 @@ func TestRunBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-no-such-flag"}, &logs); err == nil {
 		t.Error("unknown flag accepted")
+	}
+}
+
+func TestExampleConfigParses(t *testing.T) {
+	if _, err := origin.LoadConfig("packager.example.yaml"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,186 @@
+package origin
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/zencoder/go-dash/v3/mpd"
+)
+
+// UTCTiming scheme written into MPDs. http-iso is understood by dash.js
+// and by GStreamer's dashdemux (which also reads the response's Date
+// header first); "direct" is not supported by GStreamer.
+const utcTimingScheme = "urn:mpeg:dash:utc:http-iso:2014"
+
+// dashSegment is one SegmentTimeline entry, in the representation's
+// timescale.
+type dashSegment struct {
+	start uint64
+	dur   uint64
+}
+
+// dashRepresentation is one CMAF track of one period.
+type dashRepresentation struct {
+	kind        trackKind
+	id          string
+	codecs      string
+	bandwidth   int64
+	timescale   uint32
+	width       int
+	height      int
+	frameRate   float64
+	sampleRate  int
+	channels    int
+	initURI     string
+	mediaURI    string // template containing $Number$
+	startNumber uint64
+	pto         uint64 // presentationTimeOffset: media time at period start
+	segments    []dashSegment
+}
+
+// dashPeriod is one publish session still in the window.
+type dashPeriod struct {
+	id    string
+	start time.Duration // since availabilityStartTime
+	reps  []dashRepresentation
+}
+
+// dashManifest is the input of a dynamic MPD.
+type dashManifest struct {
+	availabilityStart time.Time
+	publishTime       time.Time
+	minUpdatePeriod   time.Duration
+	minBufferTime     time.Duration
+	timeShiftBuffer   time.Duration
+	presentationDelay time.Duration
+	utcTimingURL      string
+	periods           []dashPeriod
+}
+
+func xsDateTime(t time.Time) string {
+	return t.UTC().Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+}
+
+func xsDuration(d time.Duration) string {
+	md := mpd.Duration(d.Truncate(time.Millisecond))
+	return md.String()
+}
+
+// encode writes the MPD with go-dash: one Period per publish session (a
+// republish may change the init segment, which a Representation cannot),
+// SegmentTemplate with $Number$ and a SegmentTimeline, and
+// presentationTimeOffset so that media time (tfdt) runs on continuously
+// across periods while each period starts where the wall clock was.
+func (m *dashManifest) encode() ([]byte, error) {
+	doc := mpd.NewDynamicMPD(mpd.DASH_PROFILE_LIVE,
+		xsDateTime(m.availabilityStart), xsDuration(m.minBufferTime),
+		mpd.AttrMinimumUpdatePeriod(xsDuration(m.minUpdatePeriod)),
+		mpd.AttrPublishTime(xsDateTime(m.publishTime)))
+	doc.TimeShiftBufferDepth = strptr(xsDuration(m.timeShiftBuffer))
+	spd := mpd.Duration(m.presentationDelay)
+	doc.SuggestedPresentationDelay = &spd
+	doc.UTCTiming = &mpd.DescriptorType{
+		SchemeIDURI: strptr(utcTimingScheme),
+		Value:       strptr(m.utcTimingURL),
+	}
+	for i, p := range m.periods {
+		var period *mpd.Period
+		if i == 0 {
+			period = doc.GetCurrentPeriod()
+		} else {
+			period = doc.AddNewPeriod()
+		}
+		period.ID = p.id
+		start := mpd.Duration(p.start.Truncate(time.Millisecond))
+		period.Start = &start
+		for j, r := range p.reps {
+			if err := addRepresentation(period, strconv.Itoa(j), r); err != nil {
+				return nil, fmt.Errorf("encode mpd period %s: %w", p.id, err)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := doc.Write(&buf); err != nil {
+		return nil, fmt.Errorf("encode mpd: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func addRepresentation(period *mpd.Period, asID string, r dashRepresentation) error {
+	var (
+		as  *mpd.AdaptationSet
+		err error
+	)
+	if r.kind == kindVideo {
+		as, err = period.AddNewAdaptationSetVideoWithID(asID, mimeVideoMP4, "progressive", true, 1)
+	} else {
+		as, err = period.AddNewAdaptationSetAudioWithID(asID, mimeAudioMP4, true, 1, "und")
+	}
+	if err != nil {
+		return err
+	}
+	as.ContentType = strptr(r.kind.String())
+	startNumber := int64(r.startNumber)
+	timescale := int64(r.timescale)
+	st := &mpd.SegmentTemplate{
+		AdaptationSet:   as,
+		Initialization:  strptr(r.initURI),
+		Media:           strptr(r.mediaURI),
+		StartNumber:     &startNumber,
+		Timescale:       &timescale,
+		SegmentTimeline: timeline(r.segments),
+	}
+	if r.pto > 0 {
+		pto := r.pto
+		st.PresentationTimeOffset = &pto
+	}
+	as.SegmentTemplate = st
+	if r.kind == kindVideo {
+		fr := ""
+		if r.frameRate > 0 {
+			fr = strconv.FormatFloat(r.frameRate, 'f', -1, 64)
+		}
+		_, err = as.AddNewRepresentationVideo(r.bandwidth, r.codecs, r.id, fr, int64(r.width), int64(r.height))
+		return err
+	}
+	rep, err := as.AddNewRepresentationAudio(int64(r.sampleRate), r.bandwidth, r.codecs, r.id)
+	if err != nil {
+		return err
+	}
+	if r.channels > 0 {
+		_, err = rep.AddNewAudioChannelConfiguration(mpd.AUDIO_CHANNEL_CONFIGURATION_MPEG_DASH, strconv.Itoa(r.channels))
+	}
+	return err
+}
+
+// timeline run-length encodes segments: an S carries @t only where the
+// timeline does not continue from the previous entry, and @r counts
+// repeats of the same duration.
+func timeline(segs []dashSegment) *mpd.SegmentTimeline {
+	tl := &mpd.SegmentTimeline{}
+	var last *mpd.SegmentTimelineSegment
+	next := uint64(0)
+	for i, s := range segs {
+		contiguous := i > 0 && s.start == next
+		if contiguous && last != nil && last.Duration == s.dur {
+			if last.RepeatCount == nil {
+				last.RepeatCount = new(int)
+			}
+			*last.RepeatCount++
+		} else {
+			e := &mpd.SegmentTimelineSegment{Duration: s.dur}
+			if !contiguous {
+				t := s.start
+				e.StartTime = &t
+			}
+			tl.Segments = append(tl.Segments, e)
+			last = e
+		}
+		next = s.start + s.dur
+	}
+	return tl
+}
+
+func strptr(s string) *string { return &s }

@@ -1,0 +1,145 @@
+package origin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+)
+
+// errEmptySegment is returned when a segment is finished with no samples.
+var errEmptySegment = errors.New("segment has no samples")
+
+// cmafTrackID is the track ID inside every init and fragment: each CMAF
+// track lives in its own files (dash.js refuses muxed representations).
+const cmafTrackID = 1
+
+// sample is one access unit on a track's continuous media timeline.
+type sample struct {
+	dts     uint64 // decode time in track timescale units
+	ptsOff  int32  // composition offset
+	dur     uint32 // known when the next sample arrived (or fixed, audio)
+	sync    bool
+	payload []byte
+}
+
+// partInfo locates one CMAF fragment (moof+mdat) inside its segment's
+// bytes. Fragments are what a later LL-HLS change publishes as parts.
+type partInfo struct {
+	offset, size int
+	start        uint64 // tfdt
+	dur          uint64
+	independent  bool
+}
+
+// segmentBuilder accumulates CMAF fragments into one segment of a single
+// track. It is the policy-free half of the segmenter: callers decide when
+// a fragment or a segment ends. Not safe for concurrent use.
+type segmentBuilder struct {
+	fragSeq uint32 // mfhd sequence number, increases across segments
+
+	buf      seekablebuffer.Buffer // completed fragments of the open segment
+	start    uint64
+	end      uint64
+	nsamples int
+	parts    []partInfo
+
+	frag      []*fmp4.Sample // samples of the open fragment
+	fragStart uint64
+	fragDur   uint64
+	fragSync  bool
+
+	sizeHint int
+}
+
+// open starts a new segment whose first sample decodes at start.
+func (b *segmentBuilder) open(start uint64) {
+	b.buf = seekablebuffer.Buffer{}
+	if b.sizeHint > 0 {
+		b.buf.Grow(b.sizeHint + b.sizeHint/4)
+	}
+	b.start, b.end = start, start
+	b.nsamples = 0
+	b.parts = nil
+	b.frag = b.frag[:0]
+}
+
+// add appends a sample, whose duration must be known, to the open fragment.
+func (b *segmentBuilder) add(s sample) {
+	if len(b.frag) == 0 {
+		b.fragStart = s.dts
+		b.fragDur = 0
+		b.fragSync = s.sync
+	}
+	b.frag = append(b.frag, &fmp4.Sample{
+		Duration:        s.dur,
+		PTSOffset:       s.ptsOff,
+		IsNonSyncSample: !s.sync,
+		Payload:         s.payload,
+	})
+	b.fragDur += uint64(s.dur)
+	b.end = s.dts + uint64(s.dur)
+	b.nsamples++
+}
+
+// cutFragment writes the open fragment, if any, as moof+mdat after the
+// segment's previous fragments.
+func (b *segmentBuilder) cutFragment() error {
+	if len(b.frag) == 0 {
+		return nil
+	}
+	b.fragSeq++
+	off := b.buf.Len()
+	part := fmp4.Part{
+		SequenceNumber: b.fragSeq,
+		Tracks: []*fmp4.PartTrack{{
+			ID:       cmafTrackID,
+			BaseTime: b.fragStart,
+			Samples:  b.frag,
+		}},
+	}
+	if err := part.Marshal(&b.buf); err != nil {
+		return fmt.Errorf("marshal fragment: %w", err)
+	}
+	b.parts = append(b.parts, partInfo{
+		offset: off, size: b.buf.Len() - off,
+		start: b.fragStart, dur: b.fragDur, independent: b.fragSync,
+	})
+	clear(b.frag)
+	b.frag = b.frag[:0]
+	return nil
+}
+
+// finish closes the segment and returns its bytes, which the builder
+// never touches again.
+func (b *segmentBuilder) finish() ([]byte, []partInfo, error) {
+	if err := b.cutFragment(); err != nil {
+		return nil, nil, err
+	}
+	if b.nsamples == 0 {
+		return nil, nil, errEmptySegment
+	}
+	body := b.buf.Bytes()
+	b.sizeHint = len(body)
+	parts := b.parts
+	b.buf = seekablebuffer.Buffer{}
+	b.parts = nil
+	b.nsamples = 0
+	return body, parts, nil
+}
+
+// marshalInit builds the CMAF header (ftyp+moov) of a single-track file.
+func marshalInit(t *trackInfo) ([]byte, error) {
+	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{
+		ID:        cmafTrackID,
+		TimeScale: t.timescale,
+		Codec:     t.codec,
+	}}}
+	var buf seekablebuffer.Buffer
+	if err := init.Marshal(&buf); err != nil {
+		return nil, fmt.Errorf("marshal %s init: %w", t.kind, err)
+	}
+	return bytes.Clone(buf.Bytes()), nil
+}

@@ -1,0 +1,398 @@
+package origin
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+)
+
+func TestSegmentation(t *testing.T) {
+	tests := []struct {
+		name     string
+		fps, gop int
+		frames   int
+		bframes  bool
+		target   time.Duration
+		wantDur  float64 // every complete segment
+		wantSegs int     // complete segments before close
+	}{
+		{name: "2s GOP", fps: 30, gop: 60, frames: 60*4 + 1, target: 2 * time.Second, wantDur: 2, wantSegs: 4},
+		{name: "1s GOP cuts every other keyframe", fps: 30, gop: 30, frames: 60*3 + 1, target: 2 * time.Second, wantDur: 2, wantSegs: 3},
+		{name: "3s GOP exceeds target", fps: 30, gop: 90, frames: 90*3 + 1, target: 2 * time.Second, wantDur: 3, wantSegs: 3},
+		{name: "25 fps with B-frames", fps: 25, gop: 50, frames: 50*3 + 1, bframes: true, target: 2 * time.Second, wantDur: 2, wantSegs: 3},
+		{name: "short target", fps: 30, gop: 15, frames: 15*8 + 1, target: 500 * time.Millisecond, wantDur: 0.5, wantSegs: 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, func(c *Config) {
+				c.Segment.Window = 100
+				c.Segment.TargetDuration = tc.target
+			})
+			st, sess := startSession(t, s, "test", h264AACTracks(t))
+			f := &feeder{t: t, sess: sess, fps: tc.fps, gop: tc.gop, audio: true, bframes: tc.bframes, base: 5 * time.Second}
+			f.run(tc.frames)
+
+			v, a := st.rends[kindVideo], st.rends[kindAudio]
+			if len(v.segs) != tc.wantSegs {
+				t.Fatalf("video segments before close = %d, want %d", len(v.segs), tc.wantSegs)
+			}
+			for _, seg := range v.segs {
+				if math.Abs(seg.seconds()-tc.wantDur) > 0.0015 {
+					t.Errorf("video segment %d lasts %.4fs, want %.3f", seg.seq, seg.seconds(), tc.wantDur)
+				}
+			}
+			endSession(t, s, st, sess)
+
+			checkContinuous(t, v)
+			checkContinuous(t, a)
+			// The feeder stops right after a keyframe, so the last video
+			// segment may have no audio after it.
+			if len(a.segs) < tc.wantSegs {
+				t.Fatalf("audio segments = %d, want at least %d", len(a.segs), tc.wantSegs)
+			}
+			for i := range tc.wantSegs {
+				vs, as := v.segs[i], a.segs[i]
+				if vs.seq != as.seq {
+					t.Errorf("segment %d: video seq %d, audio seq %d", i, vs.seq, as.seq)
+				}
+				// Audio is cut on the video boundaries, to within a frame.
+				if d := math.Abs(vs.presStart() - as.presStart()); d > 1024.0/48000 {
+					t.Errorf("segment %d: audio starts %.4fs away from video", i, d)
+				}
+				checkSegmentBytes(t, st, vs, true, tc.bframes)
+				checkSegmentBytes(t, st, as, false, false)
+			}
+		})
+	}
+}
+
+// checkContinuous asserts tfdt continuity: each segment starts where the
+// previous one ended.
+func checkContinuous(t *testing.T, r *rendition) {
+	t.Helper()
+	for i := 1; i < len(r.segs); i++ {
+		p, s := r.segs[i-1], r.segs[i]
+		if p.start+p.dur != s.start {
+			t.Errorf("%s segment %d starts at %d, previous ends at %d", r.kind, s.seq, s.start, p.start+p.dur)
+		}
+		if s.seq != p.seq+1 {
+			t.Errorf("%s sequence %d follows %d", r.kind, s.seq, p.seq)
+		}
+	}
+}
+
+// checkSegmentBytes parses a served segment and compares it with its
+// metadata.
+func checkSegmentBytes(t *testing.T, st *Stream, seg *segMeta, video, bframes bool) {
+	t.Helper()
+	e, ok := st.file(seg.name)
+	if !ok {
+		t.Fatalf("segment %s not served", seg.name)
+	}
+	var parts fmp4.Parts
+	if err := parts.Unmarshal(e.body); err != nil {
+		t.Fatalf("segment %s: %v", seg.name, err)
+	}
+	if len(parts) == 0 || parts[0].Tracks[0].BaseTime != seg.start {
+		t.Fatalf("segment %s: first tfdt %d, want %d", seg.name, parts[0].Tracks[0].BaseTime, seg.start)
+	}
+	next := seg.start
+	var total uint64
+	sawOffset := false
+	for i, p := range parts {
+		tr := p.Tracks[0]
+		if tr.BaseTime != next {
+			t.Errorf("segment %s fragment %d: tfdt %d, want %d", seg.name, i, tr.BaseTime, next)
+		}
+		for j, smp := range tr.Samples {
+			if video && i == 0 && j == 0 && smp.IsNonSyncSample {
+				t.Errorf("segment %s does not start with a sync sample", seg.name)
+			}
+			if smp.PTSOffset != 0 {
+				sawOffset = true
+			}
+			total += uint64(smp.Duration)
+			next += uint64(smp.Duration)
+		}
+	}
+	if total != seg.dur {
+		t.Errorf("segment %s: samples last %d, metadata says %d", seg.name, total, seg.dur)
+	}
+	if bframes && !sawOffset {
+		t.Errorf("segment %s: composition offsets lost", seg.name)
+	}
+}
+
+func TestInitSegments(t *testing.T) {
+	tracks := h264AACTracks(t)
+	v265, err := newH265Track(testVPS265(), testSPS265(), testPPS265())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		tr   *trackInfo
+	}{
+		{"h264", tracks[kindVideo]},
+		{"h265", v265},
+		{"aac", tracks[kindAudio]},
+		{"opus", newOpusTrack(2)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := marshalInit(tc.tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var init fmp4.Init
+			if err := init.Unmarshal(bytes.NewReader(b)); err != nil {
+				t.Fatal(err)
+			}
+			if len(init.Tracks) != 1 || init.Tracks[0].TimeScale != tc.tr.timescale {
+				t.Fatalf("init tracks %+v", init.Tracks)
+			}
+		})
+	}
+}
+
+func TestCodecStrings(t *testing.T) {
+	v, err := newH264Track(testSPS(), testPPS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newH265Track(testVPS265(), testSPS265(), testPPS265())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newAACTrack(testASC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, got, want string
+	}{
+		{"h264 high 3.1", v.codecString, "avc1.64001f"},
+		{"h265 main L93", h.codecString, "hvc1.1.6.L93.90"},
+		{"aac lc", a.codecString, "mp4a.40.2"},
+		{"opus", newOpusTrack(2).codecString, "opus"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("codec string %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+	if v.width != 1280 || v.height != 720 || h.width != 1280 || h.height != 720 {
+		t.Errorf("resolution: h264 %dx%d, h265 %dx%d", v.width, v.height, h.width, h.height)
+	}
+}
+
+// A segment and the playlists naming it become visible together; the
+// next segment's name is never served before it is complete.
+func TestVisibility(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.Segment.Window = 3 })
+	st, sess := startSession(t, s, "vis", h264AACTracks(t))
+	var listed []string
+	f := &feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true}
+	f.onFrame = func(frame int, key bool) {
+		// Invariant after every frame: everything a playlist names is served.
+		for _, pl := range []string{"video.m3u8", "audio.m3u8"} {
+			e, ok := st.file(pl)
+			if !ok {
+				continue
+			}
+			for _, line := range strings.Split(string(e.body), "\n") {
+				uri := line
+				if strings.HasPrefix(line, "#EXT-X-MAP:URI=") {
+					uri = strings.Trim(strings.TrimPrefix(line, "#EXT-X-MAP:URI="), `"`)
+				} else if line == "" || line[0] == '#' {
+					continue
+				}
+				if _, ok := st.file(uri); !ok {
+					t.Fatalf("frame %d: %s lists %s, which is not served", frame, pl, uri)
+				}
+			}
+		}
+		// The segment in progress is not served.
+		if v := sess.video; v != nil && v.open {
+			if _, ok := st.file(st.segName(kindVideo, v.seq)); ok {
+				t.Fatalf("frame %d: segment %d served while open", frame, v.seq)
+			}
+		}
+		if key && frame > 0 {
+			listed = append(listed, st.segName(kindVideo, uint64(frame/60-1)))
+		}
+	}
+	f.run(60*8 + 1)
+	// Segments that left the window stay fetchable (RFC 8216 6.2.2).
+	for _, name := range listed {
+		if _, ok := st.file(name); !ok {
+			t.Errorf("%s gone right after leaving the window", name)
+		}
+	}
+	endSession(t, s, st, sess)
+	// And expire after the retention time.
+	st.expire(time.Now().Add(s.cfg.Segment.Retain + time.Second))
+	if _, ok := st.file(listed[0]); ok {
+		t.Errorf("%s still served after retention", listed[0])
+	}
+	if _, ok := st.file(st.segName(kindVideo, st.rends[kindVideo].segs[0].seq)); !ok {
+		t.Errorf("listed segment expired")
+	}
+}
+
+func TestRepublish(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.Segment.Window = 20 })
+	tracks := h264AACTracks(t)
+	st, sess := startSession(t, s, "re", tracks)
+	(&feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true, base: 0}).run(60*3 + 20)
+	endSession(t, s, st, sess)
+	ast := st.ast
+	v := st.rends[kindVideo]
+	firstEpochEnd := v.segs[len(v.segs)-1].start + v.segs[len(v.segs)-1].dur
+	n1 := len(v.segs)
+	names := map[string]string{}
+	for _, seg := range v.segs {
+		names[seg.name] = "epoch0"
+	}
+
+	// The publisher comes back; its RTMP timestamps restart from zero and
+	// this time the parameter sets differ (another encoder setting).
+	time.Sleep(10 * time.Millisecond)
+	st2, sess2 := startSession(t, s, "re", tracks)
+	if st2 != st {
+		t.Fatal("republish made a new stream")
+	}
+	(&feeder{t: t, sess: sess2, fps: 30, gop: 60, audio: true, base: 0}).run(60*3 + 1)
+	endSession(t, s, st, sess2)
+
+	if !st.ast.Equal(ast) {
+		t.Errorf("availabilityStartTime moved from %v to %v", ast, st.ast)
+	}
+	checkContinuous(t, v) // sequence numbers and tfdt continue
+	// Audio resumes in sync with video: its tfdt may skip the few ms it
+	// ended before the video, never overlap.
+	a := st.rends[kindAudio]
+	for i := 1; i < len(a.segs); i++ {
+		p, c := a.segs[i-1], a.segs[i]
+		if c.seq != p.seq+1 {
+			t.Errorf("audio sequence %d follows %d", c.seq, p.seq)
+		}
+		if gap := int64(c.start) - int64(p.start+p.dur); gap < 0 || (gap > 0 && (!c.disc || gap > 48000/20)) {
+			t.Errorf("audio segment %d: gap %d samples after %d (disc %v)", c.seq, gap, p.seq, c.disc)
+		}
+	}
+	second := v.segs[n1]
+	if !second.disc || second.epoch.id != 1 || second.start != firstEpochEnd {
+		t.Errorf("first segment after republish: disc=%v epoch=%d start=%d (want true, 1, %d)",
+			second.disc, second.epoch.id, second.start, firstEpochEnd)
+	}
+	if second.presStart() < v.segs[n1-1].presStart()+v.segs[n1-1].seconds() {
+		t.Errorf("presentation time went backwards across republish")
+	}
+	for _, seg := range v.segs[n1:] {
+		if _, dup := names[seg.name]; dup {
+			t.Errorf("URL %s reused", seg.name)
+		}
+	}
+	pl, _ := st.file("video.m3u8")
+	body := string(pl.body)
+	for _, want := range []string{"#EXT-X-DISCONTINUITY\n", "init-0.mp4", "init-1.mp4"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("playlist lacks %q:\n%s", want, body)
+		}
+	}
+	mpdE, _ := st.file(nameMPD)
+	if n := strings.Count(string(mpdE.body), "<Period "); n != 2 {
+		t.Errorf("MPD has %d periods, want 2:\n%s", n, mpdE.body)
+	}
+}
+
+func TestParameterChangeStartsEpoch(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.Segment.Window = 20 })
+	st, sess := startSession(t, s, "pc", h264AACTracks(t))
+	f := &feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true}
+	f.run(130)
+	// New SPS mid-stream (e.g. a resolution change in OBS).
+	sps := testSPS()
+	sps[len(sps)-2] ^= 0x01
+	if err := sess.writeH264(f.videoTS(f.frame), f.videoTS(f.frame), [][]byte{sps, testPPS()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.sps = sps
+	f.run(121)
+	endSession(t, s, st, sess)
+	if got := len(st.epochs); got != 2 {
+		t.Fatalf("epochs = %d, want 2", got)
+	}
+	cur := st.epochs[1].tracks[kindVideo].codec.(*mp4codecs.H264)
+	if !bytes.Equal(cur.SPS, sps) {
+		t.Errorf("new epoch does not carry the new SPS")
+	}
+	checkContinuous(t, st.rends[kindVideo])
+}
+
+func TestAudioOnly(t *testing.T) {
+	s := newTestServer(t, nil)
+	a, err := newAACTrack(testASC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, sess := startSession(t, s, "radio", [2]*trackInfo{nil, a})
+	for i := 0; i < 48000*5/1024; i++ {
+		if err := sess.writeAudio(time.Duration(i)*1024*time.Second/48000, []byte{1, 2, 3}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	endSession(t, s, st, sess)
+	r := st.rends[kindAudio]
+	if len(r.segs) < 2 {
+		t.Fatalf("audio-only produced %d segments", len(r.segs))
+	}
+	checkContinuous(t, r)
+	mv, ok := st.file(nameMultivariant)
+	if !ok || !strings.Contains(string(mv.body), "radio/audio.m3u8") || strings.Contains(string(mv.body), "EXT-X-MEDIA") {
+		t.Errorf("audio-only multivariant:\n%s", mv.body)
+	}
+}
+
+func BenchmarkVideoPush(b *testing.B) {
+	s := newTestServer(b, nil)
+	st, sess := startSession(b, s, "bench", h264AACTracks(b))
+	_ = st
+	f := &feeder{t: b, sess: sess, fps: 30, gop: 60, audio: true}
+	b.ReportAllocs()
+	b.ResetTimer()
+	f.run(b.N)
+}
+
+// When video stops, audio keeps being segmented and the held-back queue
+// stays bounded.
+func TestVideoStallAudioContinues(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.Segment.Window = 50 })
+	st, sess := startSession(t, s, "stall", h264AACTracks(t))
+	f := &feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true}
+	f.run(121)
+	before := len(st.rends[kindAudio].segs)
+	for i := 0; i < 48000*20/1024; i++ {
+		ts := f.audioTS(f.aframe).Truncate(time.Millisecond)
+		if err := sess.writeAudio(ts, []byte{0x21, byte(i)}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		f.aframe++
+	}
+	if q := len(sess.audio.queue); q > maxAudioQueue+1 {
+		t.Errorf("audio queue grew to %d", q)
+	}
+	if got := len(st.rends[kindAudio].segs); got <= before+2 {
+		t.Errorf("audio segments %d -> %d during a 20 s video stall", before, got)
+	}
+	endSession(t, s, st, sess)
+	checkContinuous(t, st.rends[kindAudio])
+}

@@ -1,0 +1,75 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Close stops every goroutine the Server started: RTMP connections, the
+// demo publisher and its listener, housekeeping.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s, err := New(context.Background(), DefaultConfig(), testLogger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.ServeRTMP(context.Background(), ln) }()
+	if err := s.StartDemo(context.Background(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartDemo(context.Background(), "demo"); !errors.Is(err, ErrDemoRunning) {
+		t.Errorf("second demo with the same name: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st := s.Stream("demo"); st == nil || !st.isPublishing(); st = s.Stream("demo") {
+		if time.Now().After(deadline) {
+			t.Fatal("demo never started publishing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Close()
+	if err := <-served; err != nil {
+		t.Errorf("ServeRTMP after Close: %v", err)
+	}
+	if err := s.StartDemo(context.Background(), "again"); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("StartDemo after Close: %v", err)
+	}
+	deadline = time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestOnePublisherPerStream(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.RTMP.MaxStreams = 1 })
+	st, err := s.acquireStream("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *RejectError
+	if _, err := s.acquireStream("a"); !errors.As(err, &re) || re.Reason != reasonBusy {
+		t.Errorf("second publisher of a: %v", err)
+	}
+	if _, err := s.acquireStream("b"); !errors.As(err, &re) || re.Reason != reasonLimit {
+		t.Errorf("stream over max_streams: %v", err)
+	}
+	s.releaseStream(st)
+	if _, err := s.acquireStream("a"); err != nil {
+		t.Errorf("republish after release: %v", err)
+	}
+}

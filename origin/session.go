@@ -1,0 +1,680 @@
+package origin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
+	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+)
+
+// maxPreAudio bounds the audio kept while waiting for the first keyframe;
+// older frames are dropped.
+const maxPreAudio = 512
+
+// session is one publisher's media, fed by the ingest path (RTMP, or the
+// demo, which publishes over RTMP too). It cuts CMAF fragments and
+// segments and hands completed segments to its Stream. Its methods are
+// called from a single goroutine.
+type session struct {
+	st     *Stream
+	log    *slog.Logger
+	tracks [2]*trackInfo
+
+	// awaitAV1 is set while an AV1 track waits for a sequence header,
+	// which enhanced RTMP does not send out of band.
+	awaitAV1 bool
+
+	started  bool
+	epoch    *epoch
+	rtmpBase time.Duration
+	tickBase [2]uint64
+	video    *videoSeg
+	audio    *audioSeg
+	ts       *tsMuxer
+	preAudio []rawAudio
+	closed   bool
+}
+
+type rawAudio struct {
+	pts     time.Duration
+	payload []byte
+}
+
+// newSession prepares a publish session of st with the given tracks
+// (either may be nil, not both). hasAV1 marks a video track whose info
+// comes with its first keyframe.
+func (st *Stream) newSession(tracks [2]*trackInfo, hasAV1 bool) *session {
+	return &session{st: st, log: st.log, tracks: tracks, awaitAV1: hasAV1}
+}
+
+func (s *session) hasVideo() bool { return s.tracks[kindVideo] != nil || s.awaitAV1 }
+
+// toTicks maps an RTMP timestamp onto track k's continuous media timeline.
+func (s *session) toTicks(k trackKind, t time.Duration) (uint64, bool) {
+	if t < s.rtmpBase {
+		return 0, false
+	}
+	d := t - s.rtmpBase
+	ts := uint64(s.tracks[k].timescale)
+	secs := uint64(d / time.Second)
+	rem := uint64(d % time.Second)
+	return s.tickBase[k] + secs*ts + rem*ts/uint64(time.Second), true
+}
+
+// start begins the session's epoch at the first keyframe (or first audio
+// frame of an audio-only stream).
+func (s *session) start(base time.Duration, arrival time.Time) error {
+	st := s.st
+	st.mu.Lock()
+	e, puts, err := st.beginEpochLocked(s.tracks, arrival)
+	var seq uint64
+	if err == nil {
+		seq = st.rends[kindVideo].nextSeq
+	}
+	st.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", st.name, err)
+	}
+	// The init segments are complete now; no playlist names them yet.
+	st.files.apply(puts, nil)
+
+	s.epoch, s.rtmpBase, s.started = e, base, true
+	cfg := &st.cfg.Segment
+	for k, t := range s.tracks {
+		if t != nil {
+			s.tickBase[k] = uint64(math.Round(e.mediaStart * float64(t.timescale)))
+		}
+	}
+	if v := s.tracks[kindVideo]; v != nil {
+		s.video = &videoSeg{
+			s: s, info: v, nextSeq: seq,
+			target:    durTicks(cfg.TargetDuration, v.timescale),
+			fragTicks: durTicks(cfg.FragmentDuration, v.timescale),
+		}
+	}
+	if a := s.tracks[kindAudio]; a != nil {
+		s.audio = &audioSeg{
+			s: s, info: a, nextSeq: seq,
+			selfCut:   s.video == nil,
+			target:    durTicks(cfg.TargetDuration, a.timescale),
+			fragTicks: durTicks(cfg.FragmentDuration, a.timescale),
+		}
+	}
+	if st.ts != nil {
+		s.ts = newTSMuxer(s, seq)
+	}
+	s.log.Info("publish session started", "epoch", e.id, "media_start", e.mediaStart, "presentation_start", e.presStart)
+	pre := s.preAudio
+	s.preAudio = nil
+	for _, a := range pre {
+		if err := s.writeAudio(a.pts, a.payload, arrival); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func durTicks(d time.Duration, ts uint32) uint64 {
+	return uint64(d.Seconds()*float64(ts) + 0.5)
+}
+
+// writeH264 ingests one H.264 access unit (NALUs without start codes).
+func (s *session) writeH264(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
+	t := s.tracks[kindVideo]
+	if t == nil || t.family != familyH264 {
+		return nil
+	}
+	var sps, pps []byte
+	nalus := make([][]byte, 0, len(au))
+	key := false
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			sps = n
+			continue
+		case h264.NALUTypePPS:
+			pps = n
+			continue
+		case h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeFillerData:
+			continue
+		case h264.NALUTypeIDR:
+			key = true
+		}
+		nalus = append(nalus, n)
+	}
+	// Parameter sets travel in the init segment ('avc1'); a change means a
+	// new init, so the session starts a new epoch (a discontinuity).
+	if sps != nil || pps != nil {
+		cur := t.codec.(*mp4codecs.H264)
+		if sps == nil {
+			sps = cur.SPS
+		}
+		if pps == nil {
+			pps = cur.PPS
+		}
+		if !bytes.Equal(sps, cur.SPS) || !bytes.Equal(pps, cur.PPS) {
+			nt, err := newH264Track(sps, pps)
+			if err != nil {
+				return err
+			}
+			if err := s.reconfigure(nt); err != nil {
+				return err
+			}
+		}
+	}
+	if len(nalus) == 0 {
+		return nil
+	}
+	payload, err := h264.AVCC(nalus).Marshal()
+	if err != nil {
+		return fmt.Errorf("h264: %w", err)
+	}
+	return s.writeVideo(pts, dts, key, payload, nalus, arrival)
+}
+
+// writeH265 ingests one H.265 access unit.
+func (s *session) writeH265(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
+	t := s.tracks[kindVideo]
+	if t == nil || t.family != familyH265 {
+		return nil
+	}
+	var vps, sps, pps []byte
+	nalus := make([][]byte, 0, len(au))
+	for _, n := range au {
+		if len(n) < 2 {
+			continue
+		}
+		switch h265.NALUType((n[0] >> 1) & 0x3f) {
+		case h265.NALUType_VPS_NUT:
+			vps = n
+			continue
+		case h265.NALUType_SPS_NUT:
+			sps = n
+			continue
+		case h265.NALUType_PPS_NUT:
+			pps = n
+			continue
+		case h265.NALUType_AUD_NUT:
+			continue
+		}
+		nalus = append(nalus, n)
+	}
+	if vps != nil || sps != nil || pps != nil {
+		cur := t.codec.(*mp4codecs.H265)
+		vps, sps, pps = orBytes(vps, cur.VPS), orBytes(sps, cur.SPS), orBytes(pps, cur.PPS)
+		if !bytes.Equal(vps, cur.VPS) || !bytes.Equal(sps, cur.SPS) || !bytes.Equal(pps, cur.PPS) {
+			nt, err := newH265Track(vps, sps, pps)
+			if err != nil {
+				return err
+			}
+			if err := s.reconfigure(nt); err != nil {
+				return err
+			}
+		}
+	}
+	if len(nalus) == 0 {
+		return nil
+	}
+	payload, err := h264.AVCC(nalus).Marshal()
+	if err != nil {
+		return fmt.Errorf("h265: %w", err)
+	}
+	return s.writeVideo(pts, dts, h265.IsRandomAccess(nalus), payload, nalus, arrival)
+}
+
+func orBytes(b, def []byte) []byte {
+	if b == nil {
+		return def
+	}
+	return b
+}
+
+// writeAV1 ingests one AV1 temporal unit (OBUs).
+func (s *session) writeAV1(pts time.Duration, tu [][]byte, arrival time.Time) error {
+	key := av1.IsRandomAccess2(tu)
+	if s.awaitAV1 {
+		if !key {
+			return nil
+		}
+		for _, obu := range tu {
+			if len(obu) > 0 && av1.OBUType((obu[0]>>3)&0xf) == av1.OBUTypeSequenceHeader {
+				t, err := newAV1Track(obu)
+				if err != nil {
+					return err
+				}
+				s.tracks[kindVideo] = t
+				s.awaitAV1 = false
+				break
+			}
+		}
+		if s.awaitAV1 {
+			return nil
+		}
+	}
+	if t := s.tracks[kindVideo]; t == nil || t.family != familyAV1 {
+		return nil
+	}
+	payload, err := av1.Bitstream(tu).Marshal()
+	if err != nil {
+		return fmt.Errorf("av1: %w", err)
+	}
+	return s.writeVideo(pts, pts, key, payload, nil, arrival)
+}
+
+// reconfigure ends the current epoch and starts the next one with a new
+// video track at the next keyframe.
+func (s *session) reconfigure(t *trackInfo) error {
+	s.log.Info("video parameters changed; starting a new epoch", "codec", t.codecString)
+	if s.started {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	s.tracks[kindVideo] = t
+	s.started = false
+	s.video, s.audio, s.ts = nil, nil, nil
+	return nil
+}
+
+func (s *session) writeVideo(pts, dts time.Duration, key bool, payload []byte, nalus [][]byte, arrival time.Time) error {
+	if !s.started {
+		if !key {
+			return nil // decoding starts at a keyframe
+		}
+		if err := s.start(dts, arrival); err != nil {
+			return err
+		}
+	}
+	dtsT, ok := s.toTicks(kindVideo, dts)
+	if !ok {
+		return nil
+	}
+	ptsT, _ := s.toTicks(kindVideo, max(pts, s.rtmpBase))
+	off := int64(ptsT) - int64(dtsT)
+	if pts < dts {
+		off = -int64(uint64((dts-pts)/time.Microsecond) * uint64(s.tracks[kindVideo].timescale) / 1e6)
+	}
+	smp := sample{dts: dtsT, ptsOff: int32(off), sync: key, payload: payload}
+	cut, err := s.video.push(smp, arrival)
+	if err != nil {
+		return err
+	}
+	if s.ts != nil {
+		if err := s.ts.writeVideo(smp, cut, nalus); err != nil {
+			s.log.Warn("legacy ts", "err", err)
+			s.ts = nil
+		}
+	}
+	return nil
+}
+
+// writeAudio ingests one audio frame (AAC access unit or Opus packet).
+func (s *session) writeAudio(pts time.Duration, payload []byte, arrival time.Time) error {
+	t := s.tracks[kindAudio]
+	if t == nil || len(payload) == 0 {
+		return nil
+	}
+	if !s.started {
+		if s.hasVideo() {
+			// Wait for the first keyframe; keep a bounded backlog.
+			if len(s.preAudio) >= maxPreAudio {
+				s.preAudio = s.preAudio[1:]
+			}
+			s.preAudio = append(s.preAudio, rawAudio{pts: pts, payload: clone(payload)})
+			return nil
+		}
+		if err := s.start(pts, arrival); err != nil {
+			return err
+		}
+	}
+	raw, ok := s.toTicks(kindAudio, pts)
+	if !ok {
+		return nil
+	}
+	dur := uint32(t.frameSamples)
+	if t.family == familyOpus {
+		dur = uint32(opus.PacketDuration2(payload))
+	}
+	if dur == 0 {
+		return nil
+	}
+	if err := s.audio.push(raw, dur, clone(payload)); err != nil {
+		return err
+	}
+	if s.ts != nil {
+		if err := s.ts.writeAudio(s.audio.lastDTS, payload); err != nil {
+			s.log.Warn("legacy ts", "err", err)
+			s.ts = nil
+		}
+	}
+	return nil
+}
+
+// boundary tells the audio track that video cut a segment at videoTicks.
+func (s *session) boundary(videoTicks uint64) error {
+	if s.audio == nil {
+		return nil
+	}
+	vts := uint64(s.tracks[kindVideo].timescale)
+	ats := uint64(s.tracks[kindAudio].timescale)
+	rel := videoTicks - s.tickBase[kindVideo]
+	b := s.tickBase[kindAudio] + (rel*ats+vts/2)/vts
+	return s.audio.addBoundary(b)
+}
+
+// safeAudioLimit is the audio time before which no future video boundary
+// can fall: future keyframes decode after every video frame seen so far.
+func (s *session) safeAudioLimit() uint64 {
+	if s.video == nil {
+		return math.MaxUint64
+	}
+	if !s.video.haveDTS {
+		return 0
+	}
+	vts := uint64(s.tracks[kindVideo].timescale)
+	ats := uint64(s.tracks[kindAudio].timescale)
+	rel := s.video.maxDTS - s.tickBase[kindVideo]
+	return s.tickBase[kindAudio] + rel*ats/vts
+}
+
+// flush completes the epoch's open segments; called at disconnect and
+// before a reconfiguration.
+func (s *session) flush() error {
+	var errs []error
+	if s.video != nil {
+		errs = append(errs, s.video.flush())
+	}
+	if s.audio != nil {
+		errs = append(errs, s.audio.flush())
+	}
+	if s.ts != nil {
+		errs = append(errs, s.ts.flush())
+	}
+	return errors.Join(errs...)
+}
+
+// close ends the session.
+func (s *session) close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if !s.started {
+		return nil
+	}
+	return s.flush()
+}
+
+// videoSeg cuts the video track: a segment ends at the first keyframe
+// after the target duration, fragments every fragTicks. A sample's
+// duration is known when the next one arrives, so one sample waits.
+type videoSeg struct {
+	s         *session
+	info      *trackInfo
+	b         segmentBuilder
+	open      bool
+	seq       uint64
+	nextSeq   uint64
+	pending   sample
+	havePend  bool
+	lastDur   uint32
+	maxDTS    uint64
+	haveDTS   bool
+	target    uint64
+	fragTicks uint64
+}
+
+// push adds a sample and reports whether it started a new segment.
+func (v *videoSeg) push(smp sample, arrival time.Time) (bool, error) {
+	if v.haveDTS && smp.dts <= v.maxDTS {
+		// Decode times must increase; RTMP gives ms, so nudge.
+		smp.dts = v.maxDTS + 1
+	}
+	v.maxDTS, v.haveDTS = smp.dts, true
+	cut := false
+	if v.havePend {
+		p := v.pending
+		p.dur = uint32(smp.dts - p.dts)
+		v.lastDur = p.dur
+		v.b.add(p)
+		// Cut once the target is reached, allowing 5% for timestamp
+		// rounding, so a 2 s GOP makes 2 s segments.
+		if smp.sync && smp.dts-v.b.start+v.target/20 >= v.target {
+			if err := v.finish(arrival); err != nil {
+				return false, err
+			}
+			cut = true
+			if err := v.s.boundary(smp.dts); err != nil {
+				return false, err
+			}
+		} else if v.b.fragDur >= v.fragTicks {
+			if err := v.b.cutFragment(); err != nil {
+				return false, err
+			}
+		}
+	}
+	if !v.open {
+		v.b.open(smp.dts)
+		v.open, v.seq = true, v.nextSeq
+	}
+	v.pending, v.havePend = smp, true
+	return cut, nil
+}
+
+func (v *videoSeg) finish(arrival time.Time) error {
+	start, end := v.b.start, v.b.end
+	body, parts, err := v.b.finish()
+	v.open = false
+	v.nextSeq = v.seq + 1
+	if err != nil {
+		if errors.Is(err, errEmptySegment) {
+			return nil
+		}
+		return err
+	}
+	v.s.st.publish(completedSegment{
+		kind: kindVideo, seq: v.seq, epoch: v.s.epoch, start: start, dur: end - start,
+		scale: v.info.timescale, body: body, parts: parts, arrival: arrival,
+	}, nil)
+	return nil
+}
+
+func (v *videoSeg) flush() error {
+	if v.havePend {
+		p := v.pending
+		p.dur = v.lastDur
+		if p.dur == 0 {
+			p.dur = v.info.timescale / 30
+		}
+		v.b.add(p)
+		v.havePend = false
+	}
+	if !v.open {
+		return nil
+	}
+	return v.finish(time.Time{})
+}
+
+// audioSeg cuts the audio track on the video boundaries (or on its own
+// when there is no video). Every audio frame is a sync sample. Frames are
+// laid end to end at their codec duration while the RTMP timestamps agree
+// within a frame, so millisecond rounding does not make gaps or overlaps.
+type audioSeg struct {
+	s         *session
+	info      *trackInfo
+	b         segmentBuilder
+	open      bool
+	seq       uint64
+	nextSeq   uint64
+	queue     []sample
+	bounds    []uint64
+	next      uint64
+	haveNext  bool
+	end       uint64
+	lastDTS   uint64
+	selfCut   bool
+	target    uint64
+	fragTicks uint64
+}
+
+func (a *audioSeg) push(raw uint64, dur uint32, payload []byte) error {
+	dts := raw
+	if a.haveNext {
+		diff := int64(raw) - int64(a.next)
+		if diff < 0 {
+			diff = -diff
+		}
+		if diff <= int64(dur) {
+			dts = a.next
+		}
+	}
+	if dts < a.end {
+		dts = a.end
+	}
+	a.next, a.haveNext = dts+uint64(dur), true
+	a.lastDTS = dts
+	smp := sample{dts: dts, dur: dur, sync: true, payload: payload}
+	if a.selfCut && a.open && dts-a.b.start+a.target/20 >= a.target {
+		if err := a.finish(); err != nil {
+			return err
+		}
+	}
+	a.queue = append(a.queue, smp)
+	a.end = dts + uint64(dur)
+	if err := a.tryCut(false); err != nil {
+		return err
+	}
+	return a.drain()
+}
+
+func (a *audioSeg) addBoundary(b uint64) error {
+	a.bounds = append(a.bounds, b)
+	if err := a.tryCut(false); err != nil {
+		return err
+	}
+	return a.drain()
+}
+
+// tryCut closes segments at pending boundaries once audio reached them
+// (or always, when forced at the end of the session).
+func (a *audioSeg) tryCut(force bool) error {
+	for len(a.bounds) > 0 && (force || a.end >= a.bounds[0]) {
+		b := a.bounds[0]
+		a.bounds = a.bounds[1:]
+		i := 0
+		for i < len(a.queue) && a.queue[i].dts < b {
+			if err := a.add(a.queue[i]); err != nil {
+				return err
+			}
+			i++
+		}
+		a.queue = append(a.queue[:0], a.queue[i:]...)
+		if a.open {
+			if err := a.finish(); err != nil {
+				return err
+			}
+		}
+		// An empty slot (no audio before this boundary) makes no segment;
+		// the audio playlist must not skip a sequence number.
+	}
+	return nil
+}
+
+// maxAudioQueue bounds, in frames, the audio held back waiting for video
+// to pass it.
+const maxAudioQueue = 480
+
+// drain moves queued frames that no future boundary can split off into
+// the open fragment. When video has stalled, audio is held back one
+// target duration at most (and never more than maxAudioQueue frames): a
+// later video boundary may then fall inside an audio fragment, rather
+// than audio being delayed without bound.
+func (a *audioSeg) drain() error {
+	limit := a.s.safeAudioLimit()
+	if a.videoStalled(a.end) {
+		limit = a.end - a.target
+	}
+	i := 0
+	for i < len(a.queue) && (len(a.bounds) > 0 || a.queue[i].dts < limit || len(a.queue)-i > maxAudioQueue) {
+		if err := a.add(a.queue[i]); err != nil {
+			return err
+		}
+		i++
+	}
+	a.queue = append(a.queue[:0], a.queue[i:]...)
+	return nil
+}
+
+// videoStalled reports whether audio at dts runs more than two target
+// durations past the last video frame.
+func (a *audioSeg) videoStalled(dts uint64) bool {
+	if a.selfCut {
+		return false
+	}
+	limit := a.s.safeAudioLimit()
+	return limit != math.MaxUint64 && dts > limit+2*a.target
+}
+
+func (a *audioSeg) add(smp sample) error {
+	// Video that stopped must not make the audio segment grow without
+	// bound: while it is stalled, audio cuts on its own.
+	if a.open && smp.dts-a.b.start >= a.target && a.videoStalled(smp.dts) {
+		if err := a.finish(); err != nil {
+			return err
+		}
+	}
+	if !a.open {
+		a.b.open(smp.dts)
+		a.open, a.seq = true, a.nextSeq
+	}
+	a.b.add(smp)
+	if a.b.fragDur >= a.fragTicks {
+		return a.b.cutFragment()
+	}
+	return nil
+}
+
+func (a *audioSeg) finish() error {
+	start, end := a.b.start, a.b.end
+	body, parts, err := a.b.finish()
+	a.open = false
+	a.nextSeq = a.seq + 1
+	if err != nil {
+		if errors.Is(err, errEmptySegment) {
+			return nil
+		}
+		return err
+	}
+	a.s.st.publish(completedSegment{
+		kind: kindAudio, seq: a.seq, epoch: a.s.epoch, start: start, dur: end - start,
+		scale: a.info.timescale, body: body, parts: parts,
+	}, nil)
+	return nil
+}
+
+func (a *audioSeg) flush() error {
+	if err := a.tryCut(true); err != nil {
+		return err
+	}
+	for _, smp := range a.queue {
+		if err := a.add(smp); err != nil {
+			return err
+		}
+	}
+	a.queue = a.queue[:0]
+	if !a.open {
+		return nil
+	}
+	return a.finish()
+}

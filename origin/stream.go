@@ -1,0 +1,551 @@
+package origin
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// ErrStreamBusy is returned when a stream already has a publisher.
+var ErrStreamBusy = errors.New("stream already has a publisher")
+
+// segMeta describes one complete media segment of a rendition.
+type segMeta struct {
+	seq       uint64
+	epoch     *epoch
+	start     uint64 // tfdt, in the rendition's timescale
+	dur       uint64
+	timescale uint32
+	size      int
+	name      string // file name in the stream's namespace
+	disc      bool   // first segment of a republish
+}
+
+func (s *segMeta) seconds() float64 { return float64(s.dur) / float64(s.timescale) }
+
+// presStart is the segment's start on the presentation timeline, in
+// seconds since availabilityStartTime.
+func (s *segMeta) presStart() float64 {
+	return s.epoch.presStart + float64(s.start)/float64(s.timescale) - s.epoch.mediaStart
+}
+
+// retiredSeg is a segment that left the window but stays fetchable until
+// expires (RFC 8216 6.2.2).
+type retiredSeg struct {
+	seg     *segMeta
+	expires time.Time
+}
+
+// epoch is one publish session as the outputs see it: its own init
+// segments, presentation start and discontinuity.
+type epoch struct {
+	id         int
+	presStart  float64 // seconds since availabilityStartTime (P)
+	mediaStart float64 // seconds of continuous media time (S)
+	tracks     [2]*trackInfo
+	initName   [2]string
+}
+
+// rendition is a track kind's persistent output across publish sessions:
+// the window of listed segments and the ones retired from it.
+type rendition struct {
+	kind     trackKind
+	segs     []*segMeta // listed, oldest first
+	retired  []retiredSeg
+	nextSeq  uint64
+	discSeq  uint64  // discontinuities that left the window
+	maxDur   float64 // longest segment ever, seconds
+	endTicks uint64  // end of the last segment on the media timeline
+	endTS    uint32  // timescale of endTicks
+}
+
+func (r *rendition) endSeconds() float64 {
+	if r.endTS == 0 {
+		return 0
+	}
+	return float64(r.endTicks) / float64(r.endTS)
+}
+
+// bitrates returns peak and average bits per second over the window.
+func (r *rendition) bitrates() (peak, avg float64) {
+	var bytes, secs float64
+	for _, s := range r.segs {
+		d := s.seconds()
+		if d <= 0 {
+			continue
+		}
+		if b := float64(s.size) * 8 / d; b > peak {
+			peak = b
+		}
+		bytes += float64(s.size)
+		secs += d
+	}
+	if secs > 0 {
+		avg = bytes * 8 / secs
+	}
+	return peak, avg
+}
+
+// Stream is one named stream: its outputs survive publisher reconnects
+// (same availabilityStartTime, continuing sequence numbers) until it has
+// been idle for Config.StreamIdleTimeout.
+type Stream struct {
+	name  string
+	token string // in immutable URLs: never the same across restarts
+	cfg   *Config
+	log   *slog.Logger
+	m     *metrics
+	files *fileSet
+
+	mu            sync.Mutex // guards the fields below
+	ast           time.Time  // availabilityStartTime; zero until first media
+	publishing    bool
+	idleSince     time.Time
+	epochs        []*epoch
+	nextEpoch     int
+	rends         [2]*rendition
+	ts            *rendition // legacy MPEG-TS, when enabled
+	presEnd       float64    // end of the latest segment, presentation seconds
+	lastTracks    [2]*trackInfo
+	changed       chan struct{}
+	lastMediaTime time.Time
+}
+
+func newStream(name string, cfg *Config, log *slog.Logger, m *metrics, now time.Time) *Stream {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	token := strconv.FormatInt(now.UnixMilli(), 36) + strconv.FormatUint(uint64(binary.BigEndian.Uint32(rnd[:])%1296), 36)
+	st := &Stream{
+		name:    name,
+		token:   token,
+		cfg:     cfg,
+		log:     log.With("stream", name),
+		m:       m,
+		files:   newFileSet(),
+		changed: make(chan struct{}),
+		rends:   [2]*rendition{{kind: kindVideo}, {kind: kindAudio}},
+	}
+	if cfg.HLS.LegacyTS {
+		st.ts = &rendition{kind: kindVideo}
+	}
+	return st
+}
+
+// Name returns the stream name.
+func (st *Stream) Name() string { return st.name }
+
+// Changed returns a channel that is closed at the next change of the
+// stream's playlists. Blocking playlist reloads (LL-HLS _HLS_msn) wait on
+// it and then look again.
+func (st *Stream) Changed() <-chan struct{} {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.changed
+}
+
+// acquire marks the stream as published; one publisher at a time.
+func (st *Stream) acquire() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.publishing {
+		return ErrStreamBusy
+	}
+	st.publishing = true
+	return nil
+}
+
+func (st *Stream) release(now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.publishing = false
+	st.idleSince = now
+}
+
+func (st *Stream) isPublishing() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.publishing
+}
+
+// idle reports whether the stream has had no publisher since before t.
+func (st *Stream) idle(before time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return !st.publishing && st.idleSince.Before(before)
+}
+
+// path names (relative to the stream's directory).
+const (
+	nameMultivariant = "index.m3u8" // also served as /hls/STREAM.m3u8
+	nameMPD          = "manifest.mpd"
+	nameTSPlaylist   = "ts.m3u8"
+)
+
+func playlistName(k trackKind) string { return k.String() + ".m3u8" }
+
+func (st *Stream) initName(k trackKind, e int) string {
+	return st.token + "/" + k.String() + "/init-" + strconv.Itoa(e) + ".mp4"
+}
+
+func (st *Stream) segName(k trackKind, seq uint64) string {
+	return st.token + "/" + k.String() + "/" + strconv.FormatUint(seq, 10) + ".m4s"
+}
+
+func (st *Stream) tsSegName(seq uint64) string {
+	return st.token + "/ts/" + strconv.FormatUint(seq, 10) + ".ts"
+}
+
+// beginEpochLocked starts the outputs of a publish session whose first
+// media arrived at now.
+func (st *Stream) beginEpochLocked(tracks [2]*trackInfo, now time.Time) (*epoch, map[string]*entry, error) {
+	if st.ast.IsZero() {
+		st.ast = now
+	}
+	e := &epoch{id: st.nextEpoch, tracks: tracks}
+	st.nextEpoch++
+	// Media time (tfdt) continues where the previous session ended, so
+	// decode timelines stay continuous; the presentation timeline jumps
+	// to the wall clock, so DASH availability (AST + time) stays true.
+	for _, r := range st.rends {
+		e.mediaStart = math.Max(e.mediaStart, r.endSeconds())
+	}
+	if st.ts != nil {
+		e.mediaStart = math.Max(e.mediaStart, st.ts.endSeconds())
+	}
+	if len(st.epochs) > 0 {
+		e.presStart = math.Max(st.presEnd, now.Sub(st.ast).Seconds())
+	}
+	// Sequence numbers continue across sessions, aligned across tracks.
+	var next uint64
+	for _, r := range st.rends {
+		next = max(next, r.nextSeq)
+	}
+	if st.ts != nil {
+		next = max(next, st.ts.nextSeq)
+	}
+	for _, r := range st.rends {
+		r.nextSeq = next
+	}
+	if st.ts != nil {
+		st.ts.nextSeq = next
+	}
+	puts := map[string]*entry{}
+	for k, t := range tracks {
+		if t == nil {
+			continue
+		}
+		body, err := marshalInit(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		e.initName[k] = st.initName(trackKind(k), e.id)
+		puts[e.initName[k]] = newEntry(body, mimeFor(trackKind(k)), classImmutable, st.token+"-"+e.initName[k], now)
+	}
+	st.epochs = append(st.epochs, e)
+	st.lastTracks = tracks
+	return e, puts, nil
+}
+
+func mimeFor(k trackKind) string {
+	if k == kindVideo {
+		return mimeVideoMP4
+	}
+	return mimeAudioMP4
+}
+
+// completedSegment is handed from a track segmenter to the stream.
+type completedSegment struct {
+	kind    trackKind
+	ts      bool // legacy MPEG-TS rendition
+	seq     uint64
+	epoch   *epoch
+	start   uint64
+	dur     uint64
+	scale   uint32
+	body    []byte
+	parts   []partInfo
+	arrival time.Time // arrival of the keyframe that closed it (zero: n/a)
+}
+
+// publish makes a completed segment visible together with the
+// playlists that list it.
+func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
+	now := time.Now()
+	st.mu.Lock()
+	r := st.rends[c.kind]
+	kindLabel := c.kind.String()
+	name := st.segName(c.kind, c.seq)
+	ctype := mimeFor(c.kind)
+	if c.ts {
+		r, kindLabel, name, ctype = st.ts, "ts", st.tsSegName(c.seq), mimeTS
+	}
+	seg := &segMeta{
+		seq: c.seq, epoch: c.epoch, start: c.start, dur: c.dur, timescale: c.scale,
+		size: len(c.body), name: name,
+	}
+	if n := len(r.segs); n > 0 {
+		seg.disc = r.segs[n-1].epoch != c.epoch
+	} else {
+		seg.disc = c.epoch.id > 0
+	}
+	r.segs = append(r.segs, seg)
+	r.nextSeq = max(r.nextSeq, c.seq+1)
+	r.maxDur = math.Max(r.maxDur, seg.seconds())
+	r.endTicks, r.endTS = c.start+c.dur, c.scale
+	st.presEnd = math.Max(st.presEnd, seg.presStart()+seg.seconds())
+	st.lastMediaTime = now
+
+	puts := map[string]*entry{}
+	for k, v := range extra {
+		puts[k] = v
+	}
+	puts[name] = newEntry(c.body, ctype, classImmutable, st.token+"-"+name, now)
+	for len(r.segs) > st.cfg.Segment.Window {
+		old := r.segs[0]
+		r.segs = r.segs[1:]
+		// RFC 8216bis 6.2.2: removing an EXT-X-DISCONTINUITY tag (it goes
+		// with the segment it precedes) increments the discontinuity
+		// sequence, so every segment left keeps its discontinuity number.
+		if old.disc {
+			r.discSeq++
+		}
+		r.retired = append(r.retired, retiredSeg{seg: old, expires: now.Add(st.cfg.Segment.Retain)})
+	}
+	st.renderLocked(puts, now)
+	st.files.apply(puts, nil)
+	close(st.changed)
+	st.changed = make(chan struct{})
+	st.mu.Unlock()
+
+	st.m.segments.WithLabelValues(st.name, kindLabel).Inc()
+	if !c.arrival.IsZero() {
+		st.m.listLatency.Observe(time.Since(c.arrival).Seconds())
+	}
+}
+
+// renderLocked re-renders every playlist into puts.
+func (st *Stream) renderLocked(puts map[string]*entry, now time.Time) {
+	for _, r := range st.rends {
+		if len(r.segs) == 0 {
+			continue
+		}
+		if b, err := st.mediaPlaylistLocked(r, false).encode(); err == nil {
+			puts[playlistName(r.kind)] = newEntry(b, mimeHLS, classLive, "", now)
+		} else {
+			st.log.Error("render playlist", "track", r.kind, "err", err)
+		}
+	}
+	if st.ts != nil && len(st.ts.segs) > 0 {
+		if b, err := st.mediaPlaylistLocked(st.ts, true).encode(); err == nil {
+			puts[nameTSPlaylist] = newEntry(b, mimeHLS, classLive, "", now)
+		}
+	}
+	if mv := st.multivariantLocked(); mv != nil {
+		puts[nameMultivariant] = newEntry(mv.encode(), mimeHLS, classLive, "", now)
+	}
+	if man := st.manifestLocked(now); man != nil {
+		if b, err := man.encode(); err == nil {
+			puts[nameMPD] = newEntry(b, mimeDASH, classLive, "", now)
+		} else {
+			st.log.Error("render mpd", "err", err)
+		}
+	}
+}
+
+func (st *Stream) mediaPlaylistLocked(r *rendition, ts bool) *hlsMediaPlaylist {
+	p := &hlsMediaPlaylist{
+		targetDuration:        targetDurationFor(st.cfg.Segment.TargetDuration, r.maxDur),
+		mediaSequence:         r.segs[0].seq,
+		discontinuitySequence: r.discSeq,
+		segments:              make([]hlsSegment, 0, len(r.segs)),
+	}
+	for _, s := range r.segs {
+		hs := hlsSegment{
+			uri:      s.name,
+			duration: s.seconds(),
+			disc:     s.disc,
+			pdt:      st.ast.Add(time.Duration(s.presStart() * float64(time.Second))),
+		}
+		if !ts {
+			hs.mapURI = s.epoch.initName[r.kind]
+		}
+		p.segments = append(p.segments, hs)
+	}
+	return p
+}
+
+// multivariantLocked describes the latest session's tracks; nil until the
+// main rendition has a segment, so BANDWIDTH is a measured value.
+func (st *Stream) multivariantLocked() *hlsMultivariant {
+	v, a := st.lastTracks[kindVideo], st.lastTracks[kindAudio]
+	mv := &hlsMultivariant{}
+	var peak, avg float64
+	var codecs []string
+	if v != nil {
+		if len(st.rends[kindVideo].segs) == 0 {
+			return nil
+		}
+		mv.videoURI = st.name + "/" + playlistName(kindVideo)
+		mv.width, mv.height, mv.frameRate = v.width, v.height, v.frameRate
+		p, q := st.rends[kindVideo].bitrates()
+		peak, avg = peak+p, avg+q
+		codecs = append(codecs, v.codecString)
+	}
+	if a != nil {
+		if len(st.rends[kindAudio].segs) == 0 && v == nil {
+			return nil
+		}
+		mv.audioURI = st.name + "/" + playlistName(kindAudio)
+		mv.channels = a.channels
+		p, q := st.rends[kindAudio].bitrates()
+		if p == 0 {
+			p, q = 128000, 128000
+		}
+		peak, avg = peak+p, avg+q
+		codecs = append(codecs, a.codecString)
+	}
+	if v == nil && a == nil {
+		return nil
+	}
+	mv.bandwidth = uint32(math.Ceil(peak))
+	mv.avgBandwidth = uint32(math.Ceil(avg))
+	for i, c := range codecs {
+		if i > 0 {
+			mv.codecs += ","
+		}
+		mv.codecs += c
+	}
+	return mv
+}
+
+// manifestLocked describes the window as a dynamic MPD: one Period per
+// session that still has listed segments.
+func (st *Stream) manifestLocked(now time.Time) *dashManifest {
+	target := st.cfg.Segment.TargetDuration
+	man := &dashManifest{
+		availabilityStart: st.ast,
+		publishTime:       now,
+		minUpdatePeriod:   target,
+		minBufferTime:     target,
+		presentationDelay: st.cfg.DASH.SuggestedPresentationDelay,
+		utcTimingURL:      st.cfg.DASH.UTCTimingURL,
+	}
+	first, last := math.Inf(1), math.Inf(-1)
+	for _, e := range st.epochs {
+		p := dashPeriod{
+			id:    "p" + strconv.Itoa(e.id),
+			start: time.Duration(e.presStart * float64(time.Second)),
+		}
+		for k, r := range st.rends {
+			t := e.tracks[k]
+			if t == nil {
+				continue
+			}
+			rep := dashRepresentation{
+				kind:       trackKind(k),
+				id:         trackKind(k).String(),
+				codecs:     t.codecString,
+				timescale:  t.timescale,
+				width:      t.width,
+				height:     t.height,
+				frameRate:  t.frameRate,
+				sampleRate: t.sampleRate,
+				channels:   t.channels,
+				initURI:    st.name + "/" + e.initName[k],
+				mediaURI:   st.name + "/" + st.token + "/" + trackKind(k).String() + "/$Number$.m4s",
+				pto:        uint64(math.Round(e.mediaStart * float64(t.timescale))),
+			}
+			for _, s := range r.segs {
+				if s.epoch != e {
+					continue
+				}
+				if len(rep.segments) == 0 {
+					rep.startNumber = s.seq
+				}
+				rep.segments = append(rep.segments, dashSegment{start: s.start, dur: s.dur})
+				first = math.Min(first, s.presStart())
+				last = math.Max(last, s.presStart()+s.seconds())
+			}
+			if len(rep.segments) == 0 {
+				continue
+			}
+			peak, _ := r.bitrates()
+			rep.bandwidth = int64(math.Ceil(peak))
+			p.reps = append(p.reps, rep)
+		}
+		if len(p.reps) > 0 {
+			man.periods = append(man.periods, p)
+		}
+	}
+	if len(man.periods) == 0 {
+		return nil
+	}
+	// The time-shift buffer is exactly the span the MPD lists.
+	man.timeShiftBuffer = time.Duration((last - first) * float64(time.Second))
+	return man
+}
+
+// expire drops segments whose retention passed and init segments no
+// segment refers to any more. It returns whether the stream still holds
+// anything.
+func (st *Stream) expire(now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var dels []string
+	used := map[*epoch]bool{}
+	for _, r := range st.allRendsLocked() {
+		keep := r.retired[:0]
+		for _, rs := range r.retired {
+			if now.After(rs.expires) {
+				dels = append(dels, rs.seg.name)
+				continue
+			}
+			keep = append(keep, rs)
+			used[rs.seg.epoch] = true
+		}
+		clear(r.retired[len(keep):])
+		r.retired = keep
+		for _, s := range r.segs {
+			used[s.epoch] = true
+		}
+	}
+	if n := len(st.epochs); n > 0 {
+		used[st.epochs[n-1]] = true // the current session's init is kept
+	}
+	keepE := st.epochs[:0]
+	for _, e := range st.epochs {
+		if used[e] {
+			keepE = append(keepE, e)
+			continue
+		}
+		for _, n := range e.initName {
+			if n != "" {
+				dels = append(dels, n)
+			}
+		}
+	}
+	clear(st.epochs[len(keepE):])
+	st.epochs = keepE
+	if len(dels) > 0 {
+		st.files.apply(nil, dels)
+	}
+}
+
+func (st *Stream) allRendsLocked() []*rendition {
+	rs := []*rendition{st.rends[0], st.rends[1]}
+	if st.ts != nil {
+		rs = append(rs, st.ts)
+	}
+	return rs
+}
+
+// file looks up a name in the stream's namespace.
+func (st *Stream) file(name string) (*entry, bool) { return st.files.get(name) }
+
+func (st *Stream) String() string { return fmt.Sprintf("stream %s", st.name) }
