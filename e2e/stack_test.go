@@ -45,6 +45,25 @@ func (w logWriter) Write(p []byte) (int, error) {
 type stack struct {
 	pk      *origintest.Packager
 	edgeURL string
+	reg     *prometheus.Registry
+}
+
+// rejections sums the edge's sanity-gate rejections: a packager playing by
+// RFC 8216bis never earns one.
+func (s *stack) rejections(t *testing.T) float64 {
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == "edgecache_playlist_rejections_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
 }
 
 // startStack starts the packager, optionally with its demo stream, and an
@@ -58,7 +77,8 @@ func startStack(t *testing.T, cfg origin.Config, demo bool) *stack {
 	pcfg := proxy.DefaultConfig()
 	pcfg.Routes = []proxy.Route{{Prefix: "/", Origin: pk.URL}}
 	log := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := proxy.New(pcfg, log, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	p, err := proxy.New(pcfg, log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +87,7 @@ func startStack(t *testing.T, cfg origin.Config, demo bool) *stack {
 		srv.Close()
 		p.Close()
 	})
-	return &stack{pk: pk, edgeURL: srv.URL}
+	return &stack{pk: pk, edgeURL: srv.URL, reg: reg}
 }
 
 // waitPlaylist waits until url answers 200 with want in the body.
