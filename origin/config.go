@@ -64,7 +64,7 @@ func (c RTMPSConfig) Enabled() bool { return c.Listen != "" && c.CertFile != "" 
 // HTTPConfig configures the HTTP side.
 type HTTPConfig struct {
 	// Listen is the HTTP listen address used by cmd/packager. Zero means
-	// ":8080". The -http-listen flag overrides it.
+	// ":8088" (8080 is often taken). The -http-listen flag overrides it.
 	Listen string `yaml:"listen"`
 	// CORSAllowOrigin is sent as Access-Control-Allow-Origin. Zero means "*".
 	CORSAllowOrigin string `yaml:"cors_allow_origin"`
@@ -154,7 +154,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.RTMP.App, "live")
 	setDefault(&c.RTMP.ReadTimeout, 10*time.Second)
 	setDefault(&c.RTMP.MaxStreams, 64)
-	setDefault(&c.HTTP.Listen, ":8080")
+	setDefault(&c.HTTP.Listen, ":8088")
 	setDefault(&c.HTTP.CORSAllowOrigin, "*")
 	setDefault(&c.HTTP.PlaylistMaxAge, time.Second)
 	setDefault(&c.Auth.OnPublishTimeout, 5*time.Second)

@@ -1,7 +1,7 @@
 // Command packager is edgecache's origin: RTMP in, HLS and DASH (CMAF)
 // out, served from RAM.
 //
-//	packager -rtmp-listen :1935 -http-listen :8080 [-config packager.yaml] [-demo]
+//	packager -rtmp-listen :1935 -http-listen :8088 [-config packager.yaml] [-demo]
 package main
 
 import (
@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("packager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rtmpListen := fs.String("rtmp-listen", "", "RTMP listen address (overrides rtmp.listen; default :1935)")
-	httpListen := fs.String("http-listen", "", "HTTP listen address (overrides http.listen; default :8080)")
+	httpListen := fs.String("http-listen", "", "HTTP listen address (overrides http.listen; default :8088)")
 	configPath := fs.String("config", "", "YAML config file (see origin.Config)")
 	demo := fs.Bool("demo", false, "loop the built-in demo clip as a live stream")
 	demoName := fs.String("demo-name", "demo", "stream name of the demo")
