@@ -105,12 +105,7 @@ func (c *Cache) Put(e *Entry) bool { return c.store.set(e, c.cfg.Keep(&e.head)) 
 // but will not be joined any more.
 func (c *Cache) Purge(key string) {
 	c.mu.Lock()
-	if f := c.fills[key]; f != nil {
-		delete(c.fills, key)
-		f.mu.Lock()
-		f.joinable = false
-		f.mu.Unlock()
-	}
+	delete(c.fills, key)
 	c.mu.Unlock()
 	c.store.del(key)
 }
@@ -211,9 +206,6 @@ func (c *Cache) retire(f *fill) {
 		delete(c.fills, f.key)
 	}
 	c.mu.Unlock()
-	f.mu.Lock()
-	f.joinable = false
-	f.mu.Unlock()
 }
 
 // Stats returns a snapshot for metrics.

@@ -59,20 +59,17 @@ type fill struct {
 	readers     map[*Reader]struct{}
 	// fresh counts readers that have not received a body byte yet.
 	fresh int
-	// joinable is false once the fill left the cache's table.
-	joinable bool
 	// resolved: a 304 completed the fill with a refreshed existing entry.
 	resolved bool
 }
 
 func newFill(c *Cache, key string) *fill {
 	return &fill{
-		key:      key,
-		c:        c,
-		started:  time.Now(),
-		changed:  make(chan struct{}),
-		readers:  make(map[*Reader]struct{}),
-		joinable: true,
+		key:     key,
+		c:       c,
+		started: time.Now(),
+		changed: make(chan struct{}),
+		readers: make(map[*Reader]struct{}),
 	}
 }
 
