@@ -261,6 +261,33 @@ func TestNotSharedResponseIsNotJoined(t *testing.T) {
 	}
 }
 
+// TestSharedButNotStored: a response that is not to be kept still
+// collapses the requests that arrive while it runs.
+func TestSharedButNotStored(t *testing.T) {
+	c := newTestCache(t, Config{})
+	var calls atomic.Int32
+	h := storable()
+	h.Store = false
+	fetch := slowFetch(&calls, body(64<<10), 100*time.Millisecond, h)
+	a, _, _ := c.Fill(context.Background(), "k", fetch)
+	if _, err := a.Head(); err != nil {
+		t.Fatal(err)
+	}
+	b, started, _ := c.Fill(context.Background(), "k", fetch)
+	if started {
+		t.Fatal("a request during a shared fill started another")
+	}
+	ga, _ := io.ReadAll(a)
+	gb, _ := io.ReadAll(b)
+	if len(ga) != 64<<10 || !bytes.Equal(ga, gb) || calls.Load() != 1 {
+		t.Fatalf("bodies %d/%d, fetches %d", len(ga), len(gb), calls.Load())
+	}
+	a.Wait()
+	if c.Get("k") != nil {
+		t.Fatal("a no-store response was stored")
+	}
+}
+
 func TestPassThroughIsBoundedAndUncached(t *testing.T) {
 	c := newTestCache(t, Config{MaxBytes: 8 << 20, MaxObjectBytes: 1 << 20, PassThroughWindow: 256 << 10})
 	want := body(6 << 20)

@@ -94,8 +94,10 @@ type FillWriter struct {
 }
 
 // WriteHead publishes the response head to every reader. A head with a
-// known ContentLength above the cache's object limit, or one not to be
-// stored, turns the fill into pass-through.
+// known ContentLength above the cache's object limit, or one that may not
+// be shared, turns the fill into pass-through. A shared head that is not
+// to be stored stays joinable while it runs: concurrent requests still
+// collapse onto it; it is just not kept.
 func (w *FillWriter) WriteHead(h Head) error {
 	f := w.f
 	c := f.c
@@ -113,7 +115,7 @@ func (w *FillWriter) WriteHead(h Head) error {
 		// One exact allocation: the stored entry will use this array.
 		f.buf = make([]byte, 0, h.ContentLength)
 	}
-	if !h.Store {
+	if !h.Shared || h.ContentLength > c.cfg.MaxObjectBytes {
 		f.passThrough = true
 	}
 	f.broadcastLocked()
@@ -121,7 +123,7 @@ func (w *FillWriter) WriteHead(h Head) error {
 	f.mu.Unlock()
 	if leave {
 		// Requests arriving from now on fetch for themselves rather than
-		// share an object the cache will not keep.
+		// share what is one client's or too large to hold.
 		c.retire(f)
 	}
 	return nil
@@ -234,7 +236,7 @@ func (f *fill) finish(err error, keep func(*Head) time.Duration, complete func(*
 		c.retire(f)
 		return
 	}
-	store := !f.passThrough
+	store := !f.passThrough && f.head.Store
 	e := f.entry
 	if e == nil {
 		body := f.buf

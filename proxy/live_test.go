@@ -26,6 +26,9 @@ type liveOrigin struct {
 	start   time.Time
 	hits    counter
 	startAt time.Time // the stream has no playlist before this: 404
+	// slowPremature delays the answer for the segment in progress, so
+	// concurrent requests for it overlap.
+	slowPremature time.Duration
 }
 
 func newLiveOrigin(t *testing.T, seg time.Duration, notBefore time.Duration) *liveOrigin {
@@ -78,6 +81,7 @@ func (o *liveOrigin) serve(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 		case n == newest+1:
 			// Being written: a complete-looking 200 with what exists so far.
+			time.Sleep(o.slowPremature)
 			b := segBody(n)
 			w.Write(b[:len(b)/3])
 		default:
@@ -272,4 +276,46 @@ func TestPrematureSegmentNeverServedOnceListed(t *testing.T) {
 			t.Fatalf("request %d after listing: %d bytes (%s), want the complete %d", i, len(b), resp.Header.Get("X-Cache-Status"), len(segBody(next)))
 		}
 	}
+}
+
+// TestPrematureRequestsCollapse: a herd on a segment not listed yet is
+// served (not stored) from one origin fetch.
+func TestPrematureRequestsCollapse(t *testing.T) {
+	checkGoroutines(t)
+	o := newLiveOrigin(t, 2*time.Second, 0)
+	o.slowPremature = 300 * time.Millisecond
+	e := newEdge(t, o.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live/index.m3u8")
+	path := fmt.Sprintf("/live/seg-%d.m4s", o.newest()+1)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := get(t, http.DefaultClient, e.URL+path); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := o.hits.get(path); n != 1 {
+		t.Fatalf("20 concurrent requests for an unlisted segment made %d origin fetches, want 1", n)
+	}
+	if e.p.Cache().Get(path) != nil {
+		t.Fatal("the premature segment was stored")
+	}
+}
+
+// TestUnfollowedStreamSegmentsCache: once nobody polls a stream's playlist,
+// the edge no longer judges its segments premature by an old copy.
+func TestUnfollowedStreamSegmentsCache(t *testing.T) {
+	checkGoroutines(t)
+	o := newLiveOrigin(t, time.Second, 0)
+	e := newEdge(t, o.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live/index.m3u8")
+	time.Sleep(2500 * time.Millisecond) // two target durations without a poll
+	path := fmt.Sprintf("/live/seg-%d.m4s", o.newest())
+	mustGet(t, e.URL+path)
+	resp, _ := mustGet(t, e.URL+path)
+	wantStatus(t, resp, 200, "HIT")
 }

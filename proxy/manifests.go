@@ -385,6 +385,14 @@ func (p *Proxy) afterPlaylist(fr *fetchReq, info *manifestInfo, prev *manifestIn
 	keys := p.keysFor(fr, all)
 	live := !st.EndList && st.PlaylistType != "VOD"
 	added, first := p.streams.update(fr.key, st.TargetDuration, keys, live, time.Now())
+	if !first {
+		// Newly listed: whatever the edge holds or is fetching under these
+		// names was asked for before the segment was complete. Once listed,
+		// it is fetched fresh.
+		for _, k := range added {
+			p.cache.Purge(k)
+		}
+	}
 	if !p.cfg.Prefetch || !live {
 		return
 	}

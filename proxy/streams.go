@@ -16,10 +16,10 @@ import (
 // to cap 404 lifetimes, and to label per-stream metrics.
 type streams struct {
 	mu     sync.RWMutex
-	byKey  map[string]*stream // playlist key -> stream
-	listed map[string]*stream // segment/part/map key -> the stream listing it
-	dirs   map[string]int     // directory of listed keys -> how many streams use it
-	labels int                // streams given their own metrics label
+	byKey  map[string]*stream          // playlist key -> stream
+	listed map[string]*stream          // segment/part/map key -> the stream listing it
+	dirs   map[string]map[*stream]bool // directory of listed keys -> the live streams listing there
+	labels int                         // streams given their own metrics label
 	// maxLabels bounds the per-stream metric cardinality; later streams
 	// are counted under "other".
 	maxLabels int
@@ -40,7 +40,7 @@ func newStreams() *streams {
 	return &streams{
 		byKey:      map[string]*stream{},
 		listed:     map[string]*stream{},
-		dirs:       map[string]int{},
+		dirs:       map[string]map[*stream]bool{},
 		maxLabels:  64,
 		maxStreams: 4096,
 	}
@@ -55,7 +55,9 @@ func dirOf(path string) string {
 }
 
 // premature reports a media segment, part or init segment of a live
-// stream the edge follows that no playlist lists yet.
+// stream the edge follows that no playlist lists yet. A stream counts as
+// followed while its playlist was refreshed within two target durations:
+// with no viewer polling it, the edge's copy is too old to judge by.
 func (s *streams) premature(key, path string) bool {
 	switch manifest.Classify("", path, nil) {
 	case manifest.ClassSegment, manifest.ClassPart, manifest.ClassInit:
@@ -67,7 +69,13 @@ func (s *streams) premature(key, path string) bool {
 	if _, ok := s.listed[key]; ok {
 		return false
 	}
-	return s.dirs[dirOf(key)] > 0
+	now := time.Now()
+	for st := range s.dirs[dirOf(key)] {
+		if now.Sub(st.lastSeen) < 2*max(st.target, time.Second) {
+			return true
+		}
+	}
+	return false
 }
 
 // update records what a live media playlist lists now and returns the keys
@@ -105,19 +113,16 @@ func (s *streams) update(key string, target time.Duration, keys []string, live b
 		s.listed[k] = st
 	}
 	st.keys = keys
-	for _, d := range st.dirs {
-		if s.dirs[d]--; s.dirs[d] <= 0 {
-			delete(s.dirs, d)
-		}
-	}
-	st.dirs = st.dirs[:0]
+	s.undirLocked(st)
 	if live {
-		seen := map[string]bool{}
 		for _, k := range keys {
-			if d := dirOf(k); !seen[d] {
-				seen[d] = true
+			d := dirOf(k)
+			if s.dirs[d] == nil {
+				s.dirs[d] = map[*stream]bool{}
+			}
+			if !s.dirs[d][st] {
+				s.dirs[d][st] = true
 				st.dirs = append(st.dirs, d)
-				s.dirs[d]++
 			}
 		}
 	}
@@ -141,12 +146,19 @@ func (s *streams) evictLocked(now time.Time) {
 			delete(s.listed, k)
 		}
 	}
-	for _, d := range oldest.dirs {
-		if s.dirs[d]--; s.dirs[d] <= 0 {
+	s.undirLocked(oldest)
+	delete(s.byKey, oldest.key)
+}
+
+// undirLocked removes st from the directories it listed in.
+func (s *streams) undirLocked(st *stream) {
+	for _, d := range st.dirs {
+		delete(s.dirs[d], st)
+		if len(s.dirs[d]) == 0 {
 			delete(s.dirs, d)
 		}
 	}
-	delete(s.byKey, oldest.key)
+	st.dirs = st.dirs[:0]
 }
 
 // label returns the per-stream metrics label of a key: the playlist's own
