@@ -1,0 +1,60 @@
+// Command compare runs edgecache side by side with nginx and Varnish on
+// loopback and writes a Markdown report and the raw JSON.
+//
+//	go run ./bench/cmd/compare [-quick] [-out bench/results]
+//
+// It expects nginx, varnishd, wrk and the edgecache and packager binaries
+// (make bench-compare installs and builds them).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgecache/edgecache/bench/compare"
+)
+
+func main() {
+	quick := flag.Bool("quick", false, "the under-three-minutes mode")
+	out := flag.String("out", "bench/results", "directory for the report")
+	bin := flag.String("bin", "bin", "directory with the edgecache and packager binaries")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	limit := 20 * time.Minute
+	if *quick {
+		limit = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	rep, err := compare.Run(ctx, compare.Options{Quick: *quick, Bin: *bin, Log: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+	mode := "full"
+	if *quick {
+		mode = "quick"
+	}
+	base := filepath.Join(*out, fmt.Sprintf("compare-%s-%s", rep.Started.Format("2006-01-02"), mode))
+	md := rep.Markdown("go run ./bench/cmd/compare " + strings.Join(os.Args[1:], " "))
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.WriteFile(base+".md", []byte(md), 0o644)
+	j, _ := json.MarshalIndent(rep, "", " ")
+	os.WriteFile(base+".json", j, 0o644)
+	fmt.Print(md)
+	fmt.Fprintln(os.Stderr, "wrote", base+".md", base+".json")
+}

@@ -1,0 +1,229 @@
+package compare
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Options shape a run.
+type Options struct {
+	// Quick is the under-three-minutes mode: one round, short loads, no
+	// 20 MB herd, a short viewer ladder.
+	Quick bool
+	// Bin holds the edgecache and packager binaries.
+	Bin string
+	Log *slog.Logger
+}
+
+// Report is everything one run measured, by edge name.
+type Report struct {
+	Started  time.Time         `json:"started"`
+	Duration string            `json:"duration"`
+	Machine  string            `json:"machine"`
+	Quick    bool              `json:"quick"`
+	Servers  []string          `json:"servers"`
+	Versions map[string]string `json:"versions"`
+
+	HotSegment  map[string][]WrkResult    `json:"hot_segment"`
+	HotPlaylist map[string][]WrkResult    `json:"hot_playlist"`
+	Herd4MB     map[string][]HerdResult   `json:"herd_4mb"`
+	Herd20MB    map[string][]HerdResult   `json:"herd_20mb"`
+	Expiry      map[string][]ExpiryResult `json:"expiry"`
+	RSS         map[string]RSSResult      `json:"rss"`
+	Viewers     map[string][]ViewerStep   `json:"viewers"`
+	MaxViewers  map[string]int            `json:"max_viewers"`
+	Errors      []string                  `json:"errors,omitempty"`
+}
+
+// Run starts everything, runs the loads interleaved, stops everything it
+// started, and returns the report.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	rep := &Report{
+		Started: start.UTC(), Quick: opt.Quick, Machine: machine(), Versions: versions(),
+		HotSegment: map[string][]WrkResult{}, HotPlaylist: map[string][]WrkResult{},
+		Herd4MB: map[string][]HerdResult{}, Herd20MB: map[string][]HerdResult{},
+		Expiry: map[string][]ExpiryResult{}, RSS: map[string]RSSResult{},
+		Viewers: map[string][]ViewerStep{}, MaxViewers: map[string]int{},
+	}
+	dir, err := os.MkdirTemp("", "edgecache-compare")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+
+	o, err := startOrigin()
+	if err != nil {
+		return nil, err
+	}
+	defer o.close()
+
+	// The packager with its demo stream: the live origin for the viewers.
+	pport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	rport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pk := exec.CommandContext(ctx, filepath.Join(opt.Bin, "packager"), "-rtmp-listen", fmt.Sprintf("127.0.0.1:%d", rport),
+		"-http-listen", fmt.Sprintf("127.0.0.1:%d", pport), "-demo")
+	pk.Stdout, pk.Stderr = logFile(dir, "packager"), nil
+	if err := pk.Start(); err != nil {
+		return nil, fmt.Errorf("packager: %w", err)
+	}
+	pkSrv := &server{Name: "packager", cmd: pk}
+	defer pkSrv.stop()
+	e := &env{dir: dir, originAddr: strings.TrimPrefix(o.URL, "http://"), packagerURL: fmt.Sprintf("http://127.0.0.1:%d", pport), bin: opt.Bin}
+	if err := waitOK(e.packagerURL+"/hls/demo.m3u8", 30*time.Second); err != nil {
+		return nil, fmt.Errorf("packager demo stream: %w", err)
+	}
+
+	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	for _, start := range []func() (*server, error){
+		func() (*server, error) { return e.startNginx(ctx, "nginx", false) },
+		func() (*server, error) { return e.startNginx(ctx, "nginx-lock", true) },
+		func() (*server, error) { return e.startVarnish(ctx) },
+		func() (*server, error) { return e.startEdgecache(ctx) },
+	} {
+		s, err := start()
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, s)
+		rep.Servers = append(rep.Servers, s.Name)
+	}
+	log.Info("all edges up", "servers", rep.Servers)
+
+	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{50, 100, 200, 400, 800, 1600}, 24*time.Second, 100
+	if opt.Quick {
+		rounds, wrkFor, ladder, viewFor, rssObjects = 1, 3*time.Second, []int{25, 50}, 12*time.Second, 30
+	}
+	note := func(what string, err error) {
+		if err != nil {
+			log.Warn(what, "err", err)
+			rep.Errors = append(rep.Errors, what+": "+err.Error())
+		}
+	}
+	// Interleaved: each round visits every edge, in a rotated order, so
+	// machine noise falls on all of them alike.
+	for r := 0; r < rounds && ctx.Err() == nil; r++ {
+		order := rotate(servers, r)
+		for _, s := range order {
+			warm(s.URL + "/hot/seg.m4s")
+			warm(s.URL + "/hot/index.m3u8")
+			w, err := runWrk(ctx, s, s.URL+"/hot/seg.m4s", wrkFor)
+			note(s.Name+" hot segment", err)
+			rep.HotSegment[s.Name] = append(rep.HotSegment[s.Name], w)
+			w, err = runWrk(ctx, s, s.URL+"/hot/index.m3u8", wrkFor)
+			note(s.Name+" hot playlist", err)
+			rep.HotPlaylist[s.Name] = append(rep.HotPlaylist[s.Name], w)
+			log.Info("hot loads", "round", r, "server", s.Name)
+		}
+		for _, s := range order {
+			h, err := runHerd(ctx, o, s, 200, 4<<20, 4<<20, fmt.Sprintf("herd4-%s-%d", s.Name, r))
+			note(s.Name+" herd 4MB", err)
+			rep.Herd4MB[s.Name] = append(rep.Herd4MB[s.Name], h)
+			x, err := runExpiry(ctx, o, s, fmt.Sprintf("%s-%d", s.Name, r))
+			note(s.Name+" expiry", err)
+			rep.Expiry[s.Name] = append(rep.Expiry[s.Name], x)
+			log.Info("herd and expiry", "round", r, "server", s.Name, "origin_fetches", h.OriginFetches, "expiry_fetches", x.OriginFetches)
+		}
+	}
+	if !opt.Quick {
+		for _, s := range servers {
+			h, err := runHerd(ctx, o, s, 200, 20<<20, 2<<20, "herd20-"+s.Name)
+			note(s.Name+" herd 20MB", err)
+			rep.Herd20MB[s.Name] = append(rep.Herd20MB[s.Name], h)
+			log.Info("herd 20MB", "server", s.Name, "origin_fetches", h.OriginFetches, "done_p99_ms", h.DoneP99Ms)
+		}
+	}
+	for _, s := range servers {
+		m, err := runRSS(ctx, s, rssObjects, 2<<20)
+		note(s.Name+" rss", err)
+		rep.RSS[s.Name] = m
+	}
+	for _, s := range servers {
+		steps, best, err := runViewers(ctx, s, ladder, viewFor)
+		note(s.Name+" viewers", err)
+		rep.Viewers[s.Name] = steps
+		rep.MaxViewers[s.Name] = best
+		log.Info("viewer ladder", "server", s.Name, "max_clean", best)
+	}
+	rep.Duration = time.Since(start).Round(time.Second).String()
+	return rep, nil
+}
+
+func rotate(s []*server, n int) []*server {
+	n %= len(s)
+	return append(append([]*server{}, s[n:]...), s[:n]...)
+}
+
+func waitOK(url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within %v", url, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func machine() string {
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if len(f) >= 2 {
+			mem = f[1] + " kB"
+		}
+	}
+	return fmt.Sprintf("%d cores (%s), %s RAM, %s/%s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH)
+}
+
+func versions() map[string]string {
+	v := map[string]string{}
+	for name, args := range map[string][]string{"nginx": {"nginx", "-v"}, "varnish": {"varnishd", "-V"}, "wrk": {"wrk", "-v"}} {
+		out, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
+		line := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+		v[name] = line
+	}
+	v["go"] = runtime.Version()
+	return v
+}

@@ -1,0 +1,92 @@
+package compare
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// processTree returns pid and all its descendants.
+func processTree(pid int) []int {
+	children := map[int][]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// The command may hold spaces and parentheses; fields start after
+		// the last ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		fs := strings.Fields(s[i+1:])
+		if len(fs) < 2 {
+			continue
+		}
+		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		pp, _ := strconv.Atoi(fs[1])
+		children[pp] = append(children[pp], p)
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// cpuSeconds is the user+system CPU time of pid's process tree.
+func cpuSeconds(pid int) float64 {
+	var ticks float64
+	for _, p := range processTree(pid) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		fs := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fs) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseFloat(fs[11], 64)
+		st, _ := strconv.ParseFloat(fs[12], 64)
+		ticks += u + st
+	}
+	return ticks / 100 // CLK_TCK is 100 on Linux
+}
+
+// rssBytes is the resident memory of pid's process tree.
+func rssBytes(pid int) int64 {
+	var total int64
+	for _, p := range processTree(pid) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") {
+				f := strings.Fields(line)
+				if len(f) >= 2 {
+					kb, _ := strconv.ParseInt(f[1], 10, 64)
+					total += kb << 10
+				}
+			}
+		}
+	}
+	return total
+}
+
+// dirBytes is what the files under dir take (nginx's tmpfs cache).
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}

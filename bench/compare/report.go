@@ -1,0 +1,145 @@
+package compare
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+func med(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func wrkMed(rs []WrkResult, f func(WrkResult) float64) float64 {
+	var xs []float64
+	for _, r := range rs {
+		xs = append(xs, f(r))
+	}
+	return med(xs)
+}
+
+func herdMed(rs []HerdResult, f func(HerdResult) float64) float64 {
+	var xs []float64
+	for _, r := range rs {
+		xs = append(xs, f(r))
+	}
+	return med(xs)
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// Markdown renders the report: one table per load, every figure with
+// edgecache's ratio against nginx and Varnish.
+func (r *Report) Markdown(command string) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("# edgecache against nginx and Varnish\n\n")
+	p("- Date: %s (took %s)\n- Machine: %s\n- Command: `%s`\n", r.Started.Format("2006-01-02 15:04 MST"), r.Duration, r.Machine, command)
+	p("- Versions: nginx `%s`, Varnish `%s`, wrk `%s`, %s\n", r.Versions["nginx"], r.Versions["varnish"], r.Versions["wrk"], r.Versions["go"])
+	p("- Mode: %s. Edges: nginx (seed `proxy_cache`, lock off), nginx-lock (`proxy_cache_lock on`), Varnish (`-s malloc,1G`, same TTLs), edgecache (the equivalent config); all in front of the same origins on loopback, loads interleaved round by round.\n\n", map[bool]string{true: "quick", false: "full"}[r.Quick])
+
+	type row struct {
+		name string
+		vals map[string]float64
+		fmt  string
+		high bool // higher is better
+	}
+	table := func(title string, rows []row) {
+		p("## %s\n\n| | %s | edgecache / nginx | edgecache / Varnish |\n|---|%s---|---|\n", title, strings.Join(r.Servers, " | "), strings.Repeat("---|", len(r.Servers)))
+		for _, rw := range rows {
+			p("| %s |", rw.name)
+			for _, s := range r.Servers {
+				p(" "+rw.fmt+" |", rw.vals[s])
+			}
+			p(" %s | %s |\n", ratio(rw.vals["edgecache"], rw.vals["nginx"]), ratio(rw.vals["edgecache"], rw.vals["varnish"]))
+		}
+		p("\n")
+	}
+	collect := func(f func(string) float64) map[string]float64 {
+		m := map[string]float64{}
+		for _, s := range r.Servers {
+			m[s] = f(s)
+		}
+		return m
+	}
+	for _, load := range []struct {
+		title string
+		data  map[string][]WrkResult
+	}{{"Hot 1.2 MB segment (wrk -t2 -c64 --latency, median of rounds)", r.HotSegment}, {"Hot ~230 B playlist (wrk -t2 -c64 --latency, median of rounds)", r.HotPlaylist}} {
+		d := load.data
+		table(load.title, []row{
+			{"req/s", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.ReqPerSec }) }), "%.0f", true},
+			{"req per server CPU-second", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.ReqPerCPUSec }) }), "%.0f", true},
+			{"latency p50 ms", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.LatencyMs["50%"] }) }), "%.2f", false},
+			{"latency p99 ms", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.LatencyMs["99%"] }) }), "%.2f", false},
+			{"errors + non-2xx", collect(func(s string) float64 {
+				return wrkMed(d[s], func(w WrkResult) float64 { return float64(w.Errors + w.NonSuccessful) })
+			}), "%.0f", false},
+		})
+	}
+	for _, load := range []struct {
+		title string
+		data  map[string][]HerdResult
+	}{{"Herd: 200 clients at once on an uncached 4 MB object sent at 4 MB/s", r.Herd4MB}, {"Herd: 200 clients at once on an uncached 20 MB object sent at 2 MB/s", r.Herd20MB}} {
+		if len(load.data) == 0 {
+			continue
+		}
+		d := load.data
+		table(load.title, []row{
+			{"origin fetches", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.OriginFetches }) }), "%.0f", false},
+			{"TTFB p50 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp50Ms }) }), "%.0f", false},
+			{"TTFB p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) }), "%.0f", false},
+			{"completion p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.DoneP99Ms }) }), "%.0f", false},
+			{"all bodies identical (1 = yes)", collect(func(s string) float64 {
+				return herdMed(d[s], func(h HerdResult) float64 {
+					if h.Identical {
+						return 1
+					}
+					return 0
+				})
+			}), "%.0f", true},
+		})
+	}
+	table("Expiry: origin fetches while 64 connections hammer an object across one expiry (median of rounds)", []row{
+		{"origin fetches", collect(func(s string) float64 {
+			var xs []float64
+			for _, x := range r.Expiry[s] {
+				xs = append(xs, float64(x.OriginFetches))
+			}
+			return med(xs)
+		}), "%.0f", false},
+	})
+	table("Memory after caching distinct 2 MiB objects", []row{
+		{"cached MiB", collect(func(s string) float64 { return r.RSS[s].CachedMiB }), "%.0f", false},
+		{"RSS growth + cache files MiB", collect(func(s string) float64 { return r.RSS[s].GrowthMiB }), "%.0f", false},
+		{"growth per cached byte", collect(func(s string) float64 { return r.RSS[s].GrowthPerCache }), "%.2f", false},
+	})
+	table("Live viewers (bench viewer simulator, HLS demo stream): largest count with zero rebuffering", []row{
+		{"viewers", collect(func(s string) float64 { return float64(r.MaxViewers[s]) }), "%.0f", true},
+	})
+	p("Viewer ladder per edge (viewers: rebuffer events, overall rebuffer ratio):\n\n")
+	for _, s := range r.Servers {
+		var parts []string
+		for _, st := range r.Viewers[s] {
+			parts = append(parts, fmt.Sprintf("%d: %d, %.3f", st.Viewers, st.Rebuffers, st.RebufferRatio))
+		}
+		p("- %s: %s\n", s, strings.Join(parts, "; "))
+	}
+	if len(r.Errors) > 0 {
+		p("\n## Errors during the run\n\n")
+		for _, e := range r.Errors {
+			p("- %s\n", e)
+		}
+	}
+	return b.String()
+}

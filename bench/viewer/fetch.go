@@ -1,0 +1,187 @@
+package viewer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Class is the kind of object a request fetches; TTFB and errors are
+// reported per class.
+type Class uint8
+
+// Object classes.
+const (
+	ClassPlaylist Class = iota // HLS playlist or DASH MPD
+	ClassInit                  // EXT-X-MAP, SegmentTemplate@initialization
+	ClassSegment
+	ClassPart // LL-HLS partial segment
+	numClasses
+)
+
+var classNames = [numClasses]string{"playlist", "init", "segment", "part"}
+
+func (c Class) String() string { return classNames[c] }
+
+// errClass is how a failed request is counted.
+type errClass uint8
+
+const (
+	err4xx errClass = iota
+	err5xx
+	errNetwork
+	numErrClasses
+)
+
+var errClassNames = [numErrClasses]string{"4xx", "5xx", "network"}
+
+// ErrStatus is wrapped by the error for a response that is not 200 or 206.
+var ErrStatus = errors.New("unexpected HTTP status")
+
+// errBodyTooLarge is returned when a playlist exceeds maxPlaylistBytes.
+var errBodyTooLarge = errors.New("body too large")
+
+const (
+	// maxPlaylistBytes bounds a playlist or MPD read into memory. Real
+	// ones are tens of KiB; a live playlist with a day of DVR window is a
+	// few MiB.
+	maxPlaylistBytes = 8 << 20
+)
+
+// fetcher does one viewer's requests and records what they cost.
+type fetcher struct {
+	client  *http.Client
+	rec     *recorder // nil: record nothing (the origin poller)
+	timeout time.Duration
+}
+
+// getOpts says how to fetch.
+type getOpts struct {
+	keep     bool   // read the body into memory (playlists), bounded
+	rangeHdr string // Range header value, "" for the whole object
+	// blocking: an LL-HLS blocking reload or a preload hint, which the
+	// server holds on purpose. Its time to first byte is recorded as hold
+	// time, and it gets extra time before it is given up.
+	blocking bool
+	extra    time.Duration // added to the timeout when blocking
+}
+
+// response is what a fetch returns.
+type response struct {
+	body   []byte // with keep
+	size   int64
+	header http.Header
+	url    *url.URL // after redirects
+	start  time.Time
+	ttfb   time.Duration
+	total  time.Duration
+}
+
+// get fetches u fully. Failures are counted by class unless ctx ended:
+// requests cut short by the end of the run are not the server's fault.
+func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (*response, error) {
+	timeout := f.timeout
+	if o.blocking {
+		timeout += o.extra
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var first time.Time
+	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		GotFirstResponseByte: func() { first = time.Now() },
+	})
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", u, err)
+	}
+	if o.rangeHdr != "" {
+		req.Header.Set("Range", o.rangeHdr)
+	}
+	start := time.Now()
+	r := &response{start: start}
+	if f.rec != nil {
+		f.rec.requests.Add(1)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, f.fail(ctx, class, errNetwork, fmt.Errorf("get %s: %w", u, err))
+	}
+	defer resp.Body.Close()
+	if first.IsZero() {
+		first = time.Now()
+	}
+	r.ttfb = first.Sub(start)
+	r.header = resp.Header
+	r.url = resp.Request.URL
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
+		// Drain a little so the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		ec := err5xx
+		if resp.StatusCode < 500 {
+			ec = err4xx
+		}
+		return nil, f.fail(ctx, class, ec, fmt.Errorf("get %s: %d: %w", u, resp.StatusCode, ErrStatus))
+	}
+	if o.keep {
+		r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxPlaylistBytes+1))
+		r.size = int64(len(r.body))
+		if err == nil && r.size > maxPlaylistBytes {
+			err = errBodyTooLarge
+		}
+	} else {
+		r.size, err = io.Copy(io.Discard, resp.Body)
+	}
+	if f.rec != nil {
+		f.rec.bytes.Add(r.size)
+	}
+	if err != nil {
+		return nil, f.fail(ctx, class, errNetwork, fmt.Errorf("get %s: body: %w", u, err))
+	}
+	r.total = time.Since(start)
+	if f.rec != nil {
+		f.rec.recordTTFB(class, o.blocking, r.ttfb)
+	}
+	return r, nil
+}
+
+func (f *fetcher) fail(ctx context.Context, class Class, ec errClass, err error) error {
+	if f.rec != nil && ctx.Err() == nil {
+		f.rec.errs[class][ec].Add(1)
+	}
+	return err
+}
+
+// ageOf returns the Age header in seconds (RFC 9111 5.1).
+func ageOf(h http.Header) (float64, bool) {
+	v := h.Get("Age")
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 63)
+	if err != nil {
+		return 0, false
+	}
+	return float64(n), true
+}
+
+// sleepUntil waits for t or the end of ctx.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}

@@ -1,0 +1,524 @@
+package viewer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgecache/edgecache/bench/loopback"
+)
+
+// testLogger writes to t.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func run(t *testing.T, cfg Config) *Report {
+	t.Helper()
+	rep, err := Run(t.Context(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatalf("report does not marshal: %v", err)
+	}
+	var tab strings.Builder
+	if err := rep.WriteTable(&tab); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", tab.String())
+	return rep
+}
+
+// A healthy origin at low load: everyone plays, nobody rebuffers, and
+// the numbers are plausible.
+func TestRunHealthy(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		dash string
+		spd  time.Duration
+	}{
+		{"hls multivariant", "/hls/master.m3u8", "", 0},
+		{"hls media playlist", "/hls/low/index.m3u8", "", 0},
+		{"dash timeline", "/dash/live.mpd", "timeline", 0},
+		{"dash timeline with presentation delay", "/dash/live.mpd", "timeline", 1200 * time.Millisecond},
+		{"dash duration template", "/dash/live.mpd", "duration", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := newLiveOrigin(400*time.Millisecond, 8)
+			o.dash, o.spd = tc.dash, tc.spd
+			srv := o.start(t, 0)
+			rep := run(t, Config{URL: srv.URL + tc.path, Viewers: 3, Duration: 2500 * time.Millisecond, Seed: 7})
+			if rep.Viewers.Played != 3 || rep.Viewers.NeverStarted != 0 {
+				t.Errorf("viewers %+v, want all 3 playing", rep.Viewers)
+			}
+			if rep.Rebuffer.Events != 0 || rep.Rebuffer.OverallRatio != 0 {
+				t.Errorf("rebuffer %+v against a healthy origin", rep.Rebuffer)
+			}
+			if s := rep.StartupMs; s.Count != 3 || s.P50 <= 0 || s.Max > 1500 {
+				t.Errorf("startup %+v, want 3 samples above 0 and under 1.5 s", s)
+			}
+			if e := rep.Errors; e.Status4xx+e.Status5xx+e.Network != 0 {
+				t.Errorf("errors %+v", rep.Errors)
+			}
+			// 2.5 s of 400 ms segments, joining 3 segments back: about
+			// 9 each.
+			if rep.Segments.Downloaded < 21 || rep.Segments.Skipped != 0 {
+				t.Errorf("segments %+v", rep.Segments)
+			}
+			for _, c := range []string{"playlist", "init", "segment"} {
+				if rep.TTFBMs[c].Count == 0 {
+					t.Errorf("no %s TTFB samples", c)
+				}
+			}
+			if rep.TTFBMs["init"].Count != 3 {
+				t.Errorf("init fetched %d times, want once per viewer", rep.TTFBMs["init"].Count)
+			}
+			if r := rep.DownloadRatio; r.Count == 0 || r.P50 <= 0 || r.P99 > 1 {
+				t.Errorf("download ratio %+v", r)
+			}
+			// Joining 3 segments (1.2 s) back, or at the presentation
+			// delay: latency is a little above that.
+			if l := rep.LiveLatencyMs; l.Count == 0 || l.P50 < 700 || l.Max > 3500 {
+				t.Errorf("live latency %+v", l)
+			}
+			// @duration templates list nothing, so there is no lag to see.
+			if s := rep.Staleness.SequenceLag; tc.dash != "duration" && (s.Count == 0 || s.P90 > 1) {
+				t.Errorf("sequence lag %+v against the viewers' own newest", s)
+			}
+		})
+	}
+}
+
+// Segments served at half real-time speed: the viewers must rebuffer,
+// and say so.
+func TestRunSlowOriginRebuffers(t *testing.T) {
+	tests := []struct {
+		name, path, dash string
+	}{
+		{"hls", "/hls/master.m3u8", ""},
+		{"dash", "/dash/live.mpd", "timeline"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := newLiveOrigin(300*time.Millisecond, 8)
+			o.dash = tc.dash
+			o.segDelay = 600 * time.Millisecond
+			srv := o.start(t, 0)
+			rep := run(t, Config{URL: srv.URL + tc.path, Viewers: 2, Duration: 3 * time.Second})
+			if rep.Rebuffer.Events < 2 || rep.Rebuffer.ViewersAffected != 2 {
+				t.Errorf("rebuffer %+v, want every viewer stalling", rep.Rebuffer)
+			}
+			// Half speed: about half the time stalled once it settles.
+			if r := rep.Rebuffer.OverallRatio; r < 0.2 || r > 0.9 {
+				t.Errorf("overall rebuffer ratio %.2f, want about 0.5", r)
+			}
+			if r := rep.DownloadRatio; r.P50 < 1.5 {
+				t.Errorf("download ratio %+v, want about 2", r)
+			}
+		})
+	}
+}
+
+// One viewer, watched request by request: where it starts, that it
+// fetches in order without gaps, the init segment once, and the reload
+// cadence of RFC 8216bis 6.3.4.
+func TestHLSFollower(t *testing.T) {
+	t.Parallel()
+	const seg = 300 * time.Millisecond
+	o := newLiveOrigin(seg, 10)
+	srv := o.start(t, 0)
+	rep := run(t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 1, Duration: 2500 * time.Millisecond, Rendition: "highest"})
+	if rep.Renditions["/hls/high/index.m3u8"] != 1 {
+		t.Errorf("renditions %v, want high", rep.Renditions)
+	}
+	var (
+		playlists, inits int
+		segs             []int64
+		newestAtFirst    int64 = -1
+	)
+	for _, r := range o.requests() {
+		switch {
+		case strings.HasSuffix(r.path, "index.m3u8"):
+			if !strings.HasPrefix(r.path, "/hls/high/") {
+				t.Errorf("fetched %s, not the chosen rendition", r.path)
+			}
+			if playlists == 0 {
+				newestAtFirst = r.newest
+			}
+			playlists++
+		case strings.HasSuffix(r.path, "init.mp4"):
+			inits++
+		case strings.Contains(r.path, "/seg"):
+			n, _ := strconv.ParseInt(strings.TrimSuffix(r.path[strings.LastIndex(r.path, "/seg")+4:], ".m4s"), 10, 64)
+			segs = append(segs, n)
+		}
+	}
+	if inits != 1 {
+		t.Errorf("init fetched %d times, want 1", inits)
+	}
+	if len(segs) == 0 {
+		t.Fatal("no segments fetched")
+	}
+	// RFC 8216bis 6.3.3: the last segment starting at least three target
+	// durations from the end. All segments last one target duration.
+	if segs[0] != newestAtFirst-2 {
+		t.Errorf("started at segment %d, newest was %d: want %d", segs[0], newestAtFirst, newestAtFirst-2)
+	}
+	for i := 1; i < len(segs); i++ {
+		if segs[i] != segs[i-1]+1 {
+			t.Fatalf("segments out of order or with gaps: %v", segs)
+		}
+	}
+	// A reload every target duration when it changed, half of one when
+	// not: between 2.5 s / 300 ms and 2.5 s / 150 ms loads.
+	if playlists < 7 || playlists > 18 {
+		t.Errorf("%d playlist loads in 2.5 s with a 300 ms target duration", playlists)
+	}
+}
+
+func TestDASHFollowerStart(t *testing.T) {
+	tests := []struct {
+		name     string
+		dash     string
+		spd      time.Duration
+		wantBack int64 // segments behind the newest at the first MPD load
+	}{
+		{"three segments back", "timeline", 0, 2},
+		{"suggested presentation delay", "timeline", 1900 * time.Millisecond, 4},
+		{"delay beyond the window clamps to the oldest", "timeline", time.Minute, 9},
+		{"duration template", "duration", 0, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := newLiveOrigin(400*time.Millisecond, 10)
+			o.dash, o.spd = tc.dash, tc.spd
+			srv := o.start(t, 0)
+			rep := run(t, Config{URL: srv.URL + "/dash/live.mpd", Viewers: 1, Duration: 1200 * time.Millisecond, Rendition: "lowest"})
+			if rep.Renditions["low"] != 1 {
+				t.Errorf("renditions %v, want low", rep.Renditions)
+			}
+			var first int64 = -1
+			newestAtFirst := int64(-1)
+			var segs []int64
+			for _, r := range o.requests() {
+				if r.path == "/dash/live.mpd" && newestAtFirst < 0 {
+					newestAtFirst = r.newest
+				}
+				if strings.HasPrefix(r.path, "/dash/") && strings.Contains(r.path, "/seg") {
+					if !strings.HasPrefix(r.path, "/dash/low/") {
+						t.Errorf("fetched %s, not the chosen Representation", r.path)
+					}
+					n, _ := strconv.ParseInt(strings.TrimSuffix(r.path[strings.LastIndex(r.path, "/seg")+4:], ".m4s"), 10, 64)
+					segs = append(segs, n-1)
+				}
+			}
+			if len(segs) == 0 {
+				t.Fatal("no segments")
+			}
+			first = segs[0]
+			if first != newestAtFirst-tc.wantBack {
+				t.Errorf("started at %d with newest %d: %d back, want %d", first, newestAtFirst, newestAtFirst-first, tc.wantBack)
+			}
+			for i := 1; i < len(segs); i++ {
+				if segs[i] != segs[i-1]+1 {
+					t.Fatalf("segments out of order or with gaps: %v", segs)
+				}
+			}
+		})
+	}
+}
+
+// An edge serving playlists two segments stale: the Age header and the
+// lag behind the origin show it.
+func TestStalenessAgainstOrigin(t *testing.T) {
+	tests := []struct{ name, path string }{
+		{"hls", "/hls/master.m3u8"},
+		{"dash", "/dash/live.mpd"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const seg = 300 * time.Millisecond
+			o := newLiveOrigin(seg, 10)
+			origin := o.start(t, 0)
+			staleEdge := o.start(t, 2*seg+seg/2)
+			rep := run(t, Config{URL: staleEdge.URL + tc.path, OriginURL: origin.URL + tc.path, Viewers: 2, Duration: 2 * time.Second})
+			if rep.Staleness.LagReference != "origin" {
+				t.Errorf("lag reference %q", rep.Staleness.LagReference)
+			}
+			if s := rep.Staleness.SequenceLag; s.Count == 0 || s.P50 < 2 || s.P50 > 3 {
+				t.Errorf("sequence lag %+v, want about 2", s)
+			}
+			if tc.name == "hls" {
+				if s := rep.Staleness.AgeS; s.Count == 0 || s.P50 != 0 {
+					// lag/time.Second rounds down to 0 for 750 ms
+					t.Errorf("age %+v", s)
+				}
+			}
+		})
+	}
+}
+
+func TestRenditionChoice(t *testing.T) {
+	o := newLiveOrigin(300*time.Millisecond, 6)
+	srv := o.start(t, 0)
+	tests := []struct {
+		rendition string
+		want      string
+	}{
+		{"lowest", "/hls/low/index.m3u8"},
+		{"highest", "/hls/high/index.m3u8"},
+		{"0", "/hls/mid/index.m3u8"},
+		{"2", "/hls/high/index.m3u8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.rendition, func(t *testing.T) {
+			t.Parallel()
+			rep := run(t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 2, Duration: 400 * time.Millisecond, Rendition: tc.rendition})
+			if rep.Renditions[tc.want] != 2 || len(rep.Renditions) != 1 {
+				t.Errorf("renditions %v, want both on %s", rep.Renditions, tc.want)
+			}
+		})
+	}
+	t.Run("random spreads", func(t *testing.T) {
+		t.Parallel()
+		rep := run(t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 30, Duration: 300 * time.Millisecond, Seed: 3})
+		if len(rep.Renditions) < 2 {
+			t.Errorf("30 random viewers all on %v", rep.Renditions)
+		}
+	})
+}
+
+func TestSetupErrors(t *testing.T) {
+	o := newLiveOrigin(300*time.Millisecond, 6)
+	srv := o.start(t, 0)
+	good := Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 1, Duration: time.Second}
+	with := func(f func(*Config)) Config { c := good; f(&c); return c }
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantIs  error
+		wantMsg string
+	}{
+		{"no url", with(func(c *Config) { c.URL = "" }), ErrConfig, "no stream URL"},
+		{"no viewers", with(func(c *Config) { c.Viewers = 0 }), ErrConfig, "viewers 0"},
+		{"over the default cap", with(func(c *Config) { c.Viewers = 5001 }), ErrConfig, "cap of 5000"},
+		{"over a lower cap", with(func(c *Config) { c.Viewers = 11; c.MaxViewers = 10 }), ErrConfig, "cap of 10"},
+		{"unbounded", with(func(c *Config) { c.Duration = 0 }), ErrConfig, "bound"},
+		{"flash and ramp", with(func(c *Config) { c.Flash = true; c.Ramp = time.Second / 2 }), ErrConfig, "contradict"},
+		{"ramp longer than run", with(func(c *Config) { c.Ramp = 2 * time.Second }), ErrConfig, "ramp"},
+		{"bad rendition", with(func(c *Config) { c.Rendition = "median" }), ErrRendition, "median"},
+		{"rendition out of range", with(func(c *Config) { c.Rendition = "3" }), ErrRendition, "has 3"},
+		{"not loopback", with(func(c *Config) { c.URL = "http://192.0.2.10/live.m3u8" }), loopback.ErrNotLoopback, "192.0.2.10 is not a loopback"},
+		{
+			"name resolving off the machine",
+			with(func(c *Config) {
+				c.URL = "http://cdn.example.test/live.m3u8"
+				c.Resolver = fakeResolver{"cdn.example.test": "198.51.100.4"}
+			}),
+			loopback.ErrNotLoopback, "resolves to 198.51.100.4",
+		},
+		{"origin not loopback", with(func(c *Config) { c.OriginURL = "http://192.0.2.11/live.m3u8" }), loopback.ErrNotLoopback, "192.0.2.11"},
+		{"not a stream", with(func(c *Config) { c.URL = srv.URL + "/hls/low/init.mp4" }), ErrUnsupported, "not an HLS playlist"},
+		{"404", with(func(c *Config) { c.URL = srv.URL + "/nothing.m3u8" }), ErrStatus, "404"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Run(t.Context(), tc.cfg, testLogger(t))
+			if err == nil {
+				t.Fatalf("Run succeeded: %+v", rep)
+			}
+			if !errors.Is(err, tc.wantIs) {
+				t.Errorf("err %v, want %v", err, tc.wantIs)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("err %q does not say %q", err, tc.wantMsg)
+			}
+		})
+	}
+	t.Run("allow-host lets a named host through", func(t *testing.T) {
+		// localhost resolves to loopback anyway; what matters is that the
+		// fake resolver, which says otherwise, is not consulted.
+		c := good
+		c.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/hls/master.m3u8"
+		c.AllowHost = "localhost"
+		c.Resolver = fakeResolver{"localhost": "198.51.100.4"}
+		c.Duration = 300 * time.Millisecond
+		if _, err := Run(t.Context(), c, testLogger(t)); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}
+
+type fakeResolver map[string]string
+
+func (f fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	ip, ok := f[host]
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	return []net.IPAddr{{IP: net.ParseIP(ip)}}, nil
+}
+
+// The load shape: a ramp spreads joins out, a flash crowd joins at once,
+// the run ends on time, progress is reported, and nothing is left
+// running.
+func TestLoadShape(t *testing.T) {
+	o := newLiveOrigin(300*time.Millisecond, 6)
+	srv := o.start(t, 0)
+	defer checkGoroutines(t)()
+	tests := []struct {
+		name        string
+		ramp        time.Duration
+		flash       bool
+		wantSpread  time.Duration // between the first and last master playlist request, at least
+		wantAtMost  time.Duration
+		wantReports bool
+	}{
+		{"ramp", 800 * time.Millisecond, false, 500 * time.Millisecond, 900 * time.Millisecond, true},
+		{"flash", 0, true, 0, 150 * time.Millisecond, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(o.requests())
+			var reports atomic.Int32
+			cfg := Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 10, Duration: 1200 * time.Millisecond, Ramp: tc.ramp, Flash: tc.flash}
+			if tc.wantReports {
+				cfg.ProgressInterval = 200 * time.Millisecond
+				cfg.Progress = func(p Progress) {
+					reports.Add(1)
+					if p.Joined < 1 || p.Joined > 10 || p.Active > p.Joined {
+						t.Errorf("progress %+v", p)
+					}
+				}
+			}
+			start := time.Now()
+			rep := run(t, cfg)
+			if el := time.Since(start); el > 2*time.Second {
+				t.Errorf("a 1.2 s run took %v", el)
+			}
+			var joins []time.Time
+			for _, r := range o.requests()[before:] {
+				if r.path == "/hls/master.m3u8" {
+					joins = append(joins, r.at)
+				}
+			}
+			// The probe fetches it once too.
+			if len(joins) != 11 {
+				t.Fatalf("%d master playlist requests, want 11", len(joins))
+			}
+			spread := joins[len(joins)-1].Sub(joins[1])
+			if spread < tc.wantSpread || spread > tc.wantAtMost {
+				t.Errorf("joins spread over %v, want %v to %v", spread, tc.wantSpread, tc.wantAtMost)
+			}
+			if rep.Viewers.Joined != 10 {
+				t.Errorf("joined %d", rep.Viewers.Joined)
+			}
+			if tc.wantReports && reports.Load() < 3 {
+				t.Errorf("%d progress reports in 1.2 s at 200 ms", reports.Load())
+			}
+		})
+	}
+}
+
+// Ending the caller's context ends the run early with a partial report.
+func TestRunInterrupted(t *testing.T) {
+	o := newLiveOrigin(300*time.Millisecond, 6)
+	srv := o.start(t, 0)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rep, err := Run(ctx, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 2, Duration: time.Minute}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) > 2*time.Second || !rep.Interrupted || rep.Viewers.Joined != 2 {
+		t.Errorf("interrupted %v after %v, joined %d", rep.Interrupted, time.Since(start), rep.Viewers.Joined)
+	}
+}
+
+func TestLLHLS(t *testing.T) {
+	t.Parallel()
+	const seg = 400 * time.Millisecond
+	o := newLiveOrigin(seg, 6)
+	o.ll = true
+	srv := o.start(t, 0)
+	rep := run(t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 1, Duration: 2500 * time.Millisecond, LLHLS: true, Rendition: "lowest"})
+	if !rep.LLHLS || rep.Viewers.Played != 1 {
+		t.Fatalf("llhls %v, viewers %+v", rep.LLHLS, rep.Viewers)
+	}
+	if rep.Rebuffer.Events != 0 {
+		t.Errorf("rebuffer %+v", rep.Rebuffer)
+	}
+	// Blocking reloads are held until the next part, up to a part
+	// target (100 ms).
+	if h := rep.HoldMs["playlist"]; h.Count < 8 || h.Max > 300 {
+		t.Errorf("playlist hold %+v", h)
+	}
+	if h := rep.HoldMs["part"]; h.Count < 8 {
+		t.Errorf("preload hint hold %+v", h)
+	}
+	// PART-HOLD-BACK is 300 ms; classic HLS would join 1.2 s back.
+	if l := rep.LiveLatencyMs; l.Count == 0 || l.P50 > 700 {
+		t.Errorf("live latency %+v, want low latency", l)
+	}
+	var parts []partPos
+	for _, r := range o.requests() {
+		if strings.Contains(r.path, "/seg") {
+			t.Errorf("fetched a whole segment, %s, in LL-HLS mode", r.path)
+		}
+		var m uint64
+		var p int
+		if _, err := fmt.Sscanf(r.path, "/hls/low/part%d.%d.m4s", &m, &p); err == nil {
+			parts = append(parts, partPos{m, p})
+		}
+	}
+	if len(parts) < 15 {
+		t.Fatalf("only %d parts fetched in 2.5 s of 100 ms parts", len(parts))
+	}
+	for i := 1; i < len(parts); i++ {
+		prev, cur := parts[i-1], parts[i]
+		if cur != (partPos{prev.msn, prev.idx + 1}) && cur != (partPos{prev.msn + 1, 0}) {
+			t.Fatalf("parts out of order or with gaps at %d: %v", i, parts)
+		}
+		if cur == (partPos{prev.msn + 1, 0}) && prev.idx != partsPerSeg-1 {
+			t.Fatalf("left segment %d after part %d: %v", prev.msn, prev.idx, parts)
+		}
+	}
+	if parts[0].idx != 0 {
+		t.Errorf("started on part %v, not an INDEPENDENT one", parts[0])
+	}
+}
+
+// -llhls against a playlist that is not low-latency plays it the classic
+// way.
+func TestLLHLSFallback(t *testing.T) {
+	t.Parallel()
+	o := newLiveOrigin(300*time.Millisecond, 6)
+	srv := o.start(t, 0)
+	rep := run(t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 1, Duration: 1500 * time.Millisecond, LLHLS: true})
+	if rep.Viewers.Played != 1 || rep.Rebuffer.Events != 0 || len(rep.HoldMs) != 0 || rep.Segments.Downloaded < 5 {
+		t.Errorf("viewers %+v rebuffer %+v hold %v segments %+v", rep.Viewers, rep.Rebuffer, rep.HoldMs, rep.Segments)
+	}
+}
