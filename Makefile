@@ -10,7 +10,7 @@ ADMIN_ADDR    ?= 127.0.0.1:9091
 ORIGIN_HTTP   ?= 127.0.0.1:8088
 ORIGIN_RTMP   ?= 127.0.0.1:1935
 
-.PHONY: all build run test test-deps unit bench bench-smoke fuzz-smoke vet fmt clean
+.PHONY: all build run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fuzz-smoke vet fmt clean
 
 all: build
 
@@ -40,6 +40,14 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# bench-compare runs edgecache against nginx and Varnish on this machine and
+# writes a report to bench/results/ (full: under 20 minutes).
+bench-compare:
+	bench/compare.sh
+
+bench-compare-quick:
+	bench/compare.sh -quick
 
 # bench-smoke runs every benchmark once, as CI does, so none rots.
 bench-smoke:

@@ -184,27 +184,19 @@ func (p *Proxy) record(key string, class manifest.Class, st cacheStatus, n int64
 	}
 }
 
-// writeBody writes a complete body; a large one goes in slices with a write
-// deadline each. A client that stops reading gets its connection closed.
+// writeBody writes a complete body in one write: the kernel takes it in as
+// large pieces as the socket allows. A large body gets a write deadline
+// scaled to its size first, so a client that stops reading cannot hold the
+// response forever.
 func (p *Proxy) writeBody(w http.ResponseWriter, b []byte) int64 {
-	if len(b) <= largeBody {
-		n, _ := w.Write(b)
-		return int64(n)
+	if len(b) > largeBody {
+		rc := http.NewResponseController(w)
+		// The idle timeout, plus the body at no less than 1 MB/s.
+		rc.SetWriteDeadline(time.Now().Add(p.cfg.Client.WriteIdleTimeout + time.Duration(len(b))*time.Microsecond))
+		defer rc.SetWriteDeadline(time.Time{})
 	}
-	rc := http.NewResponseController(w)
-	defer rc.SetWriteDeadline(time.Time{})
-	var n int64
-	for len(b) > 0 {
-		chunk := b[:min(len(b), largeBody)]
-		rc.SetWriteDeadline(time.Now().Add(p.cfg.Client.WriteIdleTimeout))
-		m, err := w.Write(chunk)
-		n += int64(m)
-		if err != nil {
-			return n
-		}
-		b = b[len(chunk):]
-	}
-	return n
+	n, _ := w.Write(b)
+	return int64(n)
 }
 
 // serveReader streams a fill from its first byte.

@@ -115,7 +115,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	log.Info("all edges up", "servers", rep.Servers)
 
-	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{50, 100, 200, 400, 800, 1600}, 24*time.Second, 100
+	// Every edge held 1600 viewers in the first full run: the ladder
+	// starts there now and goes on to the simulator's cap.
+	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{400, 1600, 3200, 5000}, 24*time.Second, 100
 	if opt.Quick {
 		rounds, wrkFor, ladder, viewFor, rssObjects = 1, 3*time.Second, []int{25, 50}, 12*time.Second, 30
 	}

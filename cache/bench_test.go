@@ -1,0 +1,67 @@
+package cache
+
+import (
+	"context"
+	"io"
+	"sync"
+	"testing"
+)
+
+// BenchmarkFillFanout: one fill of a 1 MiB body streamed to 64 readers,
+// per operation.
+func BenchmarkFillFanout(b *testing.B) {
+	c, err := New(Config{MaxBytes: 256 << 20}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	payload := body(1 << 20)
+	const readers = 64
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)) * readers)
+	i := 0
+	for b.Loop() {
+		i++
+		key := "k" + string(rune('a'+i%26)) + string(rune(i))
+		release := make(chan struct{})
+		fetch := func(ctx context.Context, w *FillWriter) error {
+			h := storable()
+			h.ContentLength = int64(len(payload))
+			h.Store = false
+			w.WriteHead(h)
+			<-release
+			for off := 0; off < len(payload); off += 32 << 10 {
+				if _, err := w.Write(ctx, payload[off:off+32<<10]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		var wg sync.WaitGroup
+		for range readers {
+			r, _, _ := c.Fill(context.Background(), key, fetch)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.Close()
+				n := 0
+				for {
+					p, err := r.Next()
+					n += len(p)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				if n != len(payload) {
+					b.Errorf("reader got %d bytes", n)
+				}
+			}()
+		}
+		close(release)
+		wg.Wait()
+	}
+}
