@@ -146,9 +146,11 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 		p.manifestLifetime(&hd, info, p.policy.class(manifest.KindManifest))
 	}
 	p.finishManifestHead(&hd, info, out)
-	if perr == nil {
+	if perr == nil && fr.kind != "prefetch" {
 		// Before any viewer can read the new playlist: its new segments are
-		// then already in flight when the viewer asks for them.
+		// then already in flight when the viewer asks for them. Only
+		// playlists viewers asked for are followed: a prefetched object that
+		// turns out to be a playlist must not start prefetches of its own.
 		p.afterPlaylist(fr, info, prev)
 	}
 	if err := w.WriteHead(hd); err != nil {
