@@ -30,6 +30,7 @@ type Report struct {
 	Duration string            `json:"duration"`
 	Machine  string            `json:"machine"`
 	Quick    bool              `json:"quick"`
+	Command  string            `json:"command"`
 	Servers  []string          `json:"servers"`
 	Versions map[string]string `json:"versions"`
 

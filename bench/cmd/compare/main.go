@@ -27,7 +27,22 @@ func main() {
 	quick := flag.Bool("quick", false, "the under-three-minutes mode")
 	out := flag.String("out", "bench/results", "directory for the report")
 	bin := flag.String("bin", "bin", "directory with the edgecache and packager binaries")
+	replot := flag.String("replot", "", "re-render the Markdown and plots of an earlier run's JSON, without running anything")
 	flag.Parse()
+	if *replot != "" {
+		b, err := os.ReadFile(*replot)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		var rep compare.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		write(&rep, strings.TrimSuffix(*replot, ".json"), rep.Command)
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	limit := 20 * time.Minute
@@ -47,14 +62,27 @@ func main() {
 		mode = "quick"
 	}
 	base := filepath.Join(*out, fmt.Sprintf("compare-%s-%s", rep.Started.Format("2006-01-02"), mode))
-	md := rep.Markdown("go run ./bench/cmd/compare " + strings.Join(os.Args[1:], " "))
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.WriteFile(base+".md", []byte(md), 0o644)
+	rep.Command = strings.TrimSpace("bench/compare.sh " + strings.Join(os.Args[1:], " "))
 	j, _ := json.MarshalIndent(rep, "", " ")
 	os.WriteFile(base+".json", j, 0o644)
+	write(rep, base, rep.Command)
+}
+
+// write renders the Markdown report and its plots next to base.
+func write(rep *compare.Report, base, command string) {
+	plots, err := rep.Plots(base)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "plots:", err)
+	}
+	md := rep.Markdown(command)
+	for _, p := range plots {
+		md += fmt.Sprintf("\n![%s](%s)\n", filepath.Base(p), filepath.Base(p))
+	}
+	os.WriteFile(base+".md", []byte(md), 0o644)
 	fmt.Print(md)
-	fmt.Fprintln(os.Stderr, "wrote", base+".md", base+".json")
+	fmt.Fprintln(os.Stderr, "wrote", base+".md", plots)
 }
