@@ -24,8 +24,12 @@ type fileConfig struct {
 	LogFormat string `yaml:"log_format"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level"`
+	// ShutdownGrace is how long the edge keeps serving after a stop
+	// signal, with /readyz failing, so the endpoints controller and the
+	// ingress take it out before it stops accepting. Default 5s.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// ShutdownTimeout bounds how long in-flight responses may take to
-	// finish after a stop signal. Default 30s.
+	// finish once the edge stops accepting. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
 	Proxy proxy.Config `yaml:",inline"`
@@ -37,6 +41,7 @@ func defaultFileConfig() fileConfig {
 		AdminListen:     ":9091",
 		LogFormat:       "text",
 		LogLevel:        "info",
+		ShutdownGrace:   5 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		Proxy:           proxy.DefaultConfig(),
 	}
@@ -55,6 +60,8 @@ func loadConfig(args []string, stderr io.Writer) (fileConfig, error) {
 	cacheSize := fs.String("cache-size", "", "RAM cache budget, e.g. 512MiB (default 512MiB)")
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
 	logLevel := fs.String("log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	grace := fs.Duration("shutdown-grace", cfg.ShutdownGrace, "after a stop signal, keep serving this long with /readyz failing")
+	drainLimit := fs.Duration("shutdown-timeout", cfg.ShutdownTimeout, "then let in-flight responses finish for at most this long")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -84,6 +91,12 @@ func loadConfig(args []string, stderr io.Writer) (fileConfig, error) {
 	if set["log-level"] {
 		cfg.LogLevel = *logLevel
 	}
+	if set["shutdown-grace"] {
+		cfg.ShutdownGrace = *grace
+	}
+	if set["shutdown-timeout"] {
+		cfg.ShutdownTimeout = *drainLimit
+	}
 	if *origin != "" {
 		cfg.Proxy.Routes = []proxy.Route{{Prefix: "/", Origin: *origin, Name: "origin"}}
 	}
@@ -99,6 +112,9 @@ func loadConfig(args []string, stderr io.Writer) (fileConfig, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.ShutdownGrace < 0 {
+		return cfg, fmt.Errorf("shutdown grace %v is negative", cfg.ShutdownGrace)
 	}
 	if err := cfg.Proxy.Validate(); err != nil {
 		return cfg, err

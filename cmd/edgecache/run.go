@@ -71,16 +71,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	case err := <-errc:
 		return err
 	}
+	// Drain: fail readiness at once, keep serving through the grace (the
+	// pod leaves the Service endpoints only as fast as the controller and
+	// the ingress notice), then stop accepting and let in-flight responses
+	// finish. A fresh context: the one that ended is what told us to stop.
 	ready.Store(false)
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	// A fresh context: the one that ended is what told us to stop.
+	log.Info("draining", "grace", cfg.ShutdownGrace, "timeout", cfg.ShutdownTimeout)
+	select {
+	case <-time.After(cfg.ShutdownGrace):
+	case err := <-errc:
+		return err
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	adminSrv.Shutdown(sctx)
 	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("drain: in-flight responses still running after %v: %w", cfg.ShutdownTimeout, err)
 	}
+	log.Info("drained")
 	return nil
 }
 

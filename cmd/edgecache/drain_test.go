@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// slowObjects serves 1 MiB objects over about 2 s each.
+func slowObjects(t *testing.T) *httptest.Server {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", strconv.Itoa(1<<20))
+		chunk := make([]byte, 1<<20/32)
+		for range 32 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(60 * time.Millisecond)
+		}
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func exitCode(t *testing.T, cmd *exec.Cmd, within time.Duration) (int, time.Duration) {
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), time.Since(start)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, time.Since(start)
+	case <-time.After(within):
+		t.Fatalf("edgecache still running %v after the signal", within)
+		return -1, 0
+	}
+}
+
+// TestDrainUnderLoad: SIGTERM mid-transfer. Readiness fails at once, the
+// edge serves through the grace, refuses new connections after it, every
+// in-flight response completes whole, and the process exits 0.
+func TestDrainUnderLoad(t *testing.T) {
+	o := slowObjects(t)
+	p := start(t, nil, "-origin", o.URL, "-shutdown-grace", "1s", "-shutdown-timeout", "10s")
+	const downloads = 8
+	var wg sync.WaitGroup
+	results := make([]error, downloads)
+	for i := range downloads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get("http://" + p.addr + "/vod/seg-" + strconv.Itoa(i) + ".m4s")
+			if err != nil {
+				results[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err == nil && n != 1<<20 {
+				err = errors.New("short body: " + strconv.FormatInt(n, 10))
+			}
+			results[i] = err
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // transfers under way
+	signalled := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+
+	// Readiness fails at once.
+	for {
+		resp, err := http.Get("http://" + p.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if time.Since(signalled) > 200*time.Millisecond {
+			t.Fatalf("/readyz still not failing %v after SIGTERM", time.Since(signalled))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Still serving during the grace: load balancers take time to notice.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + p.addr + "/vod/seg-0.m4s")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("request during the grace: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	// After the grace, new connections are refused.
+	time.Sleep(time.Until(signalled.Add(1300 * time.Millisecond)))
+	if conn, err := net.DialTimeout("tcp", p.addr, time.Second); err == nil {
+		conn.Close()
+		t.Fatal("a new connection was accepted after the grace")
+	}
+
+	code, took := exitCode(t, p.cmd, 15*time.Second)
+	wg.Wait()
+	failed := 0
+	for i, err := range results {
+		if err != nil {
+			failed++
+			t.Errorf("download %d: %v", i, err)
+		}
+	}
+	t.Logf("drain: exit %d, %v after SIGTERM (exit seen %v after the wait began), %d of %d in-flight downloads failed",
+		code, time.Since(signalled).Round(time.Millisecond), took.Round(time.Millisecond), failed, downloads)
+	if code != 0 {
+		t.Fatalf("exit status %d, want 0\n%s", code, p.out.String())
+	}
+	if !strings.Contains(p.out.String(), "drained") {
+		t.Fatalf("no drain in the log:\n%s", p.out.String())
+	}
+}
+
+// TestSecondSignalExitsFast: a second signal does not wait for the drain.
+func TestSecondSignalExitsFast(t *testing.T) {
+	o := slowObjects(t)
+	p := start(t, nil, "-origin", o.URL, "-shutdown-grace", "5s", "-shutdown-timeout", "30s")
+	go http.Get("http://" + p.addr + "/vod/long.m4s")
+	time.Sleep(200 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	code, took := exitCode(t, p.cmd, 2*time.Second)
+	if code == 0 {
+		t.Fatal("a fast exit reported success")
+	}
+	t.Logf("second signal: exit %d after %v", code, took)
+}
