@@ -15,7 +15,7 @@ trap cleanup EXIT INT TERM
 
 bin/packager -rtmp-listen "$ORIGIN_RTMP" -http-listen "$ORIGIN_HTTP" -demo &
 pids+=($!)
-bin/edgecache -listen "$EDGE_ADDR" -admin-listen "$ADMIN_ADDR" -origin "http://$ORIGIN_HTTP" &
+bin/edgecache -listen "$EDGE_ADDR" -admin-listen "$ADMIN_ADDR" -origin "http://$ORIGIN_HTTP" -shutdown-grace 0s &
 pids+=($!)
 
 # Wait until the demo stream has its first segments listed, through the edge.
