@@ -295,6 +295,26 @@ func (r *Reader) Waiting() int {
 // the response is not shareable and this reader did not start the fill, or
 // when the reader's own ctx ends.
 func (r *Reader) Head() (*Head, error) {
+	h, _, err := r.headWait(nil)
+	return h, err
+}
+
+// HeadWithin waits at most d for the response head (d <= 0: not at all).
+// ok is false when d passed first; err is the fill's failure or the
+// reader's ctx ending.
+func (r *Reader) HeadWithin(d time.Duration) (h *Head, ok bool, err error) {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		return r.headWait(t.C)
+	}
+	expired := make(chan time.Time)
+	close(expired)
+	return r.headWait(expired)
+}
+
+// headWait waits for the head until timeout fires (nil: no timeout).
+func (r *Reader) headWait(timeout <-chan time.Time) (*Head, bool, error) {
 	f := r.f
 	for {
 		f.mu.Lock()
@@ -303,17 +323,19 @@ func (r *Reader) Head() (*Head, error) {
 		if h != nil {
 			if !h.Shared && !r.starter {
 				r.Close()
-				return nil, ErrNotShared
+				return nil, true, ErrNotShared
 			}
-			return h, nil
+			return h, true, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, true, err
 		}
 		select {
 		case <-ch:
+		case <-timeout:
+			return nil, false, nil
 		case <-r.ctx.Done():
-			return nil, r.ctx.Err()
+			return nil, true, r.ctx.Err()
 		}
 	}
 }
@@ -324,14 +346,27 @@ func (r *Reader) Started() bool { return r.starter }
 // Next returns the next bytes of the body, waiting for them as needed. The
 // slice is shared and read only. It returns io.EOF after the last byte, and
 // the fill's error if it failed.
-func (r *Reader) Next() ([]byte, error) {
+func (r *Reader) Next() ([]byte, error) { return r.next(-1) }
+
+// Read implements io.Reader over the same wait.
+func (r *Reader) Read(p []byte) (int, error) {
+	b, err := r.next(len(p))
+	return copy(p, b), err
+}
+
+// next waits for bytes past the reader's offset and returns up to max of
+// them (max < 0: all there are) as a view of the shared buffer.
+func (r *Reader) next(max int) ([]byte, error) {
 	f := r.f
 	for {
 		f.mu.Lock()
 		end := f.base + int64(len(f.buf))
 		if r.off < end {
 			p := f.buf[r.off-f.base:]
-			r.advanceLocked(end)
+			if max >= 0 && len(p) > max {
+				p = p[:max]
+			}
+			r.advanceLocked(r.off + int64(len(p)))
 			if f.passThrough {
 				f.broadcastLocked() // let a throttled writer move on
 			}
@@ -352,39 +387,6 @@ func (r *Reader) Next() ([]byte, error) {
 		case <-ch:
 		case <-r.ctx.Done():
 			return nil, r.ctx.Err()
-		}
-	}
-}
-
-// Read implements io.Reader over Next.
-func (r *Reader) Read(p []byte) (int, error) {
-	f := r.f
-	for {
-		f.mu.Lock()
-		end := f.base + int64(len(f.buf))
-		if r.off < end {
-			n := copy(p, f.buf[r.off-f.base:])
-			r.advanceLocked(r.off + int64(n))
-			if f.passThrough {
-				f.broadcastLocked()
-			}
-			f.mu.Unlock()
-			return n, nil
-		}
-		if f.done {
-			err := f.err
-			f.mu.Unlock()
-			if err != nil {
-				return 0, err
-			}
-			return 0, io.EOF
-		}
-		ch := f.changed
-		f.mu.Unlock()
-		select {
-		case <-ch:
-		case <-r.ctx.Done():
-			return 0, r.ctx.Err()
 		}
 	}
 }
@@ -467,41 +469,4 @@ func (r *Reader) Close() error {
 	f.broadcastLocked()
 	f.mu.Unlock()
 	return nil
-}
-
-// HeadWithin waits at most d for the response head. ok is false when d
-// passed first; err is the fill's failure or the reader's ctx ending.
-func (r *Reader) HeadWithin(d time.Duration) (h *Head, ok bool, err error) {
-	f := r.f
-	var timeout <-chan time.Time
-	if d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for {
-		f.mu.Lock()
-		h, ferr, ch := f.head, f.err, f.changed
-		f.mu.Unlock()
-		if h != nil {
-			if !h.Shared && !r.starter {
-				r.Close()
-				return nil, true, ErrNotShared
-			}
-			return h, true, nil
-		}
-		if ferr != nil {
-			return nil, true, ferr
-		}
-		if timeout == nil {
-			return nil, false, nil
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			return nil, false, nil
-		case <-r.ctx.Done():
-			return nil, true, r.ctx.Err()
-		}
-	}
 }

@@ -138,7 +138,7 @@ func play(t *testing.T, player, url string, seconds int, lowLatency bool) playRe
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "puppeteer-core")); err != nil {
 		t.Fatalf("players not installed in %s: run `make test-deps` (npm ci there)", dir)
 	}
-	args := []string{"play.mjs", "--player", player, "--url", url, "--seconds", itoa(seconds)}
+	args := []string{"play.mjs", "--player", player, "--url", url, "--seconds", strconv.Itoa(seconds)}
 	if lowLatency {
 		args = append(args, "--low-latency")
 	}
@@ -164,5 +164,3 @@ func deref(f *float64) any {
 	}
 	return *f
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -32,9 +32,8 @@ var errManifestTooLarge = errors.New("manifest larger than 16 MiB")
 // manifestInfo is what the edge keeps with a cached playlist or MPD
 // (cache.Head.Extra): parsed state and a gzip copy. Immutable.
 type manifestInfo struct {
-	class manifest.Class
-	hls   *manifest.HLSState
-	dash  *manifest.DASHState
+	hls  *manifest.HLSState
+	dash *manifest.DASHState
 	// gz is the body gzip-compressed, with its length and ETag ready for
 	// the response; nil when compression does not pay.
 	gz       []byte
@@ -103,7 +102,7 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 	class := manifest.Classify(ct, fr.path, body)
 	hdr := originResponseHeader(resp.Header)
 	hd := p.policy.head(class, http.StatusOK, hdr, -1, reqTime, respTime, fr.authorized)
-	info := &manifestInfo{class: class}
+	info := &manifestInfo{}
 	prev := infoOf(fr.stale)
 
 	out, perr := p.rewriteAndParse(fr, class, body, info)
@@ -206,11 +205,6 @@ func (p *Proxy) rewriteAndParse(fr *fetchReq, class manifest.Class, body []byte,
 			return nil, err
 		}
 		info.hls = st
-		if st.Multivariant {
-			info.class = manifest.ClassHLSMultivariant
-		} else {
-			info.class = manifest.ClassHLSMedia
-		}
 		return out, nil
 	case manifest.ClassDASHMPD:
 		out, _, err := manifest.RewriteDASH(body, base, p.mapURL)

@@ -204,9 +204,6 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 	if st == statusMiss && !hd.Store && hd.Shared && hd.ContentLength > p.cache.MaxObjectBytes() {
 		st = statusBypass
 	}
-	age := hd.InitialAge + time.Since(hd.ResponseTime)
-	p.setHead(w, hd, age, st)
-	class := manifest.Class(hd.Label)
 	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && !needsServeContent(r) && acceptsGzip(r.Header) {
 		// A manifest fill is complete when its head is out: serve the
 		// gzip copy like a cached entry would.
@@ -215,6 +212,9 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			return
 		}
 	}
+	age := hd.InitialAge + time.Since(hd.ResponseTime)
+	p.setHead(w, hd, age, st)
+	class := manifest.Class(hd.Label)
 	if hd.Status == http.StatusOK && needsServeContent(r) {
 		if hd.ContentLength >= 0 {
 			p.serveContent(w, r, hd, rdr)

@@ -243,18 +243,3 @@ func runViewers(ctx context.Context, s *server, ladder []int, d time.Duration) (
 	}
 	return steps, best, nil
 }
-
-func summarize(xs []float64) float64 { // median
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s[len(s)/2]
-}
