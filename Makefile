@@ -10,12 +10,22 @@ ADMIN_ADDR    ?= 127.0.0.1:9091
 ORIGIN_HTTP   ?= 127.0.0.1:8088
 ORIGIN_RTMP   ?= 127.0.0.1:1935
 
-.PHONY: all build run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fuzz-smoke vet fmt clean
+.PHONY: all build image k8s-check run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fuzz-smoke vet fmt clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+# image builds static binaries here and assembles a FROM-scratch image with
+# buildah (no base image is pulled).
+image:
+	scripts/image.sh
+
+# k8s-check renders deploy/k8s with kustomize and dry-runs every overlay
+# against a real kube-apiserver (built once into a cache outside the repo).
+k8s-check:
+	scripts/k8s-check.sh
 
 run: build
 	EDGE_ADDR=$(EDGE_ADDR) ADMIN_ADDR=$(ADMIN_ADDR) ORIGIN_HTTP=$(ORIGIN_HTTP) ORIGIN_RTMP=$(ORIGIN_RTMP) \

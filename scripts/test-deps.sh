@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real tools edgecache's end-to-end tests drive: ffmpeg and
 # ffprobe, Debian's Chromium, VLC, Node's pinned player packages (hls.js,
-# dashjs, puppeteer-core). Idempotent: installs only what is missing. Needs
+# dashjs, puppeteer-core), podman and buildah with runc (the image test),
+# and etcd (the kube-apiserver dry-run check). Idempotent: installs only what is missing. Needs
 # root for apt-get (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v cvlc >/dev/null 2>&1 || need+=(vlc)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
