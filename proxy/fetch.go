@@ -118,7 +118,7 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	if fr.stale != nil {
 		switch {
 		case resp.StatusCode == http.StatusNotModified:
-			h := p.policy.refreshedHead(fr.stale.Head(), originResponseHeader(resp.Header), reqTime, respTime)
+			h := p.view().policy.refreshedHead(fr.stale.Head(), originResponseHeader(resp.Header), reqTime, respTime)
 			return w.Resolve(fr.stale.WithHead(h))
 		case resp.StatusCode >= 500 && fr.stale.Staleness(respTime) <= fr.stale.Head().StaleIfError:
 			// Every reader of this refresh has the stale entry to fall
@@ -138,7 +138,7 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	if resp.ContentLength >= 0 {
 		hdr.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
-	hd := p.policy.head(class, resp.StatusCode, hdr, resp.ContentLength, reqTime, respTime, fr.authorized)
+	hd := p.view().policy.head(class, resp.StatusCode, hdr, resp.ContentLength, reqTime, respTime, fr.authorized)
 	p.streams.limitHead(&hd, class)
 	if fr.premature {
 		// Requested before any playlist listed it: an origin may still be
@@ -163,7 +163,7 @@ func (p *Proxy) copyBody(ctx context.Context, cancel context.CancelCauseFunc, w 
 // readBody hands the origin body to sink piece by piece, failing when the
 // origin goes quiet for longer than the idle timeout.
 func (p *Proxy) readBody(ctx context.Context, cancel context.CancelCauseFunc, body io.Reader, url string, sink func([]byte) error) error {
-	idle := p.cfg.Origin.IdleTimeout
+	idle := p.view().cfg.Origin.IdleTimeout
 	timer := time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
 	defer timer.Stop()
 	bp := p.bufs.Get().(*[]byte)

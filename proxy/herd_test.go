@@ -128,13 +128,11 @@ func TestHerd(t *testing.T) {
 	// reported above and measured against nginx and Varnish by the bench
 	// harness; a unit test asserts what no noise can blur. Waiters stream
 	// the one fetch: their first bytes come while the origin is still
-	// sending (nginx's lock gives none before 1.2 s), and the herd ends
-	// about when the origin does.
+	// sending (nginx's lock gives none before 1.2 s). How soon the herd
+	// ends depends on how busy the two cores are, so it is logged, and
+	// measured by the bench harness, not asserted.
 	if p(ttfb, .99) >= sendFor/2 {
 		t.Errorf("TTFB p99 %v: waiters must get their first byte while the origin is still sending", p(ttfb, .99))
-	}
-	if elapsed > 2*sendFor {
-		t.Errorf("herd took %v for a %v origin fetch", elapsed, sendFor)
 	}
 }
 

@@ -57,7 +57,7 @@ func infoOf(e *cache.Entry) *manifestInfo {
 // rewriters: the route whose origin is the longest match wins.
 func (p *Proxy) mapURL(abs *url.URL) (string, bool) {
 	best, bestLen := "", -1
-	for _, rt := range p.routes {
+	for _, rt := range p.view().routes {
 		if s, ok := rt.edgePath(abs); ok && len(rt.origin.Path) > bestLen {
 			best, bestLen = s, len(rt.origin.Path)
 		}
@@ -68,7 +68,7 @@ func (p *Proxy) mapURL(abs *url.URL) (string, bool) {
 // routeFor returns the route serving an edge path: the longest prefix.
 func (p *Proxy) routeFor(path string) *route {
 	var best *route
-	for _, rt := range p.routes {
+	for _, rt := range p.view().routes {
 		if strings.HasPrefix(path, rt.Prefix) && (best == nil || len(rt.Prefix) > len(best.Prefix)) {
 			best = rt
 		}
@@ -101,7 +101,7 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 	ct := resp.Header.Get("Content-Type")
 	class := manifest.Classify(ct, fr.path, body)
 	hdr := originResponseHeader(resp.Header)
-	hd := p.policy.head(class, http.StatusOK, hdr, -1, reqTime, respTime, fr.authorized)
+	hd := p.view().policy.head(class, http.StatusOK, hdr, -1, reqTime, respTime, fr.authorized)
 	info := &manifestInfo{}
 	prev := infoOf(fr.stale)
 
@@ -142,7 +142,7 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 				}
 			}
 		}
-		p.manifestLifetime(&hd, info, p.policy.class(manifest.KindManifest))
+		p.manifestLifetime(&hd, info, p.view().policy.class(manifest.KindManifest))
 	}
 	p.finishManifestHead(&hd, info, out)
 	if perr == nil && fr.kind != "prefetch" {
@@ -356,7 +356,7 @@ func (p *Proxy) resolveKey(base *url.URL, uri string) (key string, ref *url.URL,
 		return "", nil, false
 	}
 	class := manifest.Classify("", res.Path, nil)
-	return cacheKey(path, res.RawQuery, p.policy.class(class.Kind()).DropQuery), res, true
+	return cacheKey(path, res.RawQuery, p.view().policy.class(class.Kind()).DropQuery), res, true
 }
 
 func mustUnescape(p string) string {
@@ -389,7 +389,7 @@ func (p *Proxy) afterPlaylist(fr *fetchReq, info *manifestInfo, prev *manifestIn
 			p.cache.Purge(k)
 		}
 	}
-	if !p.cfg.Prefetch || !live {
+	if !p.view().cfg.Prefetch || !live {
 		return
 	}
 	if first {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/edgecache/edgecache/cache"
 	"github.com/edgecache/edgecache/metrics"
@@ -23,14 +24,14 @@ import (
 
 // Proxy is the caching reverse proxy. It is an http.Handler.
 type Proxy struct {
-	cfg       Config
+	// cur is the reloadable part: the config, its policy and its routes.
+	// Reload swaps it whole; a request loads it once or a few times and
+	// may straddle a swap, which is harmless: each view is consistent.
+	cur       atomic.Pointer[view]
 	log       *slog.Logger
 	cache     *cache.Cache
 	metrics   *metrics.Metrics
-	policy    *policy
 	transport *http.Transport
-	routes    []*route
-	router    chi.Router
 	via       string
 	name      string
 	bufs      sync.Pool // *[]byte, 32 KiB, for origin body copies
@@ -53,9 +54,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 	}
 	log = log.With("component", "proxy")
 	p := &Proxy{
-		cfg:        cfg,
 		log:        log,
-		policy:     newPolicy(&cfg),
 		transport:  newTransport(cfg.Origin),
 		bufs:       sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }},
 		streams:    newStreams(),
@@ -91,7 +90,20 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		return nil, err
 	}
 	p.metrics = m
+	p.cur.Store(p.newView(cfg))
+	return p, nil
+}
 
+// view is one validated config with what is derived from it.
+type view struct {
+	cfg    Config
+	policy *policy
+	routes []*route
+	router chi.Router
+}
+
+func (p *Proxy) newView(cfg Config) *view {
+	v := &view{cfg: cfg, policy: newPolicy(&cfg)}
 	r := chi.NewRouter()
 	r.Use(p.guard)
 	r.NotFound(p.notFound)
@@ -99,15 +111,48 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 	for i := range cfg.Routes {
 		u, _ := url.Parse(cfg.Routes[i].Origin) // checked by Validate
 		rt := &route{Route: cfg.Routes[i], origin: u}
-		p.routes = append(p.routes, rt)
+		v.routes = append(v.routes, rt)
 		r.Handle(rt.Prefix+"*", p.routeHandler(rt))
 	}
-	p.router = r
-	return p, nil
+	v.router = r
+	return v
 }
 
+func (p *Proxy) view() *view { return p.cur.Load() }
+
+// Reload swaps in a new config without dropping a connection: routes,
+// class policies, status TTLs and prefetch apply to the next request, and
+// cached entries keep the lifetimes they were stored with. What sizes
+// long-lived resources (the cache budget, origin connection settings,
+// client timeouts, the server name) needs a restart: Reload keeps the
+// running values and names those that differ. An invalid config is
+// rejected and the running one kept.
+func (p *Proxy) Reload(cfg Config) (restartNeeded []string, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	old := p.view().cfg
+	keep := func(name string, differs bool) {
+		if differs {
+			restartNeeded = append(restartNeeded, name)
+		}
+	}
+	keep("cache", cfg.Cache != old.Cache)
+	keep("origin", cfg.Origin != old.Origin)
+	keep("client", cfg.Client != old.Client)
+	keep("server_name", cfg.ServerName != old.ServerName)
+	keep("prefetch_concurrency", cfg.PrefetchConcurrency != old.PrefetchConcurrency)
+	cfg.Cache, cfg.Origin, cfg.Client = old.Cache, old.Origin, old.Client
+	cfg.ServerName, cfg.PrefetchConcurrency = old.ServerName, old.PrefetchConcurrency
+	p.cur.Store(p.newView(cfg))
+	return restartNeeded, nil
+}
+
+// Config returns the config in force.
+func (p *Proxy) Config() Config { return p.view().cfg }
+
 // ServeHTTP serves the edge.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.router.ServeHTTP(w, r) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.view().router.ServeHTTP(w, r) }
 
 // Cache exposes the cache, for tests and the admin side.
 func (p *Proxy) Cache() *cache.Cache { return p.cache }
@@ -202,7 +247,7 @@ func completeHead(h *cache.Head, body []byte) any {
 // Routes returns the configured routes, for logging.
 func (p *Proxy) Routes() []string {
 	var s []string
-	for _, rt := range p.routes {
+	for _, rt := range p.view().routes {
 		s = append(s, fmt.Sprintf("%s -> %s", rt.Prefix, rt.Origin))
 	}
 	return s

@@ -25,7 +25,7 @@ const firstWrite = 16 << 10
 func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy) {
 	path := r.URL.EscapedPath()
 	class := manifest.Classify("", r.URL.Path, nil)
-	cp := p.policy.class(class.Kind())
+	cp := p.view().policy.class(class.Kind())
 	key := cacheKey(path, r.URL.RawQuery, cp.DropQuery)
 	now := time.Now()
 	if e := p.cache.Get(key); e != nil {
@@ -81,7 +81,7 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 		err error
 	)
 	if e.Staleness(now) <= eh.StaleWhileRevalidate {
-		wait := p.policy.class(manifest.Class(eh.Label).Kind()).RefreshWait
+		wait := p.view().policy.class(manifest.Class(eh.Label).Kind()).RefreshWait
 		var ok bool
 		hd, ok, err = rdr.HeadWithin(wait)
 		if !ok {
@@ -192,7 +192,7 @@ func (p *Proxy) writeBody(w http.ResponseWriter, b []byte) int64 {
 	if len(b) > largeBody {
 		rc := http.NewResponseController(w)
 		// The idle timeout, plus the body at no less than 1 MB/s.
-		rc.SetWriteDeadline(time.Now().Add(p.cfg.Client.WriteIdleTimeout + time.Duration(len(b))*time.Microsecond))
+		rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(len(b))*time.Microsecond))
 		defer rc.SetWriteDeadline(time.Time{})
 	}
 	n, _ := w.Write(b)
@@ -254,7 +254,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 		}
 		first = false
 		if len(b) > 0 {
-			rc.SetWriteDeadline(time.Now().Add(p.cfg.Client.WriteIdleTimeout))
+			rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout))
 			m, werr := w.Write(b)
 			n += int64(m)
 			if werr != nil {

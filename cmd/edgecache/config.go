@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/edgecache/edgecache/proxy"
@@ -47,9 +49,21 @@ func defaultFileConfig() fileConfig {
 	}
 }
 
-// loadConfig builds the config from defaults, then the file, then the
-// flags: a flag given on the command line wins over the file.
-func loadConfig(args []string, stderr io.Writer) (fileConfig, error) {
+// envPrefix names the environment variables: every flag -foo-bar is also
+// EDGECACHE_FOO_BAR.
+const envPrefix = "EDGECACHE_"
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// loadConfig builds the config, each layer over the one before: defaults,
+// then the YAML file, then environment variables, then flags. So a flag
+// beats its EDGECACHE_ variable, which beats the file. The file's path
+// itself comes from -config or EDGECACHE_CONFIG. It returns the path, so
+// the caller can watch the file.
+func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (fileConfig, string, error) {
 	cfg := defaultFileConfig()
 	fs := flag.NewFlagSet("edgecache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -58,27 +72,49 @@ func loadConfig(args []string, stderr io.Writer) (fileConfig, error) {
 	admin := fs.String("admin-listen", cfg.AdminListen, "address of /metrics, /healthz, /readyz")
 	origin := fs.String("origin", "", "proxy every path to this origin URL (a single route \"/\")")
 	cacheSize := fs.String("cache-size", "", "RAM cache budget, e.g. 512MiB (default 512MiB)")
+	serverName := fs.String("server-name", "", "this edge's name in Via, for loop detection (default the host name)")
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
 	logLevel := fs.String("log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	grace := fs.Duration("shutdown-grace", cfg.ShutdownGrace, "after a stop signal, keep serving this long with /readyz failing")
 	drainLimit := fs.Duration("shutdown-timeout", cfg.ShutdownTimeout, "then let in-flight responses finish for at most this long")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: edgecache [flags]\n\nEvery flag -foo-bar can also be set as %sFOO_BAR.\nPrecedence: flag, then environment, then the -config file, then the default.\n\n", envPrefix)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return cfg, "", err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return cfg, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// An environment variable stands in for a flag not given.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || getenv == nil {
+			return
+		}
+		if v, ok := getenv(envName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+				return
+			}
+			set[f.Name] = true
+		}
+	})
+	if envErr != nil {
+		return cfg, "", envErr
 	}
 	if *configPath != "" {
 		b, err := os.ReadFile(*configPath)
 		if err != nil {
-			return cfg, fmt.Errorf("config: %w", err)
+			return cfg, *configPath, fmt.Errorf("config: %w", err)
 		}
 		if err := decodeConfig(b, &cfg); err != nil {
-			return cfg, fmt.Errorf("config %s: %w", *configPath, err)
+			return cfg, *configPath, fmt.Errorf("config %s: %w", *configPath, err)
 		}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["listen"] {
 		cfg.Listen = *listen
 	}
@@ -97,29 +133,36 @@ func loadConfig(args []string, stderr io.Writer) (fileConfig, error) {
 	if set["shutdown-timeout"] {
 		cfg.ShutdownTimeout = *drainLimit
 	}
+	if set["server-name"] {
+		cfg.Proxy.ServerName = *serverName
+	}
 	if *origin != "" {
 		cfg.Proxy.Routes = []proxy.Route{{Prefix: "/", Origin: *origin, Name: "origin"}}
 	}
 	if *cacheSize != "" {
 		n, err := proxy.ParseByteSize(*cacheSize)
 		if err != nil {
-			return cfg, fmt.Errorf("-cache-size: %w", err)
+			return cfg, *configPath, fmt.Errorf("cache size: %w", err)
 		}
 		cfg.Proxy.Cache.MaxBytes = proxy.ByteSize(n)
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		return cfg, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+		return cfg, *configPath, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return cfg, *configPath, fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
 	if cfg.ShutdownGrace < 0 {
-		return cfg, fmt.Errorf("shutdown grace %v is negative", cfg.ShutdownGrace)
+		return cfg, *configPath, fmt.Errorf("shutdown grace %v is negative", cfg.ShutdownGrace)
 	}
 	if err := cfg.Proxy.Validate(); err != nil {
-		return cfg, err
+		return cfg, *configPath, err
 	}
-	return cfg, nil
+	return cfg, *configPath, nil
 }
 
 // decodeConfig decodes YAML strictly: an unknown field is an error, not a

@@ -7,6 +7,13 @@
 // once, the edge keeps serving for the shutdown grace while load balancers
 // take it out, then stops accepting and lets in-flight responses finish up
 // to the shutdown timeout, and exits 0. A second signal exits at once.
+//
+// SIGHUP, or a change of the config file (also a ConfigMap's symlink
+// swap), reloads the config without dropping a connection; an invalid one
+// is logged and the running one kept.
+//
+// Every flag -foo-bar can also be set as EDGECACHE_FOO_BAR. Precedence:
+// flag, then environment variable, then config file, then default.
 package main
 
 import (
@@ -30,7 +37,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "edgecache: second signal, exiting without draining")
 		os.Exit(1)
 	}()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, hup); err != nil {
 		fmt.Fprintln(os.Stderr, "edgecache:", err)
 		os.Exit(1)
 	}

@@ -105,8 +105,27 @@ func start(t *testing.T, env []string, args ...string) *process {
 	}
 }
 
-// metric reads one unlabelled metric from /metrics.
+// metric reads one metric sample from /metrics; name includes labels as
+// exposed.
 func (p *process) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	v, ok := p.lookupMetric(t, name)
+	if !ok {
+		t.Fatalf("metric %s not found", name)
+	}
+	return v
+}
+
+// metricOr is metric with a value for a sample not exposed yet.
+func (p *process) metricOr(t *testing.T, name string, def float64) float64 {
+	t.Helper()
+	if v, ok := p.lookupMetric(t, name); ok {
+		return v
+	}
+	return def
+}
+
+func (p *process) lookupMetric(t *testing.T, name string) (float64, bool) {
 	t.Helper()
 	resp, err := http.Get("http://" + p.admin + "/metrics")
 	if err != nil {
@@ -122,11 +141,10 @@ func (p *process) metric(t *testing.T, name string) float64 {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return v
+			return v, true
 		}
 	}
-	t.Fatalf("metric %s not found", name)
-	return 0
+	return 0, false
 }
 
 func (p *process) rssBytes(t *testing.T) int64 {
@@ -202,12 +220,12 @@ func TestHugeRequestHeader(t *testing.T) {
 }
 
 func TestExampleConfigLoads(t *testing.T) {
-	if _, err := loadConfig([]string{"-config", "../../deploy/edgecache.example.yaml"}, io.Discard); err != nil {
+	if _, _, err := loadConfig([]string{"-config", "../../deploy/edgecache.example.yaml"}, nil, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("routes:\n  - prefix: /hls/\n    origin: http://o/hls/\ncache:\n  max_bytez: 1\n"), 0o644)
-	if _, err := loadConfig([]string{"-config", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "max_bytez") {
+	if _, _, err := loadConfig([]string{"-config", bad}, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "max_bytez") {
 		t.Fatalf("unknown field accepted: %v", err)
 	}
 }

@@ -19,22 +19,77 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// run starts the edge and blocks until ctx ends, then shuts down.
-func run(ctx context.Context, args []string, stdout io.Writer) error {
-	cfg, err := loadConfig(args, os.Stderr)
+// run starts the edge and blocks until ctx ends, then shuts down. hup
+// delivers reload requests (SIGHUP).
+func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout io.Writer, hup <-chan os.Signal) error {
+	cfg, path, err := loadConfig(args, getenv, os.Stderr)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stdout, cfg.LogFormat, cfg.LogLevel)
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.LogLevel))
+	log := newLogger(stdout, cfg.LogFormat, level)
 	setMemoryLimit(log, int64(cfg.Proxy.Cache.MaxBytes))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgecache_config_reloads_total",
+		Help: "Config reloads by result (ok, rejected).",
+	}, []string{"result"})
+	reg.MustRegister(reloads)
 	p, err := proxy.New(cfg.Proxy, log, reg)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+
+	// The running settings that a reload may change outside the proxy.
+	var running atomic.Pointer[fileConfig]
+	running.Store(&cfg)
+	rl := &reloader{
+		log:      log,
+		path:     path,
+		poll:     10 * time.Second,
+		debounce: 200 * time.Millisecond,
+		load: func() (fileConfig, error) {
+			c, _, err := loadConfig(args, getenv, io.Discard)
+			return c, err
+		},
+		apply: func(c fileConfig) error {
+			restart, err := p.Reload(c.Proxy)
+			if err != nil {
+				return err
+			}
+			old := running.Load()
+			if c.Listen != old.Listen || c.AdminListen != old.AdminListen {
+				restart = append(restart, "listen")
+			}
+			if c.LogFormat != old.LogFormat {
+				restart = append(restart, "log_format")
+			}
+			if len(restart) > 0 {
+				log.Warn("config reload: these settings keep their running values until a restart", "settings", strings.Join(restart, ","))
+			}
+			level.Set(parseLevel(c.LogLevel))
+			running.Store(&c)
+			return nil
+		},
+		onResult: func(ok bool) {
+			if ok {
+				reloads.WithLabelValues("ok").Inc()
+			} else {
+				reloads.WithLabelValues("rejected").Inc()
+			}
+		},
+	}
+	rctx, stopReload := context.WithCancel(context.Background())
+	reloadDone := make(chan error, 1)
+	go func() { reloadDone <- rl.run(rctx, hup) }()
+	defer func() {
+		stopReload()
+		<-reloadDone
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -76,6 +131,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// the ingress notice), then stop accepting and let in-flight responses
 	// finish. A fresh context: the one that ended is what told us to stop.
 	ready.Store(false)
+	cfg = *running.Load() // drain settings may have been reloaded
 	log.Info("draining", "grace", cfg.ShutdownGrace, "timeout", cfg.ShutdownTimeout)
 	select {
 	case <-time.After(cfg.ShutdownGrace):
@@ -100,12 +156,17 @@ func serve(srv *http.Server, ln net.Listener) error {
 	return nil
 }
 
-func newLogger(w io.Writer, format, level string) *slog.Logger {
+// parseLevel reads a level loadConfig has already checked.
+func parseLevel(s string) slog.Level {
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		lv = slog.LevelInfo
+	if err := lv.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	return lv
+}
+
+func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
