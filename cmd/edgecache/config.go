@@ -8,9 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/edgecache/edgecache/internal/lifecycle"
 	"github.com/edgecache/edgecache/proxy"
 	"go.yaml.in/yaml/v3"
 )
@@ -53,11 +53,6 @@ func defaultFileConfig() fileConfig {
 // EDGECACHE_FOO_BAR.
 const envPrefix = "EDGECACHE_"
 
-// envName is the environment variable of a flag.
-func envName(flagName string) string {
-	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
 // loadConfig builds the config, each layer over the one before: defaults,
 // then the YAML file, then environment variables, then flags. So a flag
 // beats its EDGECACHE_ variable, which beats the file. The file's path
@@ -87,24 +82,10 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	if fs.NArg() > 0 {
 		return cfg, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	// An environment variable stands in for a flag not given.
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || getenv == nil {
-			return
-		}
-		if v, ok := getenv(envName(f.Name)); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
-				return
-			}
-			set[f.Name] = true
-		}
-	})
-	if envErr != nil {
-		return cfg, "", envErr
+	set, err := lifecycle.SetFromEnv(fs, envPrefix, getenv)
+	if err != nil {
+		return cfg, "", err
 	}
 	if *configPath != "" {
 		b, err := os.ReadFile(*configPath)

@@ -17,28 +17,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/edgecache/edgecache/internal/lifecycle"
 )
 
 func main() {
-	ctx, drain := context.WithCancel(context.Background())
-	sigc := make(chan os.Signal, 2)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
-	// This goroutine lives as long as the process: the first signal starts
-	// the drain, a second one ends the process without waiting.
-	go func() {
-		<-sigc
-		drain()
-		<-sigc
-		fmt.Fprintln(os.Stderr, "edgecache: second signal, exiting without draining")
-		os.Exit(1)
-	}()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	ctx, hup := lifecycle.Signals("edgecache")
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, hup); err != nil {
 		fmt.Fprintln(os.Stderr, "edgecache:", err)
 		os.Exit(1)

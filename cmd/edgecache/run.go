@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgecache/edgecache/internal/lifecycle"
 	"github.com/edgecache/edgecache/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,16 +48,14 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	// The running settings that a reload may change outside the proxy.
 	var running atomic.Pointer[fileConfig]
 	running.Store(&cfg)
-	rl := &reloader{
-		log:      log,
-		path:     path,
-		poll:     10 * time.Second,
-		debounce: 200 * time.Millisecond,
-		load: func() (fileConfig, error) {
+	rl := &lifecycle.Reloader{
+		Log:  log,
+		Path: path,
+		Reload: func() error {
 			c, _, err := loadConfig(args, getenv, io.Discard)
-			return c, err
-		},
-		apply: func(c fileConfig) error {
+			if err != nil {
+				return err
+			}
 			restart, err := p.Reload(c.Proxy)
 			if err != nil {
 				return err
@@ -75,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			running.Store(&c)
 			return nil
 		},
-		onResult: func(ok bool) {
+		OnResult: func(ok bool) {
 			if ok {
 				reloads.WithLabelValues("ok").Inc()
 			} else {
@@ -85,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	}
 	rctx, stopReload := context.WithCancel(context.Background())
 	reloadDone := make(chan error, 1)
-	go func() { reloadDone <- rl.run(rctx, hup) }()
+	go func() { reloadDone <- rl.Run(rctx, hup) }()
 	defer func() {
 		stopReload()
 		<-reloadDone
@@ -126,27 +125,15 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	case err := <-errc:
 		return err
 	}
-	// Drain: fail readiness at once, keep serving through the grace (the
-	// pod leaves the Service endpoints only as fast as the controller and
-	// the ingress notice), then stop accepting and let in-flight responses
-	// finish. A fresh context: the one that ended is what told us to stop.
-	ready.Store(false)
-	cfg = *running.Load() // drain settings may have been reloaded
-	log.Info("draining", "grace", cfg.ShutdownGrace, "timeout", cfg.ShutdownTimeout)
-	select {
-	case <-time.After(cfg.ShutdownGrace):
-	case err := <-errc:
-		return err
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	adminSrv.Shutdown(sctx)
-	if err != nil {
-		return fmt.Errorf("drain: in-flight responses still running after %v: %w", cfg.ShutdownTimeout, err)
-	}
-	log.Info("drained")
-	return nil
+	cfg = *running.Load() // the drain settings may have been reloaded
+	return lifecycle.Drain{
+		Log: log, Ready: &ready, Grace: cfg.ShutdownGrace, Timeout: cfg.ShutdownTimeout,
+		Shutdown: func(ctx context.Context) error {
+			err := srv.Shutdown(ctx)
+			adminSrv.Shutdown(ctx)
+			return err
+		},
+	}.Run(errc)
 }
 
 func serve(srv *http.Server, ln net.Listener) error {
