@@ -105,7 +105,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, trustToken string, 
 	trusted := trustToken != "" &&
 		subtle.ConstantTimeCompare([]byte(req.args.Get("demo_token")), []byte(trustToken)) == 1
 	if !trusted {
-		if err := s.auth.authorize(ctx, req); err != nil {
+		if err := s.auth.Load().authorize(ctx, req); err != nil {
 			var re *RejectError
 			if errors.As(err, &re) {
 				s.m.rejections.WithLabelValues(re.Reason).Inc()

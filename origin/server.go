@@ -25,7 +25,7 @@ type Server struct {
 	log      *slog.Logger
 	m        *metrics
 	gatherer prometheus.Gatherer
-	auth     *authorizer
+	auth     atomic.Pointer[authorizer] // swapped by Reload
 
 	ctx    context.Context // lifecycle: cancelled by Close
 	cancel context.CancelFunc
@@ -63,9 +63,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regis
 		cfg:     cfg,
 		log:     log.With("component", "packager"),
 		m:       m,
-		auth:    newAuthorizer(cfg.Auth),
 		streams: make(map[string]*Stream),
 	}
+	s.auth.Store(newAuthorizer(cfg.Auth))
 	if g, ok := reg.(prometheus.Gatherer); ok {
 		s.gatherer = g
 	}

@@ -15,45 +15,70 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/edgecache/edgecache/internal/lifecycle"
 	"github.com/edgecache/edgecache/origin"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr)
-	stop()
-	if err != nil {
+	ctx, hup := lifecycle.Signals("packager")
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr, hup); err != nil {
 		fmt.Fprintln(os.Stderr, "packager:", err)
 		os.Exit(1)
 	}
 }
 
-// run serves until ctx is done (a signal) or a listener fails.
-func run(ctx context.Context, args []string, stderr io.Writer) error {
+// envPrefix names the environment variables: every flag -foo-bar is also
+// PACKAGER_FOO_BAR.
+const envPrefix = "PACKAGER_"
+
+// options are the command line's own settings (the rest is origin.Config).
+type options struct {
+	configPath, demoName string
+	demo                 bool
+	logFormat, logLevel  string
+	grace, drainLimit    time.Duration
+}
+
+// loadConfig layers defaults, the YAML file, environment variables and
+// flags: a flag beats its PACKAGER_ variable, which beats the file.
+func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (origin.Config, options, error) {
+	var o options
 	fs := flag.NewFlagSet("packager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rtmpListen := fs.String("rtmp-listen", "", "RTMP listen address (overrides rtmp.listen; default :1935)")
 	httpListen := fs.String("http-listen", "", "HTTP listen address (overrides http.listen; default :8088)")
-	configPath := fs.String("config", "", "YAML config file (see origin.Config)")
-	demo := fs.Bool("demo", false, "loop the built-in demo clip as a live stream")
-	demoName := fs.String("demo-name", "demo", "stream name of the demo")
-	verbose := fs.Bool("v", false, "debug logging")
-	if err := fs.Parse(args); err != nil {
-		return err
+	fs.StringVar(&o.configPath, "config", "", "YAML config file (see origin.Config and packager.example.yaml)")
+	fs.BoolVar(&o.demo, "demo", false, "loop the built-in demo clip as a live stream")
+	fs.StringVar(&o.demoName, "demo-name", "demo", "stream name of the demo")
+	verbose := fs.Bool("v", false, "debug logging (same as -log-level debug)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&o.grace, "shutdown-grace", 5*time.Second, "after a stop signal, keep serving this long with /readyz failing")
+	fs.DurationVar(&o.drainLimit, "shutdown-timeout", 30*time.Second, "then let in-flight responses finish for at most this long")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: packager [flags]\n\nEvery flag -foo-bar can also be set as %sFOO_BAR.\nPrecedence: flag, then environment, then the -config file, then the default.\n\n", envPrefix)
+		fs.PrintDefaults()
 	}
-
+	if err := fs.Parse(args); err != nil {
+		return origin.Config{}, o, err
+	}
+	if fs.NArg() > 0 {
+		return origin.Config{}, o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if _, err := lifecycle.SetFromEnv(fs, envPrefix, getenv); err != nil {
+		return origin.Config{}, o, err
+	}
 	cfg := origin.DefaultConfig()
-	if *configPath != "" {
+	if o.configPath != "" {
 		var err error
-		if cfg, err = origin.LoadConfig(*configPath); err != nil {
-			return err
+		if cfg, err = origin.LoadConfig(o.configPath); err != nil {
+			return cfg, o, err
 		}
 	}
 	if *rtmpListen != "" {
@@ -62,17 +87,51 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if *httpListen != "" {
 		cfg.HTTP.Listen = *httpListen
 	}
-	level := slog.LevelInfo
 	if *verbose {
-		level = slog.LevelDebug
+		o.logLevel = "debug"
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return cfg, o, fmt.Errorf("log level %q: want debug, info, warn or error", o.logLevel)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return cfg, o, fmt.Errorf("log format %q: want text or json", o.logFormat)
+	}
+	if o.grace < 0 || o.drainLimit <= 0 {
+		return cfg, o, fmt.Errorf("shutdown grace must not be negative and the timeout must be positive")
+	}
+	return cfg, o, nil
+}
+
+// run serves until ctx is done (a stop signal) or a listener fails, then
+// drains. hup delivers reload requests.
+func run(ctx context.Context, args []string, getenv func(string) (string, bool), stderr io.Writer, hup <-chan os.Signal) error {
+	cfg, o, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(o.logLevel))
+	level := new(slog.LevelVar)
+	level.Set(lv)
+	hopts := &slog.HandlerOptions{Level: level}
+	log := slog.New(slog.NewTextHandler(stderr, hopts))
+	if o.logFormat == "json" {
+		log = slog.New(slog.NewJSONHandler(stderr, hopts))
+	}
+	// serveCtx runs the streams and the RTMP listeners; the drain ends it
+	// after the grace, not the signal.
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := origin.New(ctx, cfg, log, reg)
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "packager_config_reloads_total",
+		Help: "Config reloads by result (ok, rejected).",
+	}, []string{"result"})
+	reg.MustRegister(reloads)
+	srv, err := origin.New(serveCtx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
@@ -103,10 +162,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}))
 	}
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var ready atomic.Bool
+	hs := &http.Server{Handler: readiness(&ready, srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, len(listeners)+1)
 	for _, ln := range listeners {
-		go func() { errc <- srv.ServeRTMP(ctx, ln) }()
+		go func() { errc <- srv.ServeRTMP(serveCtx, ln) }()
 	}
 	go func() {
 		if err := hs.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -117,25 +177,75 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}()
 	log.Info("packager listening", "rtmp", rtmpLn.Addr().String(), "http", httpLn.Addr().String())
 
-	if *demo {
-		if err := srv.StartDemo(ctx, *demoName); err != nil {
+	if o.demo {
+		if err := srv.StartDemo(serveCtx, o.demoName); err != nil {
 			return err
 		}
 	}
+	ready.Store(true)
 
-	var runErr error
+	rl := &lifecycle.Reloader{
+		Log:  log,
+		Path: o.configPath,
+		Reload: func() error {
+			c, no, err := loadConfig(args, getenv, io.Discard)
+			if err != nil {
+				return err
+			}
+			if err := reloadServer(srv, c); err != nil {
+				return err
+			}
+			var lv slog.Level
+			_ = lv.UnmarshalText([]byte(no.logLevel))
+			level.Set(lv)
+			return nil
+		},
+		OnResult: func(ok bool) {
+			if ok {
+				reloads.WithLabelValues("ok").Inc()
+			} else {
+				reloads.WithLabelValues("rejected").Inc()
+			}
+		},
+	}
+	rctx, stopReload := context.WithCancel(context.Background())
+	reloadDone := make(chan error, 1)
+	go func() { reloadDone <- rl.Run(rctx, hup) }()
+	defer func() {
+		stopReload()
+		<-reloadDone
+	}()
+
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+	case err := <-errc:
+		return err
 	}
-	cancel()
-	log.Info("shutting down")
-	// A fresh context: the signal one is already cancelled.
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancelShutdown()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
-	}
-	srv.Close()
-	return runErr
+	return lifecycle.Drain{
+		Log: log, Ready: &ready, Grace: o.grace, Timeout: o.drainLimit,
+		Shutdown: func(ctx context.Context) error {
+			// Stop ingest and accepting; held playlist and part requests
+			// finish (or time out) within the limit.
+			stopServing()
+			return hs.Shutdown(ctx)
+		},
+	}.Run(errc)
+}
+
+// readiness fails /readyz while the packager drains, whatever the server
+// would say.
+func readiness(ready *atomic.Bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" && !ready.Load() {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// reloadServer applies what of a new config can change while streams run.
+func reloadServer(srv *origin.Server, c origin.Config) error {
+	return srv.Reload(c)
 }

@@ -39,7 +39,7 @@ func TestRunDemo(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-rtmp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-demo"}, &logs)
+		done <- run(ctx, []string{"-rtmp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-demo", "-shutdown-grace", "0s"}, nil, &logs, nil)
 	}()
 	addrRE := regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`)
 	var base string
@@ -86,10 +86,10 @@ func TestRunDemo(t *testing.T) {
 
 func TestRunBadFlags(t *testing.T) {
 	var logs syncBuffer
-	if err := run(context.Background(), []string{"-config", "/nonexistent.yaml"}, &logs); err == nil {
+	if err := run(context.Background(), []string{"-config", "/nonexistent.yaml"}, nil, &logs, nil); err == nil {
 		t.Error("missing config file accepted")
 	}
-	if err := run(context.Background(), []string{"-no-such-flag"}, &logs); err == nil {
+	if err := run(context.Background(), []string{"-no-such-flag"}, nil, &logs, nil); err == nil {
 		t.Error("unknown flag accepted")
 	}
 }
