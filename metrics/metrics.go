@@ -24,6 +24,8 @@ type Metrics struct {
 	prefetches   *prometheus.CounterVec
 	gate         *prometheus.CounterVec
 	streamReqs   *prometheus.CounterVec
+	blocking     *prometheus.CounterVec
+	blockHold    prometheus.Histogram
 }
 
 // New registers the metrics on reg. stats, when non-nil, is read at scrape
@@ -73,7 +75,16 @@ func New(reg prometheus.Registerer, stats func() cache.Stats) (*Metrics, error) 
 		Name: "edgecache_stream_requests_total",
 		Help: "Requests by stream (playlist path, bounded cardinality), class and whether the cache answered (hit) or the origin did (miss).",
 	}, []string{"stream", "class", "result"})
-	cs := []prometheus.Collector{requests, bytes, m.originReqs, m.fillDuration, m.fillWaiters, m.stale, m.prefetches, m.gate, m.streamReqs}
+	m.blocking = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgecache_llhls_blocking_requests_total",
+		Help: "LL-HLS blocking playlist requests (_HLS_msn) by how the edge answered: cached (a cached playlist already reached the target), joined (held on another viewer's upstream request), upstream (held on one it started), bad_request (400 at the edge), ended (EXT-X-ENDLIST: directives ignored).",
+	}, []string{"result"})
+	m.blockHold = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "edgecache_llhls_hold_seconds",
+		Help:    "How long blocking playlist requests were held before their answer's head.",
+		Buckets: []float64{.001, .01, .05, .1, .2, .333, .5, 1, 2, 4, 8},
+	})
+	cs := []prometheus.Collector{requests, bytes, m.originReqs, m.fillDuration, m.fillWaiters, m.stale, m.prefetches, m.gate, m.streamReqs, m.blocking, m.blockHold}
 	if stats != nil {
 		cs = append(cs, newCacheCollector(stats))
 	}
@@ -207,4 +218,11 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.fill, prometheus.GaugeValue, float64(s.FillsInFlight))
 	ch <- prometheus.MustNewConstMetric(c.fills, prometheus.CounterValue, float64(s.Fills))
 	ch <- prometheus.MustNewConstMetric(c.joins, prometheus.CounterValue, float64(s.Joins))
+}
+
+// Blocking counts one LL-HLS blocking playlist request by how it was
+// answered, and how long it was held.
+func (m *Metrics) Blocking(result string, held time.Duration) {
+	m.blocking.WithLabelValues(result).Inc()
+	m.blockHold.Observe(held.Seconds())
 }

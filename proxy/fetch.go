@@ -57,6 +57,9 @@ type fetchReq struct {
 	// premature: a segment of a live stream that no playlist listed when
 	// the request started.
 	premature bool
+	// hold > 0: an LL-HLS blocking playlist request, which the origin may
+	// hold before it answers; bounds the whole request.
+	hold time.Duration
 }
 
 func (p *Proxy) newFetchReq(rt *route, kind, key string, r *http.Request, stale *cache.Entry) *fetchReq {
@@ -89,6 +92,8 @@ func (p *Proxy) fetch(fr *fetchReq) cache.Fetch {
 }
 
 func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter) error {
+	ctx, stop := holdContext(ctx, fr.hold)
+	defer stop()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fr.upstream, nil)
@@ -106,7 +111,12 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 		}
 	}
 	reqTime := time.Now()
-	resp, err := p.transport.RoundTrip(req)
+	tr := p.transport
+	if fr.hold > 0 {
+		// The first-byte timeout would end the hold; the context bounds it.
+		tr = p.holdTransport
+	}
+	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		p.metrics.OriginRequest(fr.rt.Name, fr.kind, "error")
 		return fmt.Errorf("origin %s: %w", fr.upstream, err)
@@ -140,6 +150,10 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	}
 	hd := p.view().policy.head(class, resp.StatusCode, hdr, resp.ContentLength, reqTime, respTime, fr.authorized)
 	p.streams.limitHead(&hd, class)
+	if fr.hold > 0 {
+		rendition, _, _ := renditionOf(fr.key)
+		blockingLifetimes(&hd, p.streams.target(rendition))
+	}
 	if fr.premature {
 		// Requested before any playlist listed it: an origin may still be
 		// writing it under its final name (nginx-rtmp does). Serve it, keep

@@ -143,6 +143,9 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 			}
 		}
 		p.manifestLifetime(&hd, info, p.view().policy.class(manifest.KindManifest))
+		if fr.hold > 0 && info.hls != nil {
+			blockingLifetimes(&hd, info.hls.TargetDuration)
+		}
 	}
 	p.finishManifestHead(&hd, info, out)
 	if perr == nil && fr.kind != "prefetch" {
@@ -223,7 +226,8 @@ func (p *Proxy) rewriteAndParse(fr *fetchReq, class manifest.Class, body []byte,
 
 // manifestLifetime derives a manifest's lifetime from its own timing: half
 // the target duration for a live media playlist (RFC 8216bis 6.3.4: a
-// client reloads no sooner), one part target for LL-HLS, long for one that
+// client reloads no sooner; appendix B gives LL-HLS the same for
+// non-blocking requests, whose players then block for what is newer), long for one that
 // has ended, minimumUpdatePeriod for a dynamic MPD. An origin asking for
 // less is obeyed; the class's override and cap apply last.
 func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPolicy) {
@@ -235,9 +239,6 @@ func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPo
 		switch {
 		case st.EndList || st.PlaylistType == "VOD":
 			derived = endedManifestTTL
-		case st.PartTarget > 0:
-			derived = st.PartTarget
-			swr = st.PartTarget
 		case st.TargetDuration > 0:
 			derived = st.TargetDuration / 2
 			// Served stale at most another half target duration: a viewer
@@ -376,11 +377,20 @@ func (p *Proxy) afterPlaylist(fr *fetchReq, info *manifestInfo, prev *manifestIn
 	if st == nil || st.Multivariant {
 		return
 	}
+	// Blocking requests and delta updates are the same rendition under
+	// other keys; only a full playlist at least as advanced as any seen
+	// may change what the rendition lists (responses can arrive out of
+	// order).
+	rendition, skip, _ := renditionOf(fr.key)
+	now := time.Now()
+	if !p.streams.observe(rendition, skip, fr.key, st, now) {
+		return
+	}
 	maps, segs, parts := listedRefs(st)
 	all := append(append(append([]string{}, maps...), segs...), parts...)
 	keys := p.keysFor(fr, all)
 	live := !st.EndList && st.PlaylistType != "VOD"
-	added, first := p.streams.update(fr.key, st.TargetDuration, keys, live, time.Now())
+	added, first := p.streams.update(rendition, st.TargetDuration, keys, live, now)
 	if !first {
 		// Newly listed: whatever the edge holds or is fetching under these
 		// names was asked for before the segment was complete. Once listed,

@@ -32,10 +32,14 @@ type Proxy struct {
 	cache     *cache.Cache
 	metrics   *metrics.Metrics
 	transport *http.Transport
-	via       string
-	name      string
-	bufs      sync.Pool // *[]byte, 32 KiB, for origin body copies
-	streams   *streams
+	// holdTransport carries LL-HLS blocking requests: no first-byte
+	// timeout, since the origin holds them by design; each request's
+	// context bounds it instead.
+	holdTransport *http.Transport
+	via           string
+	name          string
+	bufs          sync.Pool // *[]byte, 32 KiB, for origin body copies
+	streams       *streams
 	// prefetchSem bounds prefetches running at once.
 	prefetchSem chan struct{}
 	gzipHeader  []string // {"gzip"}, immutable
@@ -60,6 +64,8 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		streams:    newStreams(),
 		gzipHeader: []string{"gzip"},
 	}
+	p.holdTransport = newTransport(cfg.Origin)
+	p.holdTransport.ResponseHeaderTimeout = 0
 	p.prefetchSem = make(chan struct{}, cfg.PrefetchConcurrency)
 	p.name = cfg.ServerName
 	if p.name == "" {
@@ -161,6 +167,7 @@ func (p *Proxy) Cache() *cache.Cache { return p.cache }
 func (p *Proxy) Close() {
 	p.cache.Close()
 	p.transport.CloseIdleConnections()
+	p.holdTransport.CloseIdleConnections()
 }
 
 // guard refuses what an edge must never do: act as an open proxy, tunnel,

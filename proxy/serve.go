@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/edgecache/edgecache/cache"
@@ -26,9 +27,22 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 	path := r.URL.EscapedPath()
 	class := manifest.Classify("", r.URL.Path, nil)
 	cp := p.view().policy.class(class.Kind())
-	key := cacheKey(path, r.URL.RawQuery, cp.DropQuery)
+	if class.Kind() == manifest.KindManifest && strings.Contains(r.URL.RawQuery, "_HLS_") {
+		p.serveDirectives(w, r, rt, rp, path, cp)
+		return
+	}
+	p.serveKey(w, r, rt, rp, cacheKey(path, r.URL.RawQuery, cp.DropQuery), 0)
+}
+
+// serveKey answers from the entry under key, or a fill of it. hold > 0
+// marks an LL-HLS blocking playlist request: the origin may hold it that
+// long.
+func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key string, hold time.Duration) {
 	now := time.Now()
 	if e := p.cache.Get(key); e != nil {
+		if hold > 0 {
+			p.metrics.Blocking("cached", 0)
+		}
 		if e.Fresh(now) {
 			p.serveEntry(w, r, e, statusHit)
 			return
@@ -36,7 +50,11 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 		p.serveStale(w, r, rt, rp, key, e, now)
 		return
 	}
-	rdr, started, err := p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "fill", key, r, nil)))
+	fr := p.newFetchReq(rt, "fill", key, r, nil)
+	if hold > 0 {
+		fr.kind, fr.hold = "blocking", hold
+	}
+	rdr, started, err := p.cache.Fill(r.Context(), key, p.fetch(fr))
 	if err != nil {
 		p.fail(w, r, statusMiss, err)
 		return
@@ -48,6 +66,13 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 		p.metrics.Joined()
 	}
 	hd, err := rdr.Head()
+	if hold > 0 {
+		result := "joined"
+		if started {
+			result = "upstream"
+		}
+		p.metrics.Blocking(result, time.Since(now))
+	}
 	if err != nil {
 		p.headFailed(w, r, rp, st, err)
 		return

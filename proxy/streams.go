@@ -28,12 +28,104 @@ type streams struct {
 }
 
 type stream struct {
-	key      string
-	label    string
-	target   time.Duration
-	keys     []string // listed now
-	dirs     []string
-	lastSeen time.Time
+	key        string
+	label      string
+	target     time.Duration
+	keys       []string // listed now
+	dirs       []string
+	lastSeen   time.Time
+	listedOnce bool // update has run for it
+	// newest is the most advanced playlist seen per delta-update mode
+	// ("", "YES", "v2"), from any request: LL-HLS blocking requests are
+	// answered from it when it reaches their target.
+	newest map[string]newestPlaylist
+}
+
+// newestPlaylist is a playlist the edge holds (or is fetching) under key.
+type newestPlaylist struct {
+	key   string
+	state *manifest.HLSState
+	seen  time.Time
+}
+
+// position is how far a playlist reaches: its last part, or its last
+// segment when no later part is listed. An ended playlist reaches all.
+func position(st *manifest.HLSState) (msn uint64, part int) {
+	if st.EndList {
+		return ^uint64(0), int(^uint(0) >> 1)
+	}
+	last, ok := st.LastMSN()
+	if pm, pi, pok := st.LastPart(); pok && (!ok || pm > last) {
+		return pm, pi
+	}
+	return last, int(^uint(0) >> 1)
+}
+
+func before(am uint64, ap int, bm uint64, bp int) bool {
+	return am < bm || am == bm && ap < bp
+}
+
+// observe records a media playlist of a rendition, fetched under key, and
+// reports whether it is at least as advanced as any seen before: only
+// then may it change what the rendition lists.
+func (s *streams) observe(rendition, skip, key string, st *manifest.HLSState, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, _ := s.getLocked(rendition, now)
+	if st.TargetDuration > 0 {
+		r.target = st.TargetDuration
+	}
+	m, p := position(st)
+	cur, ok := r.newest[skip]
+	if ok {
+		cm, cp := position(cur.state)
+		if before(m, p, cm, cp) {
+			return false
+		}
+	}
+	if r.newest == nil {
+		r.newest = map[string]newestPlaylist{}
+	}
+	r.newest[skip] = newestPlaylist{key: key, state: st, seen: now}
+	if skip != "" {
+		// A full playlist is what its delta updates are made from: for
+		// deciding 400s and for listings, the full one counts.
+		return false
+	}
+	return true
+}
+
+// newest returns the most advanced playlist of a rendition in a delta
+// mode; a full playlist stands in for a delta request when it is newer.
+func (s *streams) newest(rendition, skip string) (newestPlaylist, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r := s.byKey[rendition]
+	if r == nil {
+		return newestPlaylist{}, false
+	}
+	n, ok := r.newest[skip]
+	if full, fok := r.newest[""]; skip != "" && fok {
+		if !ok {
+			return full, true
+		}
+		nm, np := position(n.state)
+		fm, fp := position(full.state)
+		if before(nm, np, fm, fp) {
+			return full, true
+		}
+	}
+	return n, ok
+}
+
+// target is a rendition's target duration, or zero if unknown.
+func (s *streams) target(rendition string) time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if r := s.byKey[rendition]; r != nil {
+		return r.target
+	}
+	return 0
 }
 
 func newStreams() *streams {
@@ -83,17 +175,9 @@ func (s *streams) premature(key, path string) bool {
 func (s *streams) update(key string, target time.Duration, keys []string, live bool, now time.Time) (added []string, first bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.byKey[key]
-	if st == nil {
-		first = true
-		st = &stream{key: key, label: "other"}
-		if s.labels < s.maxLabels {
-			st.label = key
-			s.labels++
-		}
-		s.byKey[key] = st
-		s.evictLocked(now)
-	}
+	st, _ := s.getLocked(key, now)
+	first = !st.listedOnce
+	st.listedOnce = true
 	st.lastSeen = now
 	st.target = target
 	// Unlist what this stream listed before and is gone now.
@@ -127,6 +211,21 @@ func (s *streams) update(key string, target time.Duration, keys []string, live b
 		}
 	}
 	return added, first
+}
+
+// getLocked returns the stream of a playlist key, made on first sight.
+func (s *streams) getLocked(key string, now time.Time) (st *stream, first bool) {
+	if st = s.byKey[key]; st != nil {
+		return st, false
+	}
+	st = &stream{key: key, label: "other", lastSeen: now}
+	if s.labels < s.maxLabels {
+		st.label = key
+		s.labels++
+	}
+	s.byKey[key] = st
+	s.evictLocked(now)
+	return st, true
 }
 
 // evictLocked drops the least recently seen stream when the registry is

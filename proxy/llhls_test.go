@@ -1,0 +1,403 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgecache/edgecache/manifest"
+)
+
+func TestParseDirectives(t *testing.T) {
+	cases := []struct {
+		query string
+		want  hlsDirectives
+		bad   bool
+	}{
+		{"_HLS_msn=10", hlsDirectives{blocking: true, msn: 10, part: -1}, false},
+		{"_HLS_part=2&_HLS_msn=10", hlsDirectives{blocking: true, msn: 10, part: 2}, false},
+		{"_HLS_msn=10&_HLS_part=2&_HLS_skip=YES", hlsDirectives{blocking: true, msn: 10, part: 2, skip: "YES"}, false},
+		{"_HLS_skip=v2&token=x", hlsDirectives{part: -1, skip: "v2"}, false},
+		{"_HLS_part=2", hlsDirectives{}, true}, // part without msn
+		{"_HLS_msn=-1", hlsDirectives{}, true},
+		{"_HLS_msn=ten", hlsDirectives{}, true},
+		{"_HLS_msn=1&_HLS_part=x", hlsDirectives{}, true},
+		{"_HLS_msn=1&_HLS_msn=2", hlsDirectives{}, true},
+		{"_HLS_skip=NO", hlsDirectives{}, true},
+	}
+	for _, tc := range cases {
+		got, err := parseDirectives(tc.query)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%q: accepted as %+v", tc.query, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: got %+v, %v; want %+v", tc.query, got, err, tc.want)
+		}
+	}
+	if k1, k2 := cacheKey("/a.m3u8", "_HLS_part=1&_HLS_msn=5", nil), cacheKey("/a.m3u8", "_HLS_msn=5&_HLS_part=1", nil); k1 != k2 {
+		t.Errorf("directive order changes the key: %q vs %q", k1, k2)
+	}
+	if k := cacheKey("/a.m3u8", "_HLS_msn=5", []string{"_HLS_msn"}); !strings.Contains(k, "_HLS_msn=5") {
+		t.Errorf("a directive was dropped from the key: %q", k)
+	}
+}
+
+// llOrigin is an LL-HLS origin the test advances by hand, part by part:
+// 1 s segments of 4 parts, blocking reloads, held part requests.
+type llOrigin struct {
+	mu       sync.Mutex
+	changed  chan struct{}
+	msn      uint64 // segment in progress
+	parts    int    // complete parts of it
+	ended    bool
+	blocking map[string]int // upstream blocking requests by query
+	partReqs map[string]int
+}
+
+const llPartsPerSeg = 4
+
+func newLLOrigin() *llOrigin {
+	return &llOrigin{changed: make(chan struct{}), msn: 10, parts: 1, blocking: map[string]int{}, partReqs: map[string]int{}}
+}
+
+// advance completes one more part.
+func (o *llOrigin) advance() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.parts++
+	if o.parts == llPartsPerSeg {
+		o.msn, o.parts = o.msn+1, 0
+	}
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+func (o *llOrigin) end() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ended = true
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+// reachesLocked: the playlist has segment msn, or part (msn, part).
+func (o *llOrigin) reachesLocked(msn uint64, part int) bool {
+	if o.ended || msn < o.msn {
+		return true
+	}
+	return msn == o.msn && part >= 0 && part < o.parts
+}
+
+func (o *llOrigin) playlistLocked() string {
+	var b strings.Builder
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n")
+	b.WriteString("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.75\n#EXT-X-PART-INF:PART-TARGET=0.25\n")
+	first := o.msn - 4
+	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n#EXT-X-MAP:URI=\"init.mp4\"\n", first)
+	for m := first; m < o.msn; m++ {
+		if m >= o.msn-1 {
+			for p := range llPartsPerSeg {
+				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=0.25,URI=\"seg%d.%d.m4s\"%s\n", m, p, map[bool]string{true: ",INDEPENDENT=YES"}[p == 0])
+			}
+		}
+		fmt.Fprintf(&b, "#EXTINF:1.0,\nseg%d.m4s\n", m)
+	}
+	if o.ended {
+		b.WriteString("#EXT-X-ENDLIST\n")
+		return b.String()
+	}
+	for p := range o.parts {
+		fmt.Fprintf(&b, "#EXT-X-PART:DURATION=0.25,URI=\"seg%d.%d.m4s\"\n", o.msn, p)
+	}
+	fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg%d.%d.m4s\"\n", o.msn, o.parts)
+	return b.String()
+}
+
+func partBody(msn uint64, part int) string { return fmt.Sprintf("part %d.%d ", msn, part) + strings.Repeat("x", 1000) }
+
+func (o *llOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	deadline := time.After(3 * time.Second) // 3 target durations
+	switch {
+	case r.URL.Path == "/live.m3u8":
+		q := r.URL.Query()
+		if q.Has("_HLS_part") && !q.Has("_HLS_msn") {
+			http.Error(w, "part without msn", 400)
+			return
+		}
+		o.mu.Lock()
+		if q.Has("_HLS_msn") {
+			o.blocking[r.URL.RawQuery]++
+		}
+		o.mu.Unlock()
+		for q.Has("_HLS_msn") {
+			msn, _ := strconv.ParseUint(q.Get("_HLS_msn"), 10, 64)
+			part := -1
+			if q.Has("_HLS_part") {
+				part, _ = strconv.Atoi(q.Get("_HLS_part"))
+			}
+			o.mu.Lock()
+			ok, ch := o.reachesLocked(msn, part), o.changed
+			if !ok && msn > o.msn+2 {
+				o.mu.Unlock()
+				http.Error(w, "too far", 400)
+				return
+			}
+			o.mu.Unlock()
+			if ok {
+				break
+			}
+			select {
+			case <-ch:
+			case <-deadline:
+				http.Error(w, "timeout", 503)
+				return
+			case <-r.Context().Done():
+				return
+			}
+		}
+		o.mu.Lock()
+		body := o.playlistLocked()
+		o.mu.Unlock()
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		w.Header().Set("Cache-Control", "max-age=1")
+		io.WriteString(w, body)
+	case strings.Count(r.URL.Path, ".") == 2: // a part: held until complete
+		var msn uint64
+		var part int
+		fmt.Sscanf(strings.TrimPrefix(r.URL.Path, "/seg"), "%d.%d.m4s", &msn, &part)
+		o.mu.Lock()
+		o.partReqs[r.URL.Path]++
+		o.mu.Unlock()
+		for {
+			o.mu.Lock()
+			ok, ch := msn < o.msn || msn == o.msn && part < o.parts, o.changed
+			o.mu.Unlock()
+			if ok {
+				break
+			}
+			select {
+			case <-ch:
+			case <-deadline:
+				http.Error(w, "timeout", 503)
+				return
+			}
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, partBody(msn, part))
+	default:
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "segment "+r.URL.Path)
+	}
+}
+
+func (o *llOrigin) counts() (blocking map[string]int, parts map[string]int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b, p := map[string]int{}, map[string]int{}
+	for k, v := range o.blocking {
+		b[k] = v
+	}
+	for k, v := range o.partReqs {
+		p[k] = v
+	}
+	return b, p
+}
+
+func parsePlaylist(t *testing.T, body []byte) *manifest.HLSState {
+	t.Helper()
+	st, err := manifest.ParseHLS(body)
+	if err != nil {
+		t.Fatalf("playlist: %v\n%s", err, body)
+	}
+	return st
+}
+
+// TestBlockingReloadCollapse: 50 viewers block on the next part; the
+// origin sees one blocking request, and every viewer gets a playlist that
+// reaches the part once it exists.
+func TestBlockingReloadCollapse(t *testing.T) {
+	checkGoroutines(t)
+	o := newLLOrigin()
+	origin := httptest.NewServer(o)
+	defer origin.Close()
+	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live.m3u8") // the edge learns the rendition
+
+	const viewers = 50
+	var wg sync.WaitGroup
+	results := make(chan string, viewers)
+	for range viewers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, b, err := get(t, http.DefaultClient, e.URL+"/live.m3u8?_HLS_msn=10&_HLS_part=1")
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			st, perr := manifest.ParseHLS(b)
+			switch {
+			case perr != nil:
+				results <- perr.Error()
+			case resp.StatusCode != 200 || !st.Reaches(10, 1):
+				results <- fmt.Sprintf("%d, not reaching 10.1:\n%s", resp.StatusCode, b)
+			default:
+				results <- "ok"
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // every viewer is held now
+	select {
+	case r := <-results:
+		t.Fatalf("a viewer was answered before the part existed: %s", r)
+	default:
+	}
+	o.advance()
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r != "ok" {
+			t.Fatal(r)
+		}
+	}
+	blocking, _ := o.counts()
+	if n := blocking["_HLS_msn=10&_HLS_part=1"]; n != 1 {
+		t.Fatalf("origin saw %d blocking requests for 10.1, want 1 (%v)", n, blocking)
+	}
+	up := metricValue(t, e.reg, "edgecache_llhls_blocking_requests_total", "result", "upstream")
+	joined := metricValue(t, e.reg, "edgecache_llhls_blocking_requests_total", "result", "joined")
+	if up != 1 || joined != viewers-1 {
+		t.Fatalf("upstream %v joined %v, want 1 and %d", up, joined, viewers-1)
+	}
+
+	// "Or later": an older target is answered from the newest playlist
+	// without the origin.
+	resp, b := mustGet(t, e.URL+"/live.m3u8?_HLS_msn=10&_HLS_part=0")
+	if resp.StatusCode != 200 || !parsePlaylist(t, b).Reaches(10, 1) {
+		t.Fatalf("older target: %d\n%s", resp.StatusCode, b)
+	}
+	wantStatus(t, resp, 200, "HIT")
+	if blocking, _ := o.counts(); blocking["_HLS_msn=10&_HLS_part=0"] != 0 {
+		t.Fatal("an older target went to the origin")
+	}
+	// Appendix B: a blocking response keeps six target durations.
+	if ent := e.p.Cache().Get("/live.m3u8?_HLS_msn=10&_HLS_part=1"); ent == nil || ent.Head().Lifetime != 6*time.Second {
+		t.Fatalf("blocking response lifetime: %v", ent)
+	}
+}
+
+// TestBlockingRulesAtTheEdge: 400s come from the edge, from the newest
+// playlist it knows; ENDLIST makes directives moot.
+func TestBlockingRulesAtTheEdge(t *testing.T) {
+	checkGoroutines(t)
+	o := newLLOrigin()
+	origin := httptest.NewServer(o)
+	defer origin.Close()
+	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live.m3u8") // msn 10, 1 part done: last segment 9
+	cases := []struct {
+		query string
+		code  int
+	}{
+		{"_HLS_part=1", 400},              // part without msn
+		{"_HLS_msn=x", 400},               // malformed
+		{"_HLS_msn=12", 400},              // > last segment (9) + 2
+		{"_HLS_msn=10&_HLS_part=5", 400},  // beyond the advance part limit
+		{"_HLS_msn=11", 200},              // within: held, answered below
+		{"_HLS_msn=10&_HLS_part=3", 200},  // within the advance limit
+		{"_HLS_msn=9&_HLS_skip=YES", 200}, // present already
+	}
+	before, _ := o.counts()
+	for _, tc := range cases {
+		if tc.code != 400 {
+			continue
+		}
+		resp, b := mustGet(t, e.URL+"/live.m3u8?"+tc.query)
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s: %d %q, want %d", tc.query, resp.StatusCode, b, tc.code)
+		}
+	}
+	if after, _ := o.counts(); len(after) != len(before) {
+		t.Fatalf("a 400 case reached the origin: %v", after)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 8 {
+			time.Sleep(50 * time.Millisecond)
+			o.advance()
+		}
+	}()
+	for _, tc := range cases {
+		if tc.code != 200 {
+			continue
+		}
+		resp, b := mustGet(t, e.URL+"/live.m3u8?"+tc.query)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d %q", tc.query, resp.StatusCode, b)
+		}
+	}
+	<-done
+	o.end()
+	// After ENDLIST, a target that will never exist is answered at once
+	// with the ended playlist.
+	mustGet(t, e.URL+"/live.m3u8?_HLS_msn=12") // the edge learns of the end
+	start := time.Now()
+	resp, b := mustGet(t, e.URL+"/live.m3u8?_HLS_msn=40")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "#EXT-X-ENDLIST") || time.Since(start) > time.Second {
+		t.Fatalf("after ENDLIST: %d in %v\n%s", resp.StatusCode, time.Since(start), b)
+	}
+}
+
+// TestHintedPartCollapse: viewers asking for the hinted part are held on
+// one upstream request and get the whole part once it exists.
+func TestHintedPartCollapse(t *testing.T) {
+	checkGoroutines(t)
+	o := newLLOrigin()
+	origin := httptest.NewServer(o)
+	defer origin.Close()
+	e := newEdge(t, origin.URL, nil) // prefetch on: the hint is fetched ahead
+	_, b := mustGet(t, e.URL+"/live.m3u8")
+	st := parsePlaylist(t, b)
+	if len(st.PreloadHints) != 1 {
+		t.Fatalf("no hint:\n%s", b)
+	}
+	hint := st.PreloadHints[0].URI
+	const viewers = 30
+	var wg sync.WaitGroup
+	bodies := make(chan string, viewers)
+	for range viewers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, b, err := get(t, http.DefaultClient, e.URL+"/"+hint)
+			if err != nil {
+				bodies <- err.Error()
+				return
+			}
+			bodies <- string(b)
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	o.advance()
+	wg.Wait()
+	close(bodies)
+	want := partBody(10, 1)
+	for b := range bodies {
+		if b != want {
+			t.Fatalf("hinted part body %q, want the whole part", b)
+		}
+	}
+	if _, parts := o.counts(); parts["/"+hint] != 1 {
+		t.Fatalf("origin saw %d requests for the hinted part, want 1", parts["/"+hint])
+	}
+}
