@@ -42,6 +42,8 @@ type Report struct {
 	RSS         map[string]RSSResult      `json:"rss"`
 	Viewers     map[string][]ViewerStep   `json:"viewers"`
 	MaxViewers  map[string]int            `json:"max_viewers"`
+	// LLHLS: LL-HLS viewers against each edge in front of the packager.
+	LLHLS  map[string]LLResult `json:"llhls"`
 	Errors      []string                  `json:"errors,omitempty"`
 }
 
@@ -58,7 +60,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		HotSegment: map[string][]WrkResult{}, HotPlaylist: map[string][]WrkResult{},
 		Herd4MB: map[string][]HerdResult{}, Herd20MB: map[string][]HerdResult{},
 		Expiry: map[string][]ExpiryResult{}, RSS: map[string]RSSResult{},
-		Viewers: map[string][]ViewerStep{}, MaxViewers: map[string]int{},
+		Viewers: map[string][]ViewerStep{}, MaxViewers: map[string]int{}, LLHLS: map[string]LLResult{},
 	}
 	dir, err := os.MkdirTemp("", "edgecache-compare")
 	if err != nil {
@@ -90,7 +92,14 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	pkSrv := &server{Name: "packager", cmd: pk}
 	defer pkSrv.stop()
-	e := &env{dir: dir, originAddr: strings.TrimPrefix(o.URL, "http://"), packagerURL: fmt.Sprintf("http://127.0.0.1:%d", pport), bin: opt.Bin}
+	// Every edge reaches the packager through one counting proxy: what
+	// reaches the origin is counted outside every edge.
+	cp, err := startCountingProxy(fmt.Sprintf("http://127.0.0.1:%d", pport))
+	if err != nil {
+		return nil, err
+	}
+	defer cp.close()
+	e := &env{dir: dir, originAddr: strings.TrimPrefix(o.URL, "http://"), packagerURL: cp.URL, bin: opt.Bin}
 	if err := waitOK(e.packagerURL+"/hls/demo.m3u8", 30*time.Second); err != nil {
 		return nil, fmt.Errorf("packager demo stream: %w", err)
 	}
@@ -172,6 +181,16 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		rep.Viewers[s.Name] = steps
 		rep.MaxViewers[s.Name] = best
 		log.Info("viewer ladder", "server", s.Name, "max_clean", best)
+	}
+	llViewers, llFor := 200, 30*time.Second
+	if opt.Quick {
+		llViewers, llFor = 50, 12*time.Second
+	}
+	for _, s := range servers {
+		x, err := runLLHLS(ctx, s, cp, llViewers, llFor, 333*time.Millisecond)
+		note(s.Name+" llhls", err)
+		rep.LLHLS[s.Name] = x
+		log.Info("llhls", "server", s.Name, "origin_blocking", x.OriginBlocking, "per_part", x.PerPart, "errors", x.Errors)
 	}
 	rep.Duration = time.Since(start).Round(time.Second).String()
 	return rep, nil

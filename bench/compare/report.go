@@ -135,6 +135,29 @@ func (r *Report) Markdown(command string) string {
 		}
 		p("- %s: %s\n", s, strings.Join(parts, "; "))
 	}
+	if len(r.LLHLS) > 0 {
+		p("\n")
+		ll := func(f func(LLResult) float64) map[string]float64 {
+			return collect(func(s string) float64 { return f(r.LLHLS[s]) })
+		}
+		var any LLResult
+		for _, x := range r.LLHLS {
+			any = x
+		}
+		table(fmt.Sprintf("LL-HLS: %d viewers with blocking reloads and preload hints, %.0f s, in front of the packager (parts of 333 ms)", any.Viewers, any.Seconds), []row{
+			{"origin blocking playlist reloads", ll(func(x LLResult) float64 { return float64(x.OriginBlocking) }), "%.0f", false},
+			{"...per part per rendition", ll(func(x LLResult) float64 { return x.PerPart }), "%.2f", false},
+			{"origin part requests", ll(func(x LLResult) float64 { return float64(x.OriginParts) }), "%.0f", false},
+			{"origin other playlist requests", ll(func(x LLResult) float64 { return float64(x.OriginPlaylist) }), "%.0f", false},
+			{"viewer playlist hold p50 ms", ll(func(x LLResult) float64 { return x.HoldP50Ms }), "%.0f", false},
+			{"viewer playlist hold p99 ms", ll(func(x LLResult) float64 { return x.HoldP99Ms }), "%.0f", false},
+			{"viewer part hold p50 ms", ll(func(x LLResult) float64 { return x.PartHoldP50Ms }), "%.0f", false},
+			{"HTTP errors", ll(func(x LLResult) float64 { return float64(x.Errors) }), "%.0f", false},
+			{"live latency p50 ms", ll(func(x LLResult) float64 { return x.LatencyP50Ms }), "%.0f", false},
+			{"rebuffer events", ll(func(x LLResult) float64 { return float64(x.Rebuffers) }), "%.0f", false},
+		})
+		p("What each does with a blocking request: nginx keys it by its query and passes each distinct `(msn, part)` miss to the origin (with the lock on, the others poll every 500 ms and get no byte until the whole answer is cached); Varnish coalesces identical URLs on its waiting list, so it sends one per target but cannot answer a target from a newer playlist or generate the 400s; edgecache holds the viewers itself, answers from any cached playlist that reaches the target, and sends one request per (rendition, target).\n\n")
+	}
 	if len(r.Errors) > 0 {
 		p("\n## Errors during the run\n\n")
 		for _, e := range r.Errors {
