@@ -44,7 +44,7 @@ type Report struct {
 	MaxViewers  map[string]int            `json:"max_viewers"`
 	// LLHLS: LL-HLS viewers against each edge in front of the packager.
 	LLHLS  map[string]LLResult `json:"llhls"`
-	Errors      []string                  `json:"errors,omitempty"`
+	Errors []string            `json:"errors,omitempty"`
 }
 
 // Run starts everything, runs the loads interleaved, stops everything it
