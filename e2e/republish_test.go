@@ -83,7 +83,8 @@ func (w *watchURLs) poll(t *testing.T, base string, playlists []string) {
 // hls.js plays through the edge; playback goes on across the discontinuity
 // and no URL ever serves two different contents.
 func TestRepublishKeepsPlaying(t *testing.T) {
-	s := startStack(t, origin.Config{}, false)
+	// A 6-segment window, so the discontinuity slides out within the run.
+	s := startStack(t, origin.Config{Segment: origin.SegmentConfig{Window: 6}}, false)
 	ctx := context.Background()
 	pubURL := s.pk.PublishURL("rep")
 	stop1 := publish(t, ctx, pubURL)

@@ -97,9 +97,32 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"empty gives defaults", "", false, func(t *testing.T, c Config) {
-			if c.Segment.TargetDuration != 2*time.Second || c.Segment.Window != 6 || c.RTMP.App != "live" ||
-				c.DASH.UTCTimingURL != "/dash/time" || c.Segment.Retain != 14*time.Second {
+			if c.Segment.TargetDuration != 2*time.Second || c.Segment.Window != 12 || c.RTMP.App != "live" ||
+				c.DASH.UTCTimingURL != "/dash/time" || c.Segment.Retain != 26*time.Second {
 				t.Errorf("defaults: %+v", c)
+			}
+			if !c.HLS.LowLatency.On() || c.HLS.PartHoldBack != 1050*time.Millisecond || c.HLS.CanSkipUntil != 12*time.Second ||
+				c.Segment.partTarget() != 350*time.Millisecond {
+				t.Errorf("LL-HLS defaults: %+v, part target %v", c.HLS, c.Segment.partTarget())
+			}
+		}},
+		{"low latency off keeps the short window", "hls:\n  low_latency: false\n", false, func(t *testing.T, c Config) {
+			if c.HLS.LowLatency.On() || c.Segment.Window != 6 || c.Segment.Retain != 14*time.Second {
+				t.Errorf("low_latency false: %+v %+v", c.HLS, c.Segment)
+			}
+		}},
+		{"low latency settings", "segment:\n  fragment_duration: 200ms\nhls:\n  low_latency: true\n  part_hold_back: 1s\n  can_skip_until: 30s\n", false, func(t *testing.T, c Config) {
+			if !c.HLS.LowLatency.On() || c.HLS.PartHoldBack != time.Second || c.HLS.CanSkipUntil != 30*time.Second ||
+				c.Segment.partTarget() != 210*time.Millisecond {
+				t.Errorf("LL-HLS settings: %+v, part target %v", c.HLS, c.Segment.partTarget())
+			}
+		}},
+		{"part hold back under three part targets", "hls:\n  part_hold_back: 1s\n", true, nil},
+		{"can skip until under six target durations", "hls:\n  can_skip_until: 11s\n", true, nil},
+		{"low latency not a boolean", "hls:\n  low_latency: sometimes\n", true, nil},
+		{"short hold back fine without low latency", "hls:\n  low_latency: false\n  part_hold_back: 100ms\n", false, func(t *testing.T, c Config) {
+			if c.HLS.PartHoldBack != 100*time.Millisecond {
+				t.Errorf("part_hold_back %v", c.HLS.PartHoldBack)
 			}
 		}},
 		{"full", `

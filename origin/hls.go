@@ -11,8 +11,14 @@ import (
 )
 
 // hlsVersion is the EXT-X-VERSION written. RFC 8216 section 7: EXT-X-MAP
-// in a playlist without EXT-X-I-FRAMES-ONLY needs version 6.
-const hlsVersion = 6
+// in a playlist without EXT-X-I-FRAMES-ONLY needs version 6. None of the
+// LL-HLS tags needs more, but EXT-X-SKIP needs 9 (RFC 8216bis 8), so a
+// Playlist Delta Update says hlsDeltaVersion; RFC 8216bis 6.2.1 asks for
+// no higher a version than the tags need.
+const (
+	hlsVersion      = 6
+	hlsDeltaVersion = 9
+)
 
 // hlsSegment is one listed media segment.
 type hlsSegment struct {
@@ -29,21 +35,42 @@ type hlsMediaPlaylist struct {
 	mediaSequence         uint64
 	discontinuitySequence uint64
 	segments              []hlsSegment
+	ll                    *hlsLowLatency // nil: not a low-latency playlist
 }
 
-// encode writes the playlist with hls-m3u8. The library places EXT-X-MAP
-// after the header tags and before the first segment, repeats it only
-// where the init segment changes (after a discontinuity), and writes
-// EXT-X-PROGRAM-DATE-TIME per segment, so nothing is hand-written here.
-func (p *hlsMediaPlaylist) encode() ([]byte, error) {
+// encode writes the whole playlist.
+func (p *hlsMediaPlaylist) encode() ([]byte, error) { return p.encodeSkipping(0) }
+
+// encodeDelta writes a Playlist Delta Update (RFC 8216bis 6.2.5.1) that
+// replaces the first skip segments with EXT-X-SKIP.
+func (p *hlsMediaPlaylist) encodeDelta(skip int) ([]byte, error) {
+	if skip <= 0 || skip >= len(p.segments) || p.ll == nil {
+		return nil, fmt.Errorf("encode delta update skipping %d of %d segments: %w", skip, len(p.segments), errNothingToSkip)
+	}
+	return p.encodeSkipping(skip)
+}
+
+// encodeSkipping writes the playlist with hls-m3u8. The library places
+// EXT-X-MAP after the header tags and before the first segment listed,
+// repeats it only where the init segment changes (after a discontinuity),
+// writes EXT-X-PROGRAM-DATE-TIME per segment, the parts of a segment before
+// its EXTINF and those of the segment in progress after the last one, then
+// the preload hint. Only EXT-X-RENDITION-REPORT, which it does not know,
+// is written here, at the end.
+func (p *hlsMediaPlaylist) encodeSkipping(skip int) ([]byte, error) {
 	if len(p.segments) == 0 {
 		return nil, fmt.Errorf("encode media playlist: %w", errEmptySegment)
 	}
-	pl, err := m3u8.NewMediaPlaylist(0, uint(len(p.segments)))
+	// One spare slot: the library finds the last segment at tail-1, and a
+	// full ring wraps tail to 0.
+	pl, err := m3u8.NewMediaPlaylist(0, uint(len(p.segments))+1)
 	if err != nil {
 		return nil, fmt.Errorf("encode media playlist: %w", err)
 	}
 	pl.SetVersion(hlsVersion)
+	if skip > 0 {
+		pl.SetVersion(hlsDeltaVersion)
+	}
 	pl.SetIndependentSegments(true)
 	pl.SetTargetDuration(p.targetDuration)
 	pl.SeqNo = p.mediaSequence
@@ -67,7 +94,15 @@ func (p *hlsMediaPlaylist) encode() ([]byte, error) {
 			return nil, fmt.Errorf("encode media playlist: %w", err)
 		}
 	}
-	return bytes.Clone(pl.Encode().Bytes()), nil
+	if p.ll == nil {
+		return bytes.Clone(pl.Encode().Bytes()), nil
+	}
+	p.ll.apply(pl)
+	out, err := pl.EncodeWithSkip(uint64(skip))
+	if err != nil {
+		return nil, fmt.Errorf("encode media playlist: %w", err)
+	}
+	return p.ll.appendReports(bytes.Clone(out.Bytes())), nil
 }
 
 // targetDurationFor returns EXT-X-TARGETDURATION for a rendition: RFC 8216

@@ -25,11 +25,15 @@ const (
 //	/hls/STREAM/video.m3u8      media playlists (audio.m3u8, ts.m3u8)
 //	/dash/STREAM.mpd            dynamic MPD
 //	/hls|dash/STREAM/TOKEN/...  init and media segments (the same bytes)
+//	/hls/STREAM/TOKEN/KIND/MSN.N.m4s  LL-HLS part N of segment MSN
 //	/dash/time                  UTCTiming source (ISO 8601, ms)
 //	/healthz, /readyz, /metrics
 //
 // Everything else is a 404. Objects are served from RAM only once
-// complete; URLs inside playlists are relative.
+// complete; URLs inside playlists are relative. With hls.low_latency, media
+// playlist requests take delivery directives (llhttp.go), and a request for
+// the next part, the one the preload hint names, is held until that part
+// is complete.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hls/{rest...}", s.serveHLS)
@@ -88,6 +92,10 @@ func (s *Server) serveHLS(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
+	if s.cfg.HLS.LowLatency.On() {
+		s.serveLowLatency(w, r, name, file)
+		return
+	}
 	s.serveFile(w, r, name, file)
 }
 
@@ -119,14 +127,27 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name, file st
 		notFound(w)
 		return
 	}
+	cc := cacheImmutable
+	if e.class != classImmutable {
+		cc = maxAge(s.cfg.HTTP.PlaylistMaxAge)
+	}
+	writeEntry(w, r, e, cc)
+}
+
+// maxAge is a public Cache-Control of d, in whole seconds.
+func maxAge(d time.Duration) string {
+	return "public, max-age=" + strconv.Itoa(int(d/time.Second))
+}
+
+// writeEntry serves e, whole and at once: nothing is sent before the
+// complete object is in RAM.
+func writeEntry(w http.ResponseWriter, r *http.Request, e *entry, cacheControl string) {
 	h := w.Header()
 	h.Set("Content-Type", e.contentType)
 	h.Set("ETag", e.etag)
+	h.Set("Cache-Control", cacheControl)
 	modTime := e.modTime
-	if e.class == classImmutable {
-		h.Set("Cache-Control", cacheImmutable)
-	} else {
-		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.HTTP.PlaylistMaxAge/time.Second)))
+	if e.class != classImmutable {
 		// Playlists change within a second; Last-Modified would let an
 		// If-Modified-Since revalidation wrongly get a 304. ETag only.
 		modTime = time.Time{}

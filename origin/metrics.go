@@ -15,6 +15,7 @@ type metrics struct {
 	segments    *prometheus.CounterVec
 	rejections  *prometheus.CounterVec
 	listLatency prometheus.Histogram
+	held        *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,8 +46,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from the arrival of the keyframe that closes a segment to the playlists listing it.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "held_requests",
+			Help: "LL-HLS requests being held: blocking playlist reloads (playlist) and preload hints (part).",
+		}, []string{"kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.streams, m.bytesIn, m.bitrateIn, m.segments, m.rejections, m.listLatency} {
+	for _, c := range []prometheus.Collector{m.streams, m.bytesIn, m.bitrateIn, m.segments, m.rejections, m.listLatency, m.held} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register packager metrics: %w", err)
 		}

@@ -69,7 +69,37 @@ func goldenCases() []struct {
 			}
 			return m.encode()
 		}},
+		{"media-ll.m3u8", func() ([]byte, error) { return goldenLL(pdt).encode() }},
+		{"media-ll-delta.m3u8", func() ([]byte, error) {
+			p := goldenLL(pdt)
+			return p.encodeDelta(p.skippable())
+		}},
 	}
+}
+
+// goldenLL is a low-latency playlist: parts of the last two segments and
+// of the one in progress, the hint, and the audio rendition's report. Its
+// CAN-SKIP-UNTIL of 2 s (less than a real one may be) lets a delta update
+// skip 41 and 42.
+func goldenLL(pdt func(float64) time.Time) *hlsMediaPlaylist {
+	part := func(msn uint64, i int, d float64, ind bool) hlsPart {
+		return hlsPart{msn: msn, uri: "tok/video/" + itoa(msn) + "." + strconv.Itoa(i) + ".m4s", duration: d, independent: ind}
+	}
+	return &hlsMediaPlaylist{targetDuration: 2, mediaSequence: 41, discontinuitySequence: 3, segments: []hlsSegment{
+		{uri: "tok/video/41.m4s", duration: 2, mapURI: "tok/video/init-3.mp4", pdt: pdt(82)},
+		{uri: "tok/video/42.m4s", duration: 1.5, mapURI: "tok/video/init-3.mp4", pdt: pdt(84)},
+		{uri: "tok/video/43.m4s", duration: 1, disc: true, mapURI: "tok/video/init-4.mp4", pdt: pdt(90.25)},
+		{uri: "tok/video/44.m4s", duration: 1.002, mapURI: "tok/video/init-4.mp4", pdt: pdt(91.25)},
+	}, ll: &hlsLowLatency{
+		partTarget: 0.35, partHoldBack: 1.05, canSkipUntil: 2,
+		parts: []hlsPart{
+			part(43, 0, 0.334, true), part(43, 1, 0.333, false), part(43, 2, 0.333, false),
+			part(44, 0, 0.334, true), part(44, 1, 0.334, false), part(44, 2, 0.334, false),
+			part(45, 0, 0.333, true),
+		},
+		hint:    "tok/video/45.1.m4s",
+		reports: []hlsRenditionReport{{uri: "audio.m3u8", lastMSN: 45, lastPart: 0}},
+	}}
 }
 
 // TestGolden compares rendered playlists with testdata/*.golden (run with

@@ -26,7 +26,7 @@ type sample struct {
 }
 
 // partInfo locates one CMAF fragment (moof+mdat) inside its segment's
-// bytes. Fragments are what a later LL-HLS change publishes as parts.
+// bytes. Fragments are published as LL-HLS parts.
 type partInfo struct {
 	offset, size int
 	start        uint64 // tfdt
@@ -84,11 +84,17 @@ func (b *segmentBuilder) add(s sample) {
 	b.nsamples++
 }
 
+// fits reports whether a sample of dur ticks can join the open fragment
+// without taking it past limit ticks. An empty fragment takes any sample.
+func (b *segmentBuilder) fits(dur uint32, limit uint64) bool {
+	return len(b.frag) == 0 || b.fragDur+uint64(dur) <= limit
+}
+
 // cutFragment writes the open fragment, if any, as moof+mdat after the
-// segment's previous fragments.
-func (b *segmentBuilder) cutFragment() error {
+// segment's previous fragments, and reports whether it wrote one.
+func (b *segmentBuilder) cutFragment() (bool, error) {
 	if len(b.frag) == 0 {
-		return nil
+		return false, nil
 	}
 	b.fragSeq++
 	off := b.buf.Len()
@@ -101,7 +107,7 @@ func (b *segmentBuilder) cutFragment() error {
 		}},
 	}
 	if err := part.Marshal(&b.buf); err != nil {
-		return fmt.Errorf("marshal fragment: %w", err)
+		return false, fmt.Errorf("marshal fragment: %w", err)
 	}
 	b.parts = append(b.parts, partInfo{
 		offset: off, size: b.buf.Len() - off,
@@ -109,13 +115,22 @@ func (b *segmentBuilder) cutFragment() error {
 	})
 	clear(b.frag)
 	b.frag = b.frag[:0]
-	return nil
+	return true, nil
+}
+
+// partBytes returns the bytes of fragment i of the open segment. Nothing
+// writes them again: later fragments go after them, and a buffer that
+// grows copies them to a new array, leaving these as they are; finish
+// hands the buffer over and open starts a new one.
+func (b *segmentBuilder) partBytes(i int) []byte {
+	p := b.parts[i]
+	return b.buf.Bytes()[p.offset : p.offset+p.size : p.offset+p.size]
 }
 
 // finish closes the segment and returns its bytes, which the builder
 // never touches again.
 func (b *segmentBuilder) finish() ([]byte, []partInfo, error) {
-	if err := b.cutFragment(); err != nil {
+	if _, err := b.cutFragment(); err != nil {
 		return nil, nil, err
 	}
 	if b.nsamples == 0 {

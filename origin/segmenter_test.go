@@ -209,9 +209,17 @@ func TestVisibility(t *testing.T) {
 			}
 			for _, line := range strings.Split(string(e.body), "\n") {
 				uri := line
-				if strings.HasPrefix(line, "#EXT-X-MAP:URI=") {
-					uri = strings.Trim(strings.TrimPrefix(line, "#EXT-X-MAP:URI="), `"`)
-				} else if line == "" || line[0] == '#' {
+				tag, val, _ := strings.Cut(line, ":")
+				switch {
+				case tag == "#EXT-X-MAP" || tag == "#EXT-X-PART":
+					uri = attrs(val)["URI"]
+				case tag == "#EXT-X-PRELOAD-HINT":
+					// The next part: not served until complete.
+					if _, ok := st.file(attrs(val)["URI"]); ok {
+						t.Fatalf("frame %d: %s hints %s, which is already served", frame, pl, attrs(val)["URI"])
+					}
+					continue
+				case line == "" || line[0] == '#':
 					continue
 				}
 				if _, ok := st.file(uri); !ok {

@@ -98,6 +98,7 @@ func (s *session) start(base time.Duration, arrival time.Time) error {
 			s: s, info: v, nextSeq: seq,
 			target:    durTicks(cfg.TargetDuration, v.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, v.timescale),
+			partTicks: durTicks(cfg.partTarget(), v.timescale),
 		}
 	}
 	if a := s.tracks[kindAudio]; a != nil {
@@ -106,6 +107,7 @@ func (s *session) start(base time.Duration, arrival time.Time) error {
 			selfCut:   s.video == nil,
 			target:    durTicks(cfg.TargetDuration, a.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, a.timescale),
+			partTicks: durTicks(cfg.partTarget(), a.timescale),
 		}
 	}
 	if st.ts != nil {
@@ -124,6 +126,21 @@ func (s *session) start(base time.Duration, arrival time.Time) error {
 
 func durTicks(d time.Duration, ts uint32) uint64 {
 	return uint64(d.Seconds()*float64(ts) + 0.5)
+}
+
+// cutPart ends b's open fragment of segment seq of track k and, with
+// LL-HLS on, publishes it as a part.
+func (s *session) cutPart(k trackKind, seq uint64, b *segmentBuilder) error {
+	cut, err := b.cutFragment()
+	if err != nil || !cut || !s.st.cfg.HLS.LowLatency.On() {
+		return err
+	}
+	i := len(b.parts) - 1
+	s.st.publishPart(completedPart{
+		kind: k, seq: seq, epoch: s.epoch, scale: s.tracks[k].timescale,
+		index: i, info: b.parts[i], body: b.partBytes(i),
+	})
+	return nil
 }
 
 // writeH264 ingests one H.264 access unit (NALUs without start codes).
@@ -280,6 +297,7 @@ func (s *session) reconfigure(t *trackInfo) error {
 		if err := s.flush(); err != nil {
 			return err
 		}
+		s.st.closeEpoch()
 	}
 	s.tracks[kindVideo] = t
 	s.started = false
@@ -433,6 +451,7 @@ type videoSeg struct {
 	haveDTS   bool
 	target    uint64
 	fragTicks uint64
+	partTicks uint64 // no fragment is longer (the LL-HLS part target)
 }
 
 // push adds a sample and reports whether it started a new segment.
@@ -447,6 +466,11 @@ func (v *videoSeg) push(smp sample, arrival time.Time) (bool, error) {
 		p := v.pending
 		p.dur = uint32(smp.dts - p.dts)
 		v.lastDur = p.dur
+		if !v.b.fits(p.dur, v.partTicks) {
+			if err := v.s.cutPart(kindVideo, v.seq, &v.b); err != nil {
+				return false, err
+			}
+		}
 		v.b.add(p)
 		// Cut once the target is reached, allowing 5% for timestamp
 		// rounding, so a 2 s GOP makes 2 s segments.
@@ -459,7 +483,7 @@ func (v *videoSeg) push(smp sample, arrival time.Time) (bool, error) {
 				return false, err
 			}
 		} else if v.b.fragDur >= v.fragTicks {
-			if err := v.b.cutFragment(); err != nil {
+			if err := v.s.cutPart(kindVideo, v.seq, &v.b); err != nil {
 				return false, err
 			}
 		}
@@ -497,6 +521,11 @@ func (v *videoSeg) flush() error {
 		if p.dur == 0 {
 			p.dur = v.info.timescale / 30
 		}
+		if !v.b.fits(p.dur, v.partTicks) {
+			if err := v.s.cutPart(kindVideo, v.seq, &v.b); err != nil {
+				return err
+			}
+		}
 		v.b.add(p)
 		v.havePend = false
 	}
@@ -526,6 +555,7 @@ type audioSeg struct {
 	selfCut   bool
 	target    uint64
 	fragTicks uint64
+	partTicks uint64 // no fragment is longer (the LL-HLS part target)
 }
 
 func (a *audioSeg) push(raw uint64, dur uint32, payload []byte) error {
@@ -638,9 +668,14 @@ func (a *audioSeg) add(smp sample) error {
 		a.b.open(smp.dts)
 		a.open, a.seq = true, a.nextSeq
 	}
+	if !a.b.fits(smp.dur, a.partTicks) {
+		if err := a.s.cutPart(kindAudio, a.seq, &a.b); err != nil {
+			return err
+		}
+	}
 	a.b.add(smp)
 	if a.b.fragDur >= a.fragTicks {
-		return a.b.cutFragment()
+		return a.s.cutPart(kindAudio, a.seq, &a.b)
 	}
 	return nil
 }

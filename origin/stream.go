@@ -25,6 +25,7 @@ type segMeta struct {
 	size      int
 	name      string // file name in the stream's namespace
 	disc      bool   // first segment of a republish
+	parts     []partMeta
 }
 
 func (s *segMeta) seconds() float64 { return float64(s.dur) / float64(s.timescale) }
@@ -63,6 +64,10 @@ type rendition struct {
 	maxDur   float64 // longest segment ever, seconds
 	endTicks uint64  // end of the last segment on the media timeline
 	endTS    uint32  // timescale of endTicks
+
+	// LL-HLS (fMP4 renditions with hls.low_latency on).
+	open  *openSeg // the segment being produced; nil until its first part
+	delta *entry   // the Playlist Delta Update; nil when nothing is skippable
 }
 
 func (r *rendition) endSeconds() float64 {
@@ -115,6 +120,7 @@ type Stream struct {
 	lastTracks    [2]*trackInfo
 	changed       chan struct{}
 	lastMediaTime time.Time
+	epochClosed   bool // the last epoch ended and the next has not begun
 }
 
 func newStream(name string, cfg *Config, log *slog.Logger, m *metrics, now time.Time) *Stream {
@@ -160,11 +166,22 @@ func (st *Stream) acquire() error {
 	return nil
 }
 
+// release marks the stream as without publisher. The media playlists are
+// re-rendered without a preload hint (nothing more is coming), and anyone
+// blocked on the stream wakes up to see it.
 func (st *Stream) release(now time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.publishing = false
 	st.idleSince = now
+	if !st.cfg.HLS.LowLatency.On() {
+		return
+	}
+	puts := map[string]*entry{}
+	dels := st.dropOpenLocked()
+	st.renderMediaLocked(puts, now)
+	st.files.apply(puts, dels)
+	st.notifyLocked()
 }
 
 func (st *Stream) isPublishing() bool {
@@ -248,6 +265,7 @@ func (st *Stream) beginEpochLocked(tracks [2]*trackInfo, now time.Time) (*epoch,
 		puts[e.initName[k]] = newEntry(body, mimeFor(trackKind(k)), classImmutable, st.token+"-"+e.initName[k], now)
 	}
 	st.epochs = append(st.epochs, e)
+	st.epochClosed = false
 	st.lastTracks = tracks
 	return e, puts, nil
 }
@@ -274,7 +292,9 @@ type completedSegment struct {
 }
 
 // publish makes a completed segment visible together with the
-// playlists that list it.
+// playlists that list it. Its LL-HLS parts, already served from the bytes
+// of the segment being built, are served from the finished segment's bytes
+// from now on: the same content, one copy.
 func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
 	now := time.Now()
 	st.mu.Lock()
@@ -287,7 +307,7 @@ func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
 	}
 	seg := &segMeta{
 		seq: c.seq, epoch: c.epoch, start: c.start, dur: c.dur, timescale: c.scale,
-		size: len(c.body), name: name,
+		size: len(c.body), name: name, parts: partMetas(c.parts),
 	}
 	if n := len(r.segs); n > 0 {
 		seg.disc = r.segs[n-1].epoch != c.epoch
@@ -306,6 +326,15 @@ func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
 		puts[k] = v
 	}
 	puts[name] = newEntry(c.body, ctype, classImmutable, st.token+"-"+name, now)
+	if !c.ts && st.cfg.HLS.LowLatency.On() {
+		for i, p := range c.parts {
+			pn := st.partName(c.kind, c.seq, i)
+			puts[pn] = newEntry(c.body[p.offset:p.offset+p.size:p.offset+p.size], ctype, classImmutable, st.token+"-"+pn, now)
+		}
+		if r.open != nil && r.open.seq <= c.seq {
+			r.open = nil
+		}
+	}
 	for len(r.segs) > st.cfg.Segment.Window {
 		old := r.segs[0]
 		r.segs = r.segs[1:]
@@ -319,8 +348,7 @@ func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
 	}
 	st.renderLocked(puts, now)
 	st.files.apply(puts, nil)
-	close(st.changed)
-	st.changed = make(chan struct{})
+	st.notifyLocked()
 	st.mu.Unlock()
 
 	st.m.segments.WithLabelValues(st.name, kindLabel).Inc()
@@ -329,18 +357,15 @@ func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
 	}
 }
 
+// notifyLocked wakes everyone waiting on Changed.
+func (st *Stream) notifyLocked() {
+	close(st.changed)
+	st.changed = make(chan struct{})
+}
+
 // renderLocked re-renders every playlist into puts.
 func (st *Stream) renderLocked(puts map[string]*entry, now time.Time) {
-	for _, r := range st.rends {
-		if len(r.segs) == 0 {
-			continue
-		}
-		if b, err := st.mediaPlaylistLocked(r, false).encode(); err == nil {
-			puts[playlistName(r.kind)] = newEntry(b, mimeHLS, classLive, "", now)
-		} else {
-			st.log.Error("render playlist", "track", r.kind, "err", err)
-		}
-	}
+	st.renderMediaLocked(puts, now)
 	if st.ts != nil && len(st.ts.segs) > 0 {
 		if b, err := st.mediaPlaylistLocked(st.ts, true).encode(); err == nil {
 			puts[nameTSPlaylist] = newEntry(b, mimeHLS, classLive, "", now)
@@ -358,9 +383,35 @@ func (st *Stream) renderLocked(puts map[string]*entry, now time.Time) {
 	}
 }
 
+// renderMediaLocked re-renders the fMP4 media playlists (and their delta
+// updates) into puts: what a new LL-HLS part changes.
+func (st *Stream) renderMediaLocked(puts map[string]*entry, now time.Time) {
+	for _, r := range st.rends {
+		r.delta = nil
+		if len(r.segs) == 0 {
+			continue
+		}
+		p := st.mediaPlaylistLocked(r, false)
+		b, err := p.encode()
+		if err != nil {
+			st.log.Error("render playlist", "track", r.kind, "err", err)
+			continue
+		}
+		puts[playlistName(r.kind)] = newEntry(b, mimeHLS, classLive, "", now)
+		if n := p.skippable(); n > 0 {
+			d, err := p.encodeDelta(n)
+			if err != nil {
+				st.log.Error("render delta update", "track", r.kind, "err", err)
+				continue
+			}
+			r.delta = newEntry(d, mimeHLS, classLive, "", now)
+		}
+	}
+}
+
 func (st *Stream) mediaPlaylistLocked(r *rendition, ts bool) *hlsMediaPlaylist {
 	p := &hlsMediaPlaylist{
-		targetDuration:        targetDurationFor(st.cfg.Segment.TargetDuration, r.maxDur),
+		targetDuration:        st.targetLocked(r),
 		mediaSequence:         r.segs[0].seq,
 		discontinuitySequence: r.discSeq,
 		segments:              make([]hlsSegment, 0, len(r.segs)),
@@ -377,7 +428,15 @@ func (st *Stream) mediaPlaylistLocked(r *rendition, ts bool) *hlsMediaPlaylist {
 		}
 		p.segments = append(p.segments, hs)
 	}
+	if !ts && st.cfg.HLS.LowLatency.On() {
+		p.ll = st.lowLatencyLocked(r, p.targetDuration)
+	}
 	return p
+}
+
+// targetLocked is r's EXT-X-TARGETDURATION, in seconds.
+func (st *Stream) targetLocked(r *rendition) uint {
+	return targetDurationFor(st.cfg.Segment.TargetDuration, r.maxDur)
 }
 
 // multivariantLocked describes the latest session's tracks; nil until the
@@ -504,6 +563,12 @@ func (st *Stream) expire(now time.Time) {
 		for _, rs := range r.retired {
 			if now.After(rs.expires) {
 				dels = append(dels, rs.seg.name)
+				// Parts go with their segment, which outlives their
+				// EXT-X-PART tags (three target durations from the live
+				// edge) by its window and retention.
+				for i := range rs.seg.parts {
+					dels = append(dels, st.partName(r.kind, rs.seg.seq, i))
+				}
 				continue
 			}
 			keep = append(keep, rs)

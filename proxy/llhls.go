@@ -29,9 +29,6 @@ import (
 // errBadDirective is a malformed or inconsistent delivery directive.
 var errBadDirective = errors.New("bad HLS delivery directive")
 
-// advancePartLimit is RFC 8216bis 6.2.5.2's Advance Part Limit.
-const advancePartLimit = 3
-
 // hlsDirectives are a playlist request's delivery directives.
 type hlsDirectives struct {
 	blocking bool   // _HLS_msn present
@@ -164,10 +161,31 @@ func tooFar(st *manifest.HLSState, d hlsDirectives) bool {
 	if d.part < 0 {
 		return false
 	}
-	if pm, pi, ok := st.LastPart(); ok && d.msn == pm && d.part > pi+advancePartLimit {
-		return true
+	pm, pi, ok := st.LastPart()
+	if !ok {
+		return false
 	}
-	return false
+	// Parts ahead of the last one; into the next segment, at least part+1
+	// (the rest of the current one is not known yet).
+	var ahead int
+	switch {
+	case d.msn == pm:
+		ahead = d.part - pi
+	case d.msn == pm+1:
+		ahead = d.part + 1
+	default:
+		return false
+	}
+	return ahead > advancePartLimit(st.PartTarget)
+}
+
+// advancePartLimit is 6.2.5.2's Advance Part Limit: three divided by the
+// part target in seconds when that is under one second, else three.
+func advancePartLimit(partTarget time.Duration) int {
+	if partTarget > 0 && partTarget < time.Second {
+		return int(3 / partTarget.Seconds())
+	}
+	return 3
 }
 
 // blockingHold bounds an upstream blocking request: the origin answers 503

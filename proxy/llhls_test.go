@@ -122,7 +122,9 @@ func (o *llOrigin) playlistLocked() string {
 	return b.String()
 }
 
-func partBody(msn uint64, part int) string { return fmt.Sprintf("part %d.%d ", msn, part) + strings.Repeat("x", 1000) }
+func partBody(msn uint64, part int) string {
+	return fmt.Sprintf("part %d.%d ", msn, part) + strings.Repeat("x", 1000)
+}
 
 func (o *llOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	deadline := time.After(3 * time.Second) // 3 target durations
@@ -311,9 +313,9 @@ func TestBlockingRulesAtTheEdge(t *testing.T) {
 		{"_HLS_part=1", 400},              // part without msn
 		{"_HLS_msn=x", 400},               // malformed
 		{"_HLS_msn=12", 400},              // > last segment (9) + 2
-		{"_HLS_msn=10&_HLS_part=5", 400},  // beyond the advance part limit
+		{"_HLS_msn=10&_HLS_part=14", 400}, // beyond the advance part limit (3 / 0.25 s = 12)
 		{"_HLS_msn=11", 200},              // within: held, answered below
-		{"_HLS_msn=10&_HLS_part=3", 200},  // within the advance limit
+		{"_HLS_msn=10&_HLS_part=3", 200},  // within the advance part limit
 		{"_HLS_msn=9&_HLS_skip=YES", 200}, // present already
 	}
 	before, _ := o.counts()
