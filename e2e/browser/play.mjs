@@ -62,6 +62,7 @@ try {
   const consoleLines = [];
   page.on('console', m => consoleLines.length < 50 && consoleLines.push(m.text()));
   page.on('pageerror', e => consoleLines.push('pageerror: ' + e.message));
+  page.on('response', r => { if (r.status() >= 400 && consoleLines.length < 50) consoleLines.push(r.status() + ' ' + r.url()); });
   await page.goto(pageURL);
   await page.addScriptTag({ url: player === 'hls' ? '/hls.js' : '/dash.js' });
   await page.evaluate((p, u, ll) => window.start(p, u, ll), player, url, lowLatency);
