@@ -142,7 +142,9 @@ func (r *Report) Markdown(command string) string {
 		}
 		var any LLResult
 		for _, x := range r.LLHLS {
-			any = x
+			if x.Viewers > any.Viewers {
+				any = x
+			}
 		}
 		table(fmt.Sprintf("LL-HLS: %d viewers with blocking reloads and preload hints, %.0f s, in front of the packager (parts of 333 ms)", any.Viewers, any.Seconds), []row{
 			{"origin blocking playlist reloads", ll(func(x LLResult) float64 { return float64(x.OriginBlocking) }), "%.0f", false},
@@ -156,7 +158,7 @@ func (r *Report) Markdown(command string) string {
 			{"live latency p50 ms", ll(func(x LLResult) float64 { return x.LatencyP50Ms }), "%.0f", false},
 			{"rebuffer events", ll(func(x LLResult) float64 { return float64(x.Rebuffers) }), "%.0f", false},
 		})
-		p("What each does with a blocking request: nginx keys it by its query and passes each distinct `(msn, part)` miss to the origin (with the lock on, the others poll every 500 ms and get no byte until the whole answer is cached); Varnish coalesces identical URLs on its waiting list, so it sends one per target but cannot answer a target from a newer playlist or generate the 400s; edgecache holds the viewers itself, answers from any cached playlist that reaches the target, and sends one request per (rendition, target).\n\n")
+		p("What each does with a blocking request: nginx keys it by its query; with the lock off every viewer's miss goes to the origin and is held there, with the lock on one goes and the others poll the lock every 500 ms, so they get the answer up to half a second late (see the part hold). Varnish puts requests for the same URL on its waiting list behind one backend fetch, so it also sends about one per target, and wakes the waiters when it returns; it cannot answer a target from a newer playlist it holds under another URL, nor give the 400s itself. edgecache holds the viewers itself, answers from any cached playlist that reaches the target, sends one request per (rendition, target), and prefetches the hinted part.\n\n")
 	}
 	if len(r.Errors) > 0 {
 		p("\n## Errors during the run\n\n")

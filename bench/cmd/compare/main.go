@@ -45,9 +45,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	limit := 20 * time.Minute
+	limit := 25 * time.Minute
 	if *quick {
-		limit = 3 * time.Minute
+		limit = 5 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
