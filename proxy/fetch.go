@@ -123,6 +123,13 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	}
 	defer resp.Body.Close()
 	respTime := time.Now()
+	if fr.hold > 0 {
+		// The origin held the request on purpose: that wait is not
+		// transit time, and counting it (RFC 9111 4.2.3 response_delay)
+		// would age the answer by the hold and make Age lie to players
+		// tuning in by it (RFC 8216bis appendix C).
+		reqTime = respTime
+	}
 	p.metrics.OriginRequest(fr.rt.Name, fr.kind, codeClass(resp.StatusCode))
 
 	if fr.stale != nil {

@@ -97,13 +97,18 @@ func (o *llOrigin) reachesLocked(msn uint64, part int) bool {
 	return msn == o.msn && part >= 0 && part < o.parts
 }
 
-func (o *llOrigin) playlistLocked() string {
+func (o *llOrigin) playlistLocked(skip bool) string {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n")
-	b.WriteString("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.75\n#EXT-X-PART-INF:PART-TARGET=0.25\n")
+	b.WriteString("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.75,CAN-SKIP-UNTIL=2\n#EXT-X-PART-INF:PART-TARGET=0.25\n")
 	first := o.msn - 4
 	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n#EXT-X-MAP:URI=\"init.mp4\"\n", first)
-	for m := first; m < o.msn; m++ {
+	from := first
+	if skip {
+		b.WriteString("#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n")
+		from += 2
+	}
+	for m := from; m < o.msn; m++ {
 		if m >= o.msn-1 {
 			for p := range llPartsPerSeg {
 				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=0.25,URI=\"seg%d.%d.m4s\"%s\n", m, p, map[bool]string{true: ",INDEPENDENT=YES"}[p == 0])
@@ -167,7 +172,7 @@ func (o *llOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		o.mu.Lock()
-		body := o.playlistLocked()
+		body := o.playlistLocked(q.Get("_HLS_skip") == "YES")
 		o.mu.Unlock()
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		w.Header().Set("Cache-Control", "max-age=1")
@@ -401,5 +406,54 @@ func TestHintedPartCollapse(t *testing.T) {
 	}
 	if _, parts := o.counts(); parts["/"+hint] != 1 {
 		t.Fatalf("origin saw %d requests for the hinted part, want 1", parts["/"+hint])
+	}
+}
+
+// TestBlockingTimeoutAndDelta: the origin's 503 after three target
+// durations reaches the viewer and is kept one target duration (appendix
+// B); delta updates are their own playlists, never served to a viewer who
+// did not ask for one.
+func TestBlockingTimeoutAndDelta(t *testing.T) {
+	checkGoroutines(t)
+	o := newLLOrigin()
+	origin := httptest.NewServer(o)
+	defer origin.Close()
+	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live.m3u8")
+
+	resp, _ := mustGet(t, e.URL+"/live.m3u8?_HLS_msn=11") // never comes: the origin gives up
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("held past 3 target durations: %d, want 503", resp.StatusCode)
+	}
+	resp, _ = mustGet(t, e.URL+"/live.m3u8?_HLS_msn=11")
+	wantStatus(t, resp, http.StatusServiceUnavailable, "HIT")
+	// Age counts from the answer, not from the request the origin held
+	// for three seconds (players tune in by Age, appendix C).
+	if age := resp.Header.Get("Age"); age != "0" {
+		t.Fatalf("Age %q after a 3 s hold, want 0", age)
+	}
+	if blocking, _ := o.counts(); blocking["_HLS_msn=11"] != 1 {
+		t.Fatalf("origin saw %d requests for the timed-out target", blocking["_HLS_msn=11"])
+	}
+
+	// Delta updates.
+	_, b := mustGet(t, e.URL+"/live.m3u8?_HLS_skip=YES")
+	if st := parsePlaylist(t, b); st.Skipped != 2 {
+		t.Fatalf("delta update skipped %d segments:\n%s", st.Skipped, b)
+	}
+	_, b = mustGet(t, e.URL+"/live.m3u8?_HLS_msn=10&_HLS_part=0&_HLS_skip=YES")
+	if st := parsePlaylist(t, b); st.Skipped != 2 || !st.Reaches(10, 0) {
+		t.Fatalf("blocking delta update:\n%s", b)
+	}
+	o.advance()
+	_, b = mustGet(t, e.URL+"/live.m3u8?_HLS_msn=10&_HLS_part=1&_HLS_skip=YES")
+	if st := parsePlaylist(t, b); st.Skipped != 2 || !st.Reaches(10, 1) {
+		t.Fatalf("blocking delta update after a part:\n%s", b)
+	}
+	// The newest playlist the edge holds is a delta; a viewer who asked
+	// for the full playlist must get a full one.
+	_, b = mustGet(t, e.URL+"/live.m3u8?_HLS_msn=10&_HLS_part=1")
+	if st := parsePlaylist(t, b); st.Skipped != 0 || !st.Reaches(10, 1) {
+		t.Fatalf("a full request got:\n%s", b)
 	}
 }
