@@ -186,14 +186,18 @@ func (st *Stream) openPartsLocked(r *rendition) []partMeta {
 
 // nextPartLocked is the part r will publish next, which the preload hint
 // names; ok is false when there is none to hint.
+//
+// Only a part of the segment in progress is hinted, never part 0 of the
+// next one: a publisher that leaves at a segment boundary would leave that
+// hint unfulfilled, the next publish would begin its epoch at the same
+// sequence number, and hls.js, which turns a hint into a fragment of the
+// old epoch, fails on the discontinuity mismatch. At a boundary players
+// block on the playlist for part 0 instead.
 func (st *Stream) nextPartLocked(r *rendition) (seq uint64, i int, ok bool) {
-	if !st.continuesLocked(r) {
+	if !st.continuesLocked(r) || r.open == nil || len(r.open.parts) == 0 {
 		return 0, 0, false
 	}
-	if r.open != nil {
-		return r.open.seq, len(r.open.parts), true
-	}
-	return r.nextSeq, 0, true
+	return r.open.seq, len(r.open.parts), true
 }
 
 // lastPartLocked is the newest part r's playlist lists.
@@ -244,6 +248,13 @@ func (st *Stream) lowLatencyLocked(r *rendition, target uint) *hlsLowLatency {
 	// target durations from the end of the playlist, whole segments at a
 	// time (a segment's parts go when its first one is that far), as
 	// Apple's tools do.
+	if !st.publishing {
+		// No publisher: no part is coming, so none is listed. hls.js takes
+		// a playlist that lists parts to continue, in its discontinuity,
+		// with the next sequence number; the next publish begins a new
+		// epoch there, and a player that saw parts last would fail on it.
+		return ll
+	}
 	first := len(r.segs)
 	open := st.openPartsLocked(r)
 	dist := 0.0
