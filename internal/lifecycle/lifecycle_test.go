@@ -1,0 +1,102 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestSetFromEnv(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	a := fs.String("cache-size", "1", "")
+	b := fs.String("listen", "1", "")
+	c := fs.Bool("demo", false, "")
+	if err := fs.Parse([]string{"-listen", "flag"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"X_CACHE_SIZE": "env", "X_LISTEN": "env", "X_DEMO": "true"}
+	set, err := SetFromEnv(fs, "X_", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *a != "env" || *b != "flag" || !*c || !set["cache-size"] || !set["listen"] || !set["demo"] {
+		t.Fatalf("cache-size %q listen %q demo %v set %v", *a, *b, *c, set)
+	}
+	fs2 := flag.NewFlagSet("y", flag.ContinueOnError)
+	fs2.SetOutput(io.Discard)
+	fs2.Duration("grace", time.Second, "")
+	if _, err := SetFromEnv(fs2, "Y_", func(k string) (string, bool) { return "soon", k == "Y_GRACE" }); err == nil {
+		t.Fatal("a bad duration in Y_GRACE was accepted")
+	}
+}
+
+// TestReloader: a changed file reloads once; a rejected one is reported
+// once, not at every poll; SIGHUP reloads whatever the file holds.
+func TestReloader(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, []byte("a"), 0o644)
+	var ok, bad atomic.Int32
+	reject := atomic.Bool{}
+	r := &Reloader{
+		Log:      slog.New(slog.DiscardHandler),
+		Path:     path,
+		Poll:     50 * time.Millisecond,
+		Debounce: 20 * time.Millisecond,
+		Reload: func() error {
+			if reject.Load() {
+				return errors.New("no")
+			}
+			return nil
+		},
+		OnResult: func(good bool) {
+			if good {
+				ok.Add(1)
+			} else {
+				bad.Add(1)
+			}
+		},
+	}
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, hup) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor := func(what string, f func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !f() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: ok %d, rejected %d", what, ok.Load(), bad.Load())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the watch is set up
+	os.WriteFile(path, []byte("b"), 0o644)
+	waitFor("change", func() bool { return ok.Load() == 1 })
+	reject.Store(true)
+	os.WriteFile(path, []byte("c"), 0o644)
+	waitFor("rejected change", func() bool { return bad.Load() == 1 })
+	time.Sleep(300 * time.Millisecond) // several polls
+	if bad.Load() != 1 || ok.Load() != 1 {
+		t.Fatalf("a rejected file was retried at every poll: ok %d, rejected %d", ok.Load(), bad.Load())
+	}
+	reject.Store(false)
+	hup <- syscall.SIGHUP
+	waitFor("SIGHUP", func() bool { return ok.Load() == 2 })
+}
