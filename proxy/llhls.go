@@ -250,3 +250,59 @@ func holdContext(ctx context.Context, hold time.Duration) (context.Context, cont
 	}
 	return context.WithTimeout(ctx, hold)
 }
+
+// openEndedRange reports a request for "bytes=N-": how a player asks for
+// a byte-range preload hint (EXT-X-PRELOAD-HINT with BYTERANGE-START and
+// no length), whose resource is still being written at the origin.
+func openEndedRange(r *http.Request) (string, bool) {
+	v := r.Header["Range"]
+	if len(v) != 1 || len(r.Header["If-Range"]) > 0 {
+		return "", false
+	}
+	spec, ok := strings.CutPrefix(v[0], "bytes=")
+	if !ok {
+		return "", false
+	}
+	start, ok := strings.CutSuffix(spec, "-")
+	if !ok || start == "" {
+		return "", false
+	}
+	if _, err := strconv.ParseUint(start, 10, 63); err != nil {
+		return "", false
+	}
+	return start, true
+}
+
+// serveOpenRange answers an open-ended range of a preload-hinted object
+// not cached whole: a resource still growing at the origin (a byte-range
+// hinted part) has no length to answer a range from, so the range goes upstream
+// as asked, once for all the viewers asking for it, and its 206 streams to
+// each of them as it arrives. Partial responses are joined, never stored.
+func (p *Proxy) serveOpenRange(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key, start string) {
+	rkey := key + "\x00bytes=" + start + "-"
+	fr := p.newFetchReq(rt, "fill", rkey, r, nil)
+	fr.header.Set("Range", "bytes="+start+"-")
+	rdr, started, err := p.cache.Fill(r.Context(), rkey, p.fetch(fr))
+	if err != nil {
+		p.fail(w, r, statusMiss, err)
+		return
+	}
+	defer rdr.Close()
+	st := statusMiss
+	if !started {
+		st = statusHit
+		p.metrics.Joined()
+	}
+	hd, err := rdr.Head()
+	if err != nil {
+		p.headFailed(w, r, rp, st, err)
+		return
+	}
+	if hd.Status == http.StatusPartialContent {
+		// The origin's own 206, passed on as it is: no range left to apply.
+		r2 := r.Clone(r.Context())
+		r2.Header.Del("Range")
+		r = r2
+	}
+	p.serveReader(w, r, rkey, rdr, hd, st)
+}

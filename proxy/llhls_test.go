@@ -457,3 +457,103 @@ func TestBlockingTimeoutAndDelta(t *testing.T) {
 		t.Fatalf("a full request got:\n%s", b)
 	}
 }
+
+// TestByteRangeHintCollapse: an origin that addresses parts as byte ranges
+// of a growing segment hints the next one with BYTERANGE-START only;
+// viewers ask for "bytes=N-". The edge sends that range upstream once and
+// streams the origin's 206 to every viewer as it arrives. An open-ended
+// range of an object nobody hints still fills (and caches) the whole.
+func TestByteRangeHintCollapse(t *testing.T) {
+	checkGoroutines(t)
+	var mu sync.Mutex
+	reqs := map[string]int{}
+	const chunk, chunks = 1000, 4
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reqs[r.URL.Path+" "+r.Header.Get("Range")]++
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/live.m3u8":
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+			io.WriteString(w, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.75\n#EXT-X-PART-INF:PART-TARGET=0.25\n#EXT-X-MEDIA-SEQUENCE:9\n#EXTINF:1.0,\nseg9.mp4\n#EXT-X-PART:DURATION=0.25,URI=\"seg10.mp4\",BYTERANGE=3000@0,INDEPENDENT=YES\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg10.mp4\",BYTERANGE-START=3000\n")
+		case "/seg10.mp4":
+			if r.Header.Get("Range") != "bytes=3000-" {
+				http.Error(w, "want the hinted range", 416)
+				return
+			}
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes 3000-%d/%d", 3000+chunk*chunks-1, 3000+chunk*chunks))
+			w.WriteHeader(http.StatusPartialContent)
+			for i := range chunks { // the segment grows part by part
+				w.Write([]byte(strings.Repeat(string(rune('a'+i)), chunk)))
+				w.(http.Flusher).Flush()
+				time.Sleep(150 * time.Millisecond)
+			}
+		default:
+			w.Header().Set("Cache-Control", "max-age=60")
+			io.WriteString(w, strings.Repeat("s", 5000))
+		}
+	}))
+	defer origin.Close()
+	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live.m3u8")
+
+	const viewers = 20
+	type result struct {
+		ttfb time.Duration
+		code int
+		body string
+		err  error
+	}
+	results := make(chan result, viewers)
+	start := time.Now()
+	for range viewers {
+		go func() {
+			req, _ := http.NewRequest("GET", e.URL+"/seg10.mp4", nil)
+			req.Header.Set("Range", "bytes=3000-")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			first := make([]byte, 1)
+			if _, err := io.ReadFull(resp.Body, first); err != nil {
+				results <- result{err: err}
+				return
+			}
+			ttfb := time.Since(start)
+			rest, err := io.ReadAll(resp.Body)
+			results <- result{ttfb: ttfb, code: resp.StatusCode, body: string(first) + string(rest), err: err}
+		}()
+	}
+	want := ""
+	for i := range chunks {
+		want += strings.Repeat(string(rune('a'+i)), chunk)
+	}
+	for range viewers {
+		r := <-results
+		if r.err != nil || r.code != http.StatusPartialContent || r.body != want {
+			t.Fatalf("viewer: %v %d, %d bytes", r.err, r.code, len(r.body))
+		}
+		// The origin takes 600 ms to send it all: the first bytes come
+		// while it is still sending.
+		if r.ttfb > 400*time.Millisecond {
+			t.Fatalf("first byte after %v: not streamed", r.ttfb)
+		}
+	}
+	mu.Lock()
+	n := reqs["/seg10.mp4 bytes=3000-"]
+	mu.Unlock()
+	if n != 1 {
+		t.Fatalf("origin saw %d requests for the hinted range, want 1", n)
+	}
+
+	// Not hinted: "bytes=0-" (ffmpeg sends it on every request) fills the
+	// whole object, and a plain request then hits.
+	resp, b := mustGet(t, e.URL+"/seg9.mp4", "Range", "bytes=0-")
+	if resp.StatusCode != http.StatusPartialContent || len(b) != 5000 {
+		t.Fatalf("bytes=0- of a segment: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	resp, _ = mustGet(t, e.URL+"/seg9.mp4")
+	wantStatus(t, resp, 200, "HIT")
+}

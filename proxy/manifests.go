@@ -391,6 +391,13 @@ func (p *Proxy) afterPlaylist(fr *fetchReq, info *manifestInfo, prev *manifestIn
 	keys := p.keysFor(fr, all)
 	live := !st.EndList && st.PlaylistType != "VOD"
 	added, first := p.streams.update(rendition, st.TargetDuration, keys, live, now)
+	var hints []string
+	for _, h := range st.PreloadHints {
+		if h.Type == "PART" {
+			hints = append(hints, h.URI)
+		}
+	}
+	p.streams.setHints(rendition, p.keysFor(fr, hints))
 	if !first {
 		// Newly listed: whatever the edge holds or is fetching under these
 		// names was asked for before the segment was complete. Once listed,

@@ -50,6 +50,10 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *
 		p.serveStale(w, r, rt, rp, key, e, now)
 		return
 	}
+	if start, ok := openEndedRange(r); ok && hold == 0 && p.streams.hinted(key) {
+		p.serveOpenRange(w, r, rt, rp, key, start)
+		return
+	}
 	fr := p.newFetchReq(rt, "fill", key, r, nil)
 	if hold > 0 {
 		fr.kind, fr.hold = "blocking", hold

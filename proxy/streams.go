@@ -15,11 +15,12 @@ import (
 // (not listed yet) from a listed one, to prefetch what a new playlist adds,
 // to cap 404 lifetimes, and to label per-stream metrics.
 type streams struct {
-	mu     sync.RWMutex
-	byKey  map[string]*stream          // playlist key -> stream
-	listed map[string]*stream          // segment/part/map key -> the stream listing it
-	dirs   map[string]map[*stream]bool // directory of listed keys -> the live streams listing there
-	labels int                         // streams given their own metrics label
+	mu       sync.RWMutex
+	byKey    map[string]*stream          // playlist key -> stream
+	listed   map[string]*stream          // segment/part/map key -> the stream listing it
+	hintKeys map[string]*stream          // preload-hinted part key -> the stream hinting it
+	dirs     map[string]map[*stream]bool // directory of listed keys -> the live streams listing there
+	labels   int                         // streams given their own metrics label
 	// maxLabels bounds the per-stream metric cardinality; later streams
 	// are counted under "other".
 	maxLabels int
@@ -32,6 +33,7 @@ type stream struct {
 	label      string
 	target     time.Duration
 	keys       []string // listed now
+	hints      []string // preload-hinted now
 	dirs       []string
 	lastSeen   time.Time
 	listedOnce bool // update has run for it
@@ -132,6 +134,7 @@ func newStreams() *streams {
 	return &streams{
 		byKey:      map[string]*stream{},
 		listed:     map[string]*stream{},
+		hintKeys:   map[string]*stream{},
 		dirs:       map[string]map[*stream]bool{},
 		maxLabels:  64,
 		maxStreams: 4096,
@@ -245,6 +248,11 @@ func (s *streams) evictLocked(now time.Time) {
 			delete(s.listed, k)
 		}
 	}
+	for _, k := range oldest.hints {
+		if s.hintKeys[k] == oldest {
+			delete(s.hintKeys, k)
+		}
+	}
 	s.undirLocked(oldest)
 	delete(s.byKey, oldest.key)
 }
@@ -308,4 +316,31 @@ func (s *streams) limitHead(hd *cache.Head, class manifest.Class) {
 		hd.Lifetime = limit
 	}
 	hd.StaleWhileRevalidate = 0
+}
+
+// setHints records the parts a rendition's newest playlist hints.
+func (s *streams) setHints(rendition string, keys []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.byKey[rendition]
+	if st == nil {
+		return
+	}
+	for _, k := range st.hints {
+		if s.hintKeys[k] == st {
+			delete(s.hintKeys, k)
+		}
+	}
+	for _, k := range keys {
+		s.hintKeys[k] = st
+	}
+	st.hints = keys
+}
+
+// hinted reports whether a followed playlist hints key as its next part.
+func (s *streams) hinted(key string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.hintKeys[key]
+	return ok
 }
