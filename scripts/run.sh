@@ -39,6 +39,7 @@ Play it:
   ffplay http://$EDGE_ADDR/hls/demo.m3u8
   vlc http://$EDGE_ADDR/hls/demo.m3u8
   browser: any hls.js or dash.js player page, with the URLs above
+  low latency: the HLS URL is LL-HLS too (parts, blocking reloads); hls.js with lowLatencyMode: true
 
 Publish your own: ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f flv rtmp://$ORIGIN_RTMP/live/mystream
 Watch the cache: curl -sI http://$EDGE_ADDR/hls/demo.m3u8 | grep -i x-cache-status
