@@ -82,7 +82,13 @@ func (w *watchURLs) poll(t *testing.T, base string, playlists []string) {
 // TestRepublishKeepsPlaying: the publisher drops and comes back while
 // hls.js plays through the edge; playback goes on across the discontinuity
 // and no URL ever serves two different contents.
-func TestRepublishKeepsPlaying(t *testing.T) {
+func TestRepublishKeepsPlaying(t *testing.T) { republishKeepsPlaying(t, false) }
+
+// TestRepublishKeepsPlayingLowLatency: the same with hls.js in low-latency
+// mode, on blocking reloads and parts.
+func TestRepublishKeepsPlayingLowLatency(t *testing.T) { republishKeepsPlaying(t, true) }
+
+func republishKeepsPlaying(t *testing.T, lowLatency bool) {
 	// A 6-segment window, so the discontinuity slides out within the run.
 	s := startStack(t, origin.Config{Segment: origin.SegmentConfig{Window: 6}}, false)
 	ctx := context.Background()
@@ -122,7 +128,7 @@ func TestRepublishKeepsPlaying(t *testing.T) {
 
 	// Long enough for the discontinuity to slide out of the window.
 	result := make(chan playResult, 1)
-	go func() { result <- play(t, "hls", s.edgeURL+"/hls/rep.m3u8", 35, false) }()
+	go func() { result <- play(t, "hls", s.edgeURL+"/hls/rep.m3u8", 35, lowLatency) }()
 	time.Sleep(10 * time.Second)
 	stop1()
 	t.Log("publisher dropped")
