@@ -306,3 +306,11 @@ func (p *Proxy) serveOpenRange(w http.ResponseWriter, r *http.Request, rt *route
 	}
 	p.serveReader(w, r, rkey, rdr, hd, st)
 }
+
+// reachesKey reports whether a playlist reaches the target its blocking
+// request's cache key names.
+func reachesKey(st *manifest.HLSState, key string) bool {
+	_, q, _ := strings.Cut(key, "?")
+	d, err := parseDirectives(q)
+	return err == nil && d.blocking && st.Reaches(d.msn, d.part)
+}

@@ -557,3 +557,23 @@ func TestByteRangeHintCollapse(t *testing.T) {
 	resp, _ = mustGet(t, e.URL+"/seg9.mp4")
 	wantStatus(t, resp, 200, "HIT")
 }
+
+// TestBlockingIgnoredByOrigin: an origin that ignores delivery directives
+// answers at once with a playlist short of the target; the edge keeps that
+// answer only as long as any live playlist, not the blocking lifetime.
+func TestBlockingIgnoredByOrigin(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:5\n#EXTINF:2,\ns5.ts\n#EXTINF:2,\ns6.ts\n")
+	}))
+	defer origin.Close()
+	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live.m3u8?_HLS_msn=7")
+	ent := e.p.Cache().Get("/live.m3u8?_HLS_msn=7")
+	if ent == nil {
+		t.Fatal("answer not cached")
+	}
+	if l := ent.Head().Lifetime; l > time.Second {
+		t.Fatalf("an answer short of its target kept %v, want at most half a target duration", l)
+	}
+}

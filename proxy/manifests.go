@@ -143,7 +143,10 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 			}
 		}
 		p.manifestLifetime(&hd, info, p.view().policy.class(manifest.KindManifest))
-		if fr.hold > 0 && info.hls != nil {
+		if fr.hold > 0 && info.hls != nil && reachesKey(info.hls, fr.key) {
+			// Only an answer that reaches its target is good for the
+			// long blocking lifetime: an origin that ignores the
+			// directives answers at once with whatever it has.
 			blockingLifetimes(&hd, info.hls.TargetDuration)
 		}
 	}
