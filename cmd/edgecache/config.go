@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,44 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/edgecache/edgecache/internal/edgeconfig"
 	"github.com/edgecache/edgecache/internal/lifecycle"
 	"github.com/edgecache/edgecache/proxy"
-	"go.yaml.in/yaml/v3"
 )
-
-// fileConfig is the YAML config file: the listeners and logging, with the
-// proxy's policy inline at the top level.
-type fileConfig struct {
-	// Listen is the address viewers connect to. Default ":8081".
-	Listen string `yaml:"listen"`
-	// AdminListen serves /metrics, /healthz and /readyz. Default ":9091".
-	AdminListen string `yaml:"admin_listen"`
-	// LogFormat is "text" or "json". Default "text".
-	LogFormat string `yaml:"log_format"`
-	// LogLevel is debug, info, warn or error. Default info.
-	LogLevel string `yaml:"log_level"`
-	// ShutdownGrace is how long the edge keeps serving after a stop
-	// signal, with /readyz failing, so the endpoints controller and the
-	// ingress take it out before it stops accepting. Default 5s.
-	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
-	// ShutdownTimeout bounds how long in-flight responses may take to
-	// finish once the edge stops accepting. Default 30s.
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-
-	Proxy proxy.Config `yaml:",inline"`
-}
-
-func defaultFileConfig() fileConfig {
-	return fileConfig{
-		Listen:          ":8081",
-		AdminListen:     ":9091",
-		LogFormat:       "text",
-		LogLevel:        "info",
-		ShutdownGrace:   5 * time.Second,
-		ShutdownTimeout: 30 * time.Second,
-		Proxy:           proxy.DefaultConfig(),
-	}
-}
 
 // envPrefix names the environment variables: every flag -foo-bar is also
 // EDGECACHE_FOO_BAR.
@@ -58,8 +22,8 @@ const envPrefix = "EDGECACHE_"
 // beats its EDGECACHE_ variable, which beats the file. The file's path
 // itself comes from -config or EDGECACHE_CONFIG. It returns the path, so
 // the caller can watch the file.
-func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (fileConfig, string, error) {
-	cfg := defaultFileConfig()
+func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (edgeconfig.File, string, error) {
+	cfg := edgeconfig.Default()
 	fs := flag.NewFlagSet("edgecache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file (see edgecache.example.yaml)")
@@ -92,7 +56,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 		if err != nil {
 			return cfg, *configPath, fmt.Errorf("config: %w", err)
 		}
-		if err := decodeConfig(b, &cfg); err != nil {
+		if err := edgeconfig.Decode(b, &cfg); err != nil {
 			return cfg, *configPath, fmt.Errorf("config %s: %w", *configPath, err)
 		}
 	}
@@ -144,15 +108,4 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 		return cfg, *configPath, err
 	}
 	return cfg, *configPath, nil
-}
-
-// decodeConfig decodes YAML strictly: an unknown field is an error, not a
-// silently ignored typo.
-func decodeConfig(b []byte, cfg *fileConfig) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package k8s
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/edgecache/edgecache/internal/edgeconfig"
 	"github.com/edgecache/edgecache/proxy"
 )
 
@@ -42,37 +41,11 @@ func rssEstimate(cache int64) int64 { return cache + cache/20 + 40<<20 }
 // bursts of fills in flight.
 const limitHeadroom = 64 << 20
 
-// edgeFileConfig mirrors cmd/edgecache's fileConfig (package main, so not
-// importable): the listeners and drain settings, with the proxy's policy
-// inline. Decoded strictly, like the edge does.
-type edgeFileConfig struct {
-	Listen          string        `yaml:"listen"`
-	AdminListen     string        `yaml:"admin_listen"`
-	LogFormat       string        `yaml:"log_format"`
-	LogLevel        string        `yaml:"log_level"`
-	ShutdownGrace   time.Duration `yaml:"shutdown_grace"`
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	Proxy           proxy.Config  `yaml:",inline"`
-}
-
-// cmd/edgecache's defaults.
-func defaultEdgeFileConfig() edgeFileConfig {
-	return edgeFileConfig{
-		Listen:          ":8081",
-		AdminListen:     ":9091",
-		LogFormat:       "text",
-		LogLevel:        "info",
-		ShutdownGrace:   5 * time.Second,
-		ShutdownTimeout: 30 * time.Second,
-		Proxy:           proxy.DefaultConfig(),
-	}
-}
-
-func decodeEdgeConfig(b []byte) (edgeFileConfig, error) {
-	cfg := defaultEdgeFileConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
+// decodeEdgeConfig decodes an edge config as the edge does: strictly,
+// over its defaults, then validated.
+func decodeEdgeConfig(b []byte) (edgeconfig.File, error) {
+	cfg := edgeconfig.Default()
+	if err := edgeconfig.Decode(b, &cfg); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Proxy.Validate(); err != nil {
@@ -416,8 +389,8 @@ func (c *checker) checkEdges() {
 }
 
 // edgeConfig finds and decodes the config file an edge container loads.
-func (c *checker) edgeConfig(at string, w workload, ct corev1.Container) (edgeFileConfig, bool) {
-	cfg := defaultEdgeFileConfig()
+func (c *checker) edgeConfig(at string, w workload, ct corev1.Container) (edgeconfig.File, bool) {
+	cfg := edgeconfig.Default()
 	file, ok := flagValue(ct, "config")
 	if !ok {
 		return cfg, true // flags and environment only
@@ -459,7 +432,7 @@ func (c *checker) edgeConfig(at string, w workload, ct corev1.Container) (edgeFi
 	return cfg, true
 }
 
-func (c *checker) checkEdge(at string, w workload, ct corev1.Container, cfg edgeFileConfig) {
+func (c *checker) checkEdge(at string, w workload, ct corev1.Container, cfg edgeconfig.File) {
 	bad := func(format string, args ...any) {
 		c.errs = append(c.errs, fmt.Errorf("%s: %s", at, fmt.Sprintf(format, args...)))
 	}

@@ -1,0 +1,61 @@
+// Package edgeconfig is the format of edgecache's config file: the
+// listeners, logging and drain settings, with the proxy's policy inline.
+// cmd/edgecache layers environment variables and flags over it; the
+// Kubernetes checks decode the shipped ConfigMaps with it.
+package edgeconfig
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/edgecache/edgecache/proxy"
+	"go.yaml.in/yaml/v3"
+)
+
+// File is edgecache's YAML config file: the listeners and logging, with the
+// proxy's policy inline at the top level.
+type File struct {
+	// Listen is the address viewers connect to. Default ":8081".
+	Listen string `yaml:"listen"`
+	// AdminListen serves /metrics, /healthz and /readyz. Default ":9091".
+	AdminListen string `yaml:"admin_listen"`
+	// LogFormat is "text" or "json". Default "text".
+	LogFormat string `yaml:"log_format"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level"`
+	// ShutdownGrace is how long the edge keeps serving after a stop
+	// signal, with /readyz failing, so the endpoints controller and the
+	// ingress take it out before it stops accepting. Default 5s.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// ShutdownTimeout bounds how long in-flight responses may take to
+	// finish once the edge stops accepting. Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	Proxy proxy.Config `yaml:",inline"`
+}
+
+// Default is the config before any file, environment variable or flag.
+func Default() File {
+	return File{
+		Listen:          ":8081",
+		AdminListen:     ":9091",
+		LogFormat:       "text",
+		LogLevel:        "info",
+		ShutdownGrace:   5 * time.Second,
+		ShutdownTimeout: 30 * time.Second,
+		Proxy:           proxy.DefaultConfig(),
+	}
+}
+
+// Decode decodes YAML strictly: an unknown field is an error, not a
+// silently ignored typo.
+func Decode(b []byte, cfg *File) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
