@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgecache/edgecache/internal/edgeconfig"
 	"github.com/edgecache/edgecache/internal/lifecycle"
 	"github.com/edgecache/edgecache/proxy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,11 +35,10 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "edgecache_config_reloads_total",
-		Help: "Config reloads by result (ok, rejected).",
-	}, []string{"result"})
-	reg.MustRegister(reloads)
+	countReload, err := lifecycle.CountReloads(reg, "edgecache_config_reloads_total")
+	if err != nil {
+		return err
+	}
 	p, err := proxy.New(cfg.Proxy, log, reg)
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	defer p.Close()
 
 	// The running settings that a reload may change outside the proxy.
-	var running atomic.Pointer[fileConfig]
+	var running atomic.Pointer[edgeconfig.File]
 	running.Store(&cfg)
 	rl := &lifecycle.Reloader{
 		Log:  log,
@@ -74,21 +74,9 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			running.Store(&c)
 			return nil
 		},
-		OnResult: func(ok bool) {
-			if ok {
-				reloads.WithLabelValues("ok").Inc()
-			} else {
-				reloads.WithLabelValues("rejected").Inc()
-			}
-		},
+		OnResult: countReload,
 	}
-	rctx, stopReload := context.WithCancel(context.Background())
-	reloadDone := make(chan error, 1)
-	go func() { reloadDone <- rl.Run(rctx, hup) }()
-	defer func() {
-		stopReload()
-		<-reloadDone
-	}()
+	defer rl.Start(hup)()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

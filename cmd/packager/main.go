@@ -42,6 +42,7 @@ type options struct {
 	configPath, demoName string
 	demo                 bool
 	logFormat, logLevel  string
+	level                slog.Level // logLevel, parsed
 	grace, drainLimit    time.Duration
 }
 
@@ -90,8 +91,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	if *verbose {
 		o.logLevel = "debug"
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {
+	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return cfg, o, fmt.Errorf("log level %q: want debug, info, warn or error", o.logLevel)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
@@ -110,10 +110,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	if err != nil {
 		return err
 	}
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(o.logLevel))
 	level := new(slog.LevelVar)
-	level.Set(lv)
+	level.Set(o.level)
 	hopts := &slog.HandlerOptions{Level: level}
 	log := slog.New(slog.NewTextHandler(stderr, hopts))
 	if o.logFormat == "json" {
@@ -126,11 +124,10 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "packager_config_reloads_total",
-		Help: "Config reloads by result (ok, rejected).",
-	}, []string{"result"})
-	reg.MustRegister(reloads)
+	countReload, err := lifecycle.CountReloads(reg, "packager_config_reloads_total")
+	if err != nil {
+		return err
+	}
 	srv, err := origin.New(serveCtx, cfg, log, reg)
 	if err != nil {
 		return err
@@ -192,29 +189,15 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			if err != nil {
 				return err
 			}
-			if err := reloadServer(srv, c); err != nil {
+			if err := srv.Reload(c); err != nil {
 				return err
 			}
-			var lv slog.Level
-			_ = lv.UnmarshalText([]byte(no.logLevel))
-			level.Set(lv)
+			level.Set(no.level)
 			return nil
 		},
-		OnResult: func(ok bool) {
-			if ok {
-				reloads.WithLabelValues("ok").Inc()
-			} else {
-				reloads.WithLabelValues("rejected").Inc()
-			}
-		},
+		OnResult: countReload,
 	}
-	rctx, stopReload := context.WithCancel(context.Background())
-	reloadDone := make(chan error, 1)
-	go func() { reloadDone <- rl.Run(rctx, hup) }()
-	defer func() {
-		stopReload()
-		<-reloadDone
-	}()
+	defer rl.Start(hup)()
 
 	select {
 	case <-ctx.Done():
@@ -243,9 +226,4 @@ func readiness(ready *atomic.Bool, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// reloadServer applies what of a new config can change while streams run.
-func reloadServer(srv *origin.Server, c origin.Config) error {
-	return srv.Reload(c)
 }

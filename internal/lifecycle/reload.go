@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Reloader re-reads the config on SIGHUP and when the config file changes.
@@ -111,4 +112,42 @@ func (r *Reloader) reload(why string) {
 		return
 	}
 	r.Log.Info("config reloaded", "trigger", why, "path", r.Path)
+}
+
+// Start runs the reloader on a goroutine it owns until stop is called;
+// stop waits for it. A watch that cannot be set up is logged: SIGHUP still
+// reloads.
+func (r *Reloader) Start(hup <-chan os.Signal) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := r.Run(ctx, hup); err != nil {
+			r.Log.Error("config file watch failed; reloads stop", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// CountReloads registers the counter NAME{result="ok|rejected"} on reg and
+// returns the Reloader.OnResult that feeds it.
+func CountReloads(reg prometheus.Registerer, name string) (func(ok bool), error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: name,
+		Help: "Config reloads by result (ok, rejected).",
+	}, []string{"result"})
+	if err := reg.Register(c); err != nil {
+		return nil, fmt.Errorf("register %s: %w", name, err)
+	}
+	ok, rejected := c.WithLabelValues("ok"), c.WithLabelValues("rejected")
+	return func(good bool) {
+		if good {
+			ok.Inc()
+		} else {
+			rejected.Inc()
+		}
+	}, nil
 }
