@@ -1,6 +1,9 @@
 package origin
 
-import "fmt"
+import (
+	"fmt"
+	"reflect"
+)
 
 // Reload applies a new config to a running server. Publish authorisation
 // (stream keys, the on_publish hook) changes for the next publish; a
@@ -17,7 +20,7 @@ func (s *Server) Reload(cfg Config) error {
 	cur.Auth, cfg.Auth = AuthConfig{}, AuthConfig{}
 	cur.RTMP.Listen, cfg.RTMP.Listen = "", "" // the command's listeners, not the server's
 	cur.HTTP.Listen, cfg.HTTP.Listen = "", ""
-	if fmt.Sprintf("%+v", cur) != fmt.Sprintf("%+v", cfg) {
+	if !reflect.DeepEqual(cur, cfg) {
 		return fmt.Errorf("%w: only auth can change without a restart", ErrInvalidConfig)
 	}
 	s.auth.Store(newAuthorizer(auth))
