@@ -158,7 +158,7 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	hd := p.view().policy.head(class, resp.StatusCode, hdr, resp.ContentLength, reqTime, respTime, fr.authorized)
 	p.streams.limitHead(&hd, class)
 	if fr.hold > 0 {
-		rendition, _, _ := renditionOf(fr.key)
+		rendition, _ := renditionOf(fr.key)
 		blockingLifetimes(&hd, p.streams.target(rendition))
 	}
 	if fr.premature {

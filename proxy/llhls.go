@@ -98,16 +98,16 @@ func stripDirectives(rawQuery string, keepSkip bool) string {
 
 // renditionOf splits a playlist cache key into the rendition's key (no
 // directives) and the delta-update mode it asks for.
-func renditionOf(key string) (rendition, skip string, blocking bool) {
+func renditionOf(key string) (rendition, skip string) {
 	path, q, ok := strings.Cut(key, "?")
 	if !ok || !strings.Contains(q, "_HLS_") {
-		return key, "", false
+		return key, ""
 	}
 	d, _ := parseDirectives(q)
 	if q = stripDirectives(q, false); q != "" {
 		path += "?" + q
 	}
-	return path, d.skip, d.blocking
+	return path, d.skip
 }
 
 // serveDirectives answers a media playlist request that carries delivery
@@ -282,29 +282,7 @@ func (p *Proxy) serveOpenRange(w http.ResponseWriter, r *http.Request, rt *route
 	rkey := key + "\x00bytes=" + start + "-"
 	fr := p.newFetchReq(rt, "fill", rkey, r, nil)
 	fr.header.Set("Range", "bytes="+start+"-")
-	rdr, started, err := p.cache.Fill(r.Context(), rkey, p.fetch(fr))
-	if err != nil {
-		p.fail(w, r, statusMiss, err)
-		return
-	}
-	defer rdr.Close()
-	st := statusMiss
-	if !started {
-		st = statusHit
-		p.metrics.Joined()
-	}
-	hd, err := rdr.Head()
-	if err != nil {
-		p.headFailed(w, r, rp, st, err)
-		return
-	}
-	if hd.Status == http.StatusPartialContent {
-		// The origin's own 206, passed on as it is: no range left to apply.
-		r2 := r.Clone(r.Context())
-		r2.Header.Del("Range")
-		r = r2
-	}
-	p.serveReader(w, r, rkey, rdr, hd, st)
+	p.serveFill(w, r, rp, rkey, fr)
 }
 
 // reachesKey reports whether a playlist reaches the target its blocking

@@ -384,7 +384,7 @@ func (p *Proxy) afterPlaylist(fr *fetchReq, info *manifestInfo, prev *manifestIn
 	// other keys; only a full playlist at least as advanced as any seen
 	// may change what the rendition lists (responses can arrive out of
 	// order).
-	rendition, skip, _ := renditionOf(fr.key)
+	rendition, skip := renditionOf(fr.key)
 	now := time.Now()
 	if !p.streams.observe(rendition, skip, fr.key, st, now) {
 		return

@@ -58,6 +58,13 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *
 	if hold > 0 {
 		fr.kind, fr.hold = "blocking", hold
 	}
+	p.serveFill(w, r, rp, key, fr)
+}
+
+// serveFill answers from the fill of key that fr describes: the one in
+// flight, or a new one.
+func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, key string, fr *fetchReq) {
+	start := time.Now()
 	rdr, started, err := p.cache.Fill(r.Context(), key, p.fetch(fr))
 	if err != nil {
 		p.fail(w, r, statusMiss, err)
@@ -70,16 +77,22 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *
 		p.metrics.Joined()
 	}
 	hd, err := rdr.Head()
-	if hold > 0 {
+	if fr.hold > 0 {
 		result := "joined"
 		if started {
 			result = "upstream"
 		}
-		p.metrics.Blocking(result, time.Since(now))
+		p.metrics.Blocking(result, time.Since(start))
 	}
 	if err != nil {
 		p.headFailed(w, r, rp, st, err)
 		return
+	}
+	if hd.Status == http.StatusPartialContent && fr.header.Get("Range") != "" {
+		// The origin's answer to a range asked upstream, passed on as it
+		// is: no range is left to apply.
+		r = r.Clone(r.Context())
+		r.Header.Del("Range")
 	}
 	p.serveReader(w, r, key, rdr, hd, st)
 }
