@@ -379,6 +379,18 @@ func TestHintedPartCollapse(t *testing.T) {
 		t.Fatalf("no hint:\n%s", b)
 	}
 	hint := st.PreloadHints[0].URI
+	// The playlist a viewer asked for hints the part: the edge asks the
+	// origin for it before any viewer does.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, parts := o.counts(); parts["/"+hint] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hinted part was not prefetched")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	const viewers = 30
 	var wg sync.WaitGroup
 	bodies := make(chan string, viewers)
