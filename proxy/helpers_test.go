@@ -48,7 +48,9 @@ func newEdge(t testing.TB, originURL string, mod func(*Config)) *edge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := httptest.NewUnstartedServer(p)
+	srv.Config.ConnContext = ConnContext // as cmd/edgecache sets it
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		p.Close()

@@ -209,7 +209,7 @@ func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entr
 	w.WriteHeader(hd.Status)
 	var n int64
 	if r.Method != http.MethodHead {
-		n = p.writeBody(w, body)
+		n = p.writeBody(w, r, body)
 	}
 	p.record(e.Key(), class, st, n)
 }
@@ -229,15 +229,18 @@ func (p *Proxy) record(key string, class manifest.Class, st cacheStatus, n int64
 // writeBody writes a complete body in one write: the kernel takes it in as
 // large pieces as the socket allows. A large body gets a write deadline
 // scaled to its size first, so a client that stops reading cannot hold the
-// response forever.
-func (p *Proxy) writeBody(w http.ResponseWriter, b []byte) int64 {
-	if len(b) > largeBody {
-		rc := http.NewResponseController(w)
-		// The idle timeout, plus the body at no less than 1 MB/s.
-		rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(len(b))*time.Microsecond))
-		defer rc.SetWriteDeadline(time.Time{})
+// response forever, and goes out corked behind its head (corkWhile).
+func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b []byte) int64 {
+	if len(b) <= largeBody {
+		n, _ := w.Write(b)
+		return int64(n)
 	}
-	n, _ := w.Write(b)
+	rc := http.NewResponseController(w)
+	// The idle timeout, plus the body at no less than 1 MB/s.
+	rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(len(b))*time.Microsecond))
+	defer rc.SetWriteDeadline(time.Time{})
+	var n int
+	corkWhile(clientConn(r.Context()), func() { n, _ = w.Write(b) })
 	return int64(n)
 }
 

@@ -95,6 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		IdleTimeout:       cfg.Proxy.Client.IdleTimeout,
 		MaxHeaderBytes:    int(cfg.Proxy.Client.MaxHeaderBytes),
 		ErrorLog:          errLog,
+		ConnContext:       proxy.ConnContext,
 	}
 	adminSrv := &http.Server{
 		Handler:           proxy.AdminHandler(reg, ready.Load),
