@@ -21,7 +21,10 @@ type Options struct {
 	Quick bool
 	// Bin holds the edgecache and packager binaries.
 	Bin string
-	Log *slog.Logger
+	// Self is this program's executable, started with -serve-floor for the
+	// plain net/http baseline of the hot loads; "" leaves the baseline out.
+	Self string
+	Log  *slog.Logger
 }
 
 // Report is everything one run measured, by edge name.
@@ -34,14 +37,17 @@ type Report struct {
 	Servers  []string          `json:"servers"`
 	Versions map[string]string `json:"versions"`
 
-	HotSegment  map[string][]WrkResult    `json:"hot_segment"`
-	HotPlaylist map[string][]WrkResult    `json:"hot_playlist"`
-	Herd4MB     map[string][]HerdResult   `json:"herd_4mb"`
-	Herd20MB    map[string][]HerdResult   `json:"herd_20mb"`
-	Expiry      map[string][]ExpiryResult `json:"expiry"`
-	RSS         map[string]RSSResult      `json:"rss"`
-	Viewers     map[string][]ViewerStep   `json:"viewers"`
-	MaxViewers  map[string]int            `json:"max_viewers"`
+	HotSegment  map[string][]WrkResult `json:"hot_segment"`
+	HotPlaylist map[string][]WrkResult `json:"hot_playlist"`
+	// Floor is the plain net/http baseline of the hot loads, by load
+	// ("segment", "playlist"), run in the same rounds as the edges.
+	Floor      map[string][]WrkResult    `json:"floor,omitempty"`
+	Herd4MB    map[string][]HerdResult   `json:"herd_4mb"`
+	Herd20MB   map[string][]HerdResult   `json:"herd_20mb"`
+	Expiry     map[string][]ExpiryResult `json:"expiry"`
+	RSS        map[string]RSSResult      `json:"rss"`
+	Viewers    map[string][]ViewerStep   `json:"viewers"`
+	MaxViewers map[string]int            `json:"max_viewers"`
 	// LLHLS: LL-HLS viewers against each edge in front of the packager.
 	LLHLS  map[string]LLResult `json:"llhls"`
 	Errors []string            `json:"errors,omitempty"`
@@ -57,7 +63,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	start := time.Now()
 	rep := &Report{
 		Started: start.UTC(), Quick: opt.Quick, Machine: machine(), Versions: versions(),
-		HotSegment: map[string][]WrkResult{}, HotPlaylist: map[string][]WrkResult{},
+		HotSegment: map[string][]WrkResult{}, HotPlaylist: map[string][]WrkResult{}, Floor: map[string][]WrkResult{},
 		Herd4MB: map[string][]HerdResult{}, Herd20MB: map[string][]HerdResult{},
 		Expiry: map[string][]ExpiryResult{}, RSS: map[string]RSSResult{},
 		Viewers: map[string][]ViewerStep{}, MaxViewers: map[string]int{}, LLHLS: map[string]LLResult{},
@@ -123,6 +129,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		servers = append(servers, s)
 		rep.Servers = append(rep.Servers, s.Name)
 	}
+	var floor *server
+	if opt.Self != "" {
+		if floor, err = e.startFloor(ctx, opt.Self); err != nil {
+			return nil, err
+		}
+		defer floor.stop()
+	}
 	log.Info("all edges up", "servers", rep.Servers)
 
 	// Every edge held 1600 viewers in the first full run: the ladder
@@ -151,6 +164,14 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			note(s.Name+" hot playlist", err)
 			rep.HotPlaylist[s.Name] = append(rep.HotPlaylist[s.Name], w)
 			log.Info("hot loads", "round", r, "server", s.Name)
+		}
+		if floor != nil {
+			for _, l := range []struct{ name, path string }{{"segment", "/hot/seg.m4s"}, {"playlist", "/hot/index.m3u8"}} {
+				warm(floor.URL + l.path)
+				w, err := runWrk(ctx, floor, floor.URL+l.path, wrkFor)
+				note("go-floor hot "+l.name, err)
+				rep.Floor[l.name] = append(rep.Floor[l.name], w)
+			}
 		}
 		for _, s := range order {
 			h, err := runHerd(ctx, o, s, 200, 4<<20, 4<<20, fmt.Sprintf("herd4-%s-%d", s.Name, r))

@@ -42,14 +42,49 @@ func startOrigin() (*testOrigin, error) {
 		return nil, err
 	}
 	o := &testOrigin{ln: ln, URL: "http://" + ln.Addr().String(), counts: map[string]int{}}
-	o.seg = make([]byte, 1200<<10)
-	for i := range o.seg {
-		o.seg[i] = byte(i * 13)
-	}
-	o.pl = []byte("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1200\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2.000,\nseg-1200.m4s\n#EXTINF:2.000,\nseg-1201.m4s\n#EXTINF:2.000,\nseg-1202.m4s\n#EXTINF:2.000,\nseg-1203.m4s\n")
+	o.seg, o.pl = hotObjects()
 	o.srv = &http.Server{Handler: http.HandlerFunc(o.serve), ReadHeaderTimeout: 10 * time.Second}
 	go o.srv.Serve(ln)
 	return o, nil
+}
+
+// hotObjects are the bodies of the hot loads: a 1.2 MB segment and a
+// ~230 B playlist.
+func hotObjects() (seg, pl []byte) {
+	seg = make([]byte, 1200<<10)
+	for i := range seg {
+		seg[i] = byte(i * 13)
+	}
+	pl = []byte("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1200\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2.000,\nseg-1200.m4s\n#EXTINF:2.000,\nseg-1201.m4s\n#EXTINF:2.000,\nseg-1202.m4s\n#EXTINF:2.000,\nseg-1203.m4s\n")
+	return seg, pl
+}
+
+// serveHot answers the two hot paths with the origin's headers.
+func serveHot(w http.ResponseWriter, r *http.Request, seg, pl []byte) {
+	h := w.Header()
+	h.Set("Cache-Control", "max-age=3600")
+	if r.URL.Path == "/hot/seg.m4s" {
+		h.Set("Content-Type", "video/iso.segment")
+		w.Write(seg)
+		return
+	}
+	h.Set("Content-Type", "application/vnd.apple.mpegurl")
+	w.Write(pl)
+}
+
+// FloorHandler is the plain Go baseline of the hot loads: net/http writing
+// the same bytes from memory, with no cache, routing or metrics. No Go
+// server on net/http answers these loads faster; the report sets
+// edgecache against it to show which part of a gap is net/http's.
+func FloorHandler() http.Handler {
+	seg, pl := hotObjects()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/hot/seg.m4s" && r.URL.Path != "/hot/index.m3u8" {
+			http.NotFound(w, r)
+			return
+		}
+		serveHot(w, r, seg, pl)
+	})
 }
 
 func (o *testOrigin) close() {
@@ -85,14 +120,8 @@ func (o *testOrigin) serve(w http.ResponseWriter, r *http.Request) {
 	o.counts[p]++
 	o.mu.Unlock()
 	switch {
-	case p == "/hot/seg.m4s":
-		w.Header().Set("Content-Type", "video/iso.segment")
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Write(o.seg)
-	case p == "/hot/index.m3u8":
-		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Write(o.pl)
+	case p == "/hot/seg.m4s" || p == "/hot/index.m3u8":
+		serveHot(w, r, o.seg, o.pl)
 	case strings.HasPrefix(p, "/expire/"):
 		w.Header().Set("Content-Type", "video/iso.segment")
 		w.Header().Set("Cache-Control", "max-age=2")

@@ -87,6 +87,23 @@ func (r *Report) Markdown(command string) string {
 			}), "%.0f", false},
 		})
 	}
+	if len(r.Floor) > 0 {
+		p("## Plain Go net/http on the same hot loads (no cache, no routing, no metrics)\n\n")
+		p("The floor of any server on Go's net/http: a handler writing the same bytes from memory, in its own process, in the same rounds.\n\n")
+		p("| | go-floor req/s | edgecache req/s | edgecache / floor | go-floor req per CPU-s | edgecache req per CPU-s | edgecache / floor |\n|---|---|---|---|---|---|---|\n")
+		for _, l := range []struct {
+			name string
+			data []WrkResult
+		}{{"segment", r.HotSegment["edgecache"]}, {"playlist", r.HotPlaylist["edgecache"]}} {
+			fr := r.Floor[l.name]
+			rps := func(w WrkResult) float64 { return w.ReqPerSec }
+			cpu := func(w WrkResult) float64 { return w.ReqPerCPUSec }
+			p("| hot %s | %.0f | %.0f | %s | %.0f | %.0f | %s |\n", l.name,
+				wrkMed(fr, rps), wrkMed(l.data, rps), ratio(wrkMed(l.data, rps), wrkMed(fr, rps)),
+				wrkMed(fr, cpu), wrkMed(l.data, cpu), ratio(wrkMed(l.data, cpu), wrkMed(fr, cpu)))
+		}
+		p("\n")
+	}
 	for _, load := range []struct {
 		title string
 		data  map[string][]HerdResult

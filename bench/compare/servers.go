@@ -197,6 +197,21 @@ func (e *env) startEdgecache(ctx context.Context) (*server, error) {
 	return s, s.start()
 }
 
+// startFloor runs FloorHandler in a process of its own (self
+// -serve-floor ADDR), so it is measured like the edges: its own CPU, its
+// own GC.
+func (e *env) startFloor(ctx context.Context, self string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.CommandContext(ctx, self, "-serve-floor", addr)
+	cmd.Stderr = logFile(e.dir, "floor")
+	s := &server{Name: "go-floor", URL: "http://" + addr, cmd: cmd}
+	return s, s.start()
+}
+
 func logFile(dir, name string) *os.File {
 	f, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {

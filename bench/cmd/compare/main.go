@@ -10,9 +10,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,7 +31,12 @@ func main() {
 	out := flag.String("out", "bench/results", "directory for the report")
 	bin := flag.String("bin", "bin", "directory with the edgecache and packager binaries")
 	replot := flag.String("replot", "", "re-render the Markdown and plots of an earlier run's JSON, without running anything")
+	floor := flag.String("serve-floor", "", "serve the plain net/http baseline of the hot loads on this loopback address (the harness starts this itself)")
 	flag.Parse()
+	if *floor != "" {
+		serveFloor(*floor)
+		return
+	}
 	if *replot != "" {
 		b, err := os.ReadFile(*replot)
 		if err != nil {
@@ -52,7 +60,11 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	rep, err := compare.Run(ctx, compare.Options{Quick: *quick, Bin: *bin, Log: log})
+	self, err := os.Executable()
+	if err != nil {
+		log.Warn("no plain net/http baseline: cannot find this executable", "err", err)
+	}
+	rep, err := compare.Run(ctx, compare.Options{Quick: *quick, Bin: *bin, Self: self, Log: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
@@ -70,6 +82,25 @@ func main() {
 	j, _ := json.MarshalIndent(rep, "", " ")
 	os.WriteFile(base+".json", j, 0o644)
 	write(rep, base, rep.Command)
+}
+
+// serveFloor runs compare.FloorHandler until SIGTERM or SIGINT.
+func serveFloor(addr string) {
+	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		fmt.Fprintf(os.Stderr, "serve-floor: %q is not a loopback address\n", addr)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Addr: addr, Handler: compare.FloorHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "serve-floor:", err)
+		os.Exit(1)
+	}
 }
 
 // write renders the Markdown report and its plots next to base.

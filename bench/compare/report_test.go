@@ -1,0 +1,92 @@
+package compare
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestMarkdownFloorTable(t *testing.T) {
+	w := func(rps, cpu float64) []WrkResult { return []WrkResult{{ReqPerSec: rps, ReqPerCPUSec: cpu}} }
+	for _, tc := range []struct {
+		name  string
+		floor map[string][]WrkResult
+		want  []string
+		not   []string
+	}{
+		{
+			name:  "with floor",
+			floor: map[string][]WrkResult{"segment": w(2000, 4000), "playlist": w(50000, 80000)},
+			want: []string{
+				"## Plain Go net/http on the same hot loads",
+				"| hot segment | 2000 | 2500 | 1.25x | 4000 | 5000 | 1.25x |",
+				"| hot playlist | 50000 | 40000 | 0.80x | 80000 | 60000 | 0.75x |",
+			},
+		},
+		{name: "without floor", not: []string{"Plain Go net/http"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Report{
+				Servers:     []string{"nginx", "varnish", "edgecache"},
+				HotSegment:  map[string][]WrkResult{"edgecache": w(2500, 5000)},
+				HotPlaylist: map[string][]WrkResult{"edgecache": w(40000, 60000)},
+				Floor:       tc.floor,
+			}
+			md := r.Markdown("test")
+			for _, s := range tc.want {
+				if !strings.Contains(md, s) {
+					t.Errorf("report lacks %q:\n%s", s, md)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(md, s) {
+					t.Errorf("report has %q", s)
+				}
+			}
+		})
+	}
+}
+
+// TestFloorServesOriginBytes: the baseline must answer the hot loads with
+// the bytes and headers the edges pass on from the origin, or the
+// comparison is of different work.
+func TestFloorServesOriginBytes(t *testing.T) {
+	o, err := startOrigin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.close()
+	floor := httptest.NewServer(FloorHandler())
+	defer floor.Close()
+	get := func(url string) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	for _, path := range []string{"/hot/seg.m4s", "/hot/index.m3u8"} {
+		or, ob := get(o.URL + path)
+		fr, fb := get(floor.URL + path)
+		if !bytes.Equal(ob, fb) || len(fb) == 0 {
+			t.Errorf("%s: floor sent %d bytes, origin %d, not the same", path, len(fb), len(ob))
+		}
+		for _, h := range []string{"Content-Type", "Cache-Control", "Content-Length"} {
+			if or.Header.Get(h) != fr.Header.Get(h) {
+				t.Errorf("%s: %s %q from the floor, %q from the origin", path, h, fr.Header.Get(h), or.Header.Get(h))
+			}
+		}
+	}
+	if resp, _ := get(floor.URL + "/other"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("floor answered /other with %d, want 404", resp.StatusCode)
+	}
+}
