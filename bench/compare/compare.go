@@ -17,7 +17,7 @@ import (
 // Options shape a run.
 type Options struct {
 	// Quick is the under-three-minutes mode: one round, short loads, no
-	// 20 MB herd, a short viewer ladder.
+	// 20 MB herd, one step of viewers.
 	Quick bool
 	// Bin holds the edgecache and packager binaries.
 	Bin string
@@ -142,7 +142,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// starts there now and goes on to the simulator's cap.
 	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{400, 1600, 3200, 5000}, 24*time.Second, 100
 	if opt.Quick {
-		rounds, wrkFor, ladder, viewFor, rssObjects = 1, 3*time.Second, []int{25, 50}, 12*time.Second, 30
+		rounds, wrkFor, ladder, viewFor, rssObjects = 1, 3*time.Second, []int{50}, 10*time.Second, 30
 	}
 	note := func(what string, err error) {
 		if err != nil {
@@ -205,7 +205,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	llViewers, llFor := 200, 30*time.Second
 	if opt.Quick {
-		llViewers, llFor = 50, 12*time.Second
+		llViewers, llFor = 50, 8*time.Second
 	}
 	for _, s := range servers {
 		x, err := runLLHLS(ctx, s, cp, llViewers, llFor, 333*time.Millisecond)

@@ -53,9 +53,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	limit := 25 * time.Minute
+	// The bounds: the full run under 20 minutes, the quick one
+	// under 3.
+	limit := 20 * time.Minute
 	if *quick {
-		limit = 5 * time.Minute
+		limit = 3 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
