@@ -3,6 +3,8 @@ package origin
 import (
 	"bytes"
 	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -403,4 +405,62 @@ func TestVideoStallAudioContinues(t *testing.T) {
 	}
 	endSession(t, s, st, sess)
 	checkContinuous(t, st.rends[kindAudio])
+}
+
+// TestRepublishNoSequenceGap: a rendition that made fewer segments than
+// the others in one session (here audio, which began late) continues from
+// its own count in the next. Aligning it up to the others would leave a
+// gap, and HLS numbers a playlist's segments consecutively: every segment
+// after the gap would be listed under the wrong sequence number until the
+// gap left the window, and players and the edge's gate see URIs change
+// their numbers.
+func TestRepublishNoSequenceGap(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.Segment.Window = 20 })
+	tracks := h264AACTracks(t)
+	st, sess := startSession(t, s, "gap", tracks)
+	(&feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true, noAudioN: 70}).run(60*3 + 20)
+	endSession(t, s, st, sess)
+	v, a := st.rends[kindVideo], st.rends[kindAudio]
+	if a.nextSeq >= v.nextSeq {
+		t.Fatalf("setup: audio made %d segments, video %d; audio must lag", a.nextSeq, v.nextSeq)
+	}
+	time.Sleep(10 * time.Millisecond)
+	_, sess2 := startSession(t, s, "gap", tracks)
+	(&feeder{t: t, sess: sess2, fps: 30, gop: 60, audio: true}).run(60*3 + 1)
+	endSession(t, s, st, sess2)
+
+	seqRe := regexp.MustCompile(`/(\d+)\.m4s$`)
+	for _, k := range []trackKind{kindVideo, kindAudio} {
+		r := st.rends[k]
+		for i := 1; i < len(r.segs); i++ {
+			if r.segs[i].seq != r.segs[i-1].seq+1 {
+				t.Errorf("%v: sequence %d follows %d", k, r.segs[i].seq, r.segs[i-1].seq)
+			}
+		}
+		e, ok := st.file(playlistName(k))
+		if !ok {
+			t.Fatalf("no %s", playlistName(k))
+		}
+		msn := -1
+		n := 0
+		for _, line := range strings.Split(string(e.body), "\n") {
+			if v, ok := strings.CutPrefix(line, "#EXT-X-MEDIA-SEQUENCE:"); ok {
+				msn, _ = strconv.Atoi(v)
+			}
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			m := seqRe.FindStringSubmatch(line)
+			if m == nil {
+				t.Fatalf("%v: segment URI %q has no number", k, line)
+			}
+			if got, _ := strconv.Atoi(m[1]); got != msn+n {
+				t.Errorf("%v: %s is listed under media sequence number %d", k, line, msn+n)
+			}
+			n++
+		}
+		if n == 0 {
+			t.Errorf("%v: playlist lists no segments:\n%s", k, e.body)
+		}
+	}
 }

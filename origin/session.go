@@ -75,9 +75,10 @@ func (s *session) start(base time.Duration, arrival time.Time) error {
 	st := s.st
 	st.mu.Lock()
 	e, puts, err := st.beginEpochLocked(s.tracks, arrival)
-	var seq uint64
-	if err == nil {
-		seq = st.rends[kindVideo].nextSeq
+	vseq, aseq := st.rends[kindVideo].nextSeq, st.rends[kindAudio].nextSeq
+	var tseq uint64
+	if st.ts != nil {
+		tseq = st.ts.nextSeq
 	}
 	st.mu.Unlock()
 	if err != nil {
@@ -95,7 +96,7 @@ func (s *session) start(base time.Duration, arrival time.Time) error {
 	}
 	if v := s.tracks[kindVideo]; v != nil {
 		s.video = &videoSeg{
-			s: s, info: v, nextSeq: seq,
+			s: s, info: v, nextSeq: vseq,
 			target:    durTicks(cfg.TargetDuration, v.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, v.timescale),
 			partTicks: durTicks(cfg.partTarget(), v.timescale),
@@ -103,7 +104,7 @@ func (s *session) start(base time.Duration, arrival time.Time) error {
 	}
 	if a := s.tracks[kindAudio]; a != nil {
 		s.audio = &audioSeg{
-			s: s, info: a, nextSeq: seq,
+			s: s, info: a, nextSeq: aseq,
 			selfCut:   s.video == nil,
 			target:    durTicks(cfg.TargetDuration, a.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, a.timescale),
@@ -111,7 +112,7 @@ func (s *session) start(base time.Duration, arrival time.Time) error {
 		}
 	}
 	if st.ts != nil {
-		s.ts = newTSMuxer(s, seq)
+		s.ts = newTSMuxer(s, tseq)
 	}
 	s.log.Info("publish session started", "epoch", e.id, "media_start", e.mediaStart, "presentation_start", e.presStart)
 	pre := s.preAudio

@@ -238,20 +238,11 @@ func (st *Stream) beginEpochLocked(tracks [2]*trackInfo, now time.Time) (*epoch,
 	if len(st.epochs) > 0 {
 		e.presStart = math.Max(st.presEnd, now.Sub(st.ast).Seconds())
 	}
-	// Sequence numbers continue across sessions, aligned across tracks.
-	var next uint64
-	for _, r := range st.rends {
-		next = max(next, r.nextSeq)
-	}
-	if st.ts != nil {
-		next = max(next, st.ts.nextSeq)
-	}
-	for _, r := range st.rends {
-		r.nextSeq = next
-	}
-	if st.ts != nil {
-		st.ts.nextSeq = next
-	}
+	// Sequence numbers continue across sessions, each rendition from its
+	// own count. HLS numbers a playlist's segments consecutively, so a
+	// rendition that made fewer segments than another (audio that began
+	// late, an empty audio slot) must not be aligned up to it: the gap
+	// would shift the number of every segment listed after it.
 	puts := map[string]*entry{}
 	for k, t := range tracks {
 		if t == nil {
