@@ -131,8 +131,36 @@ func partBody(msn uint64, part int) string {
 	return fmt.Sprintf("part %d.%d ", msn, part) + strings.Repeat("x", 1000)
 }
 
-func (o *llOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// hold waits, as RFC 8216bis 6.2.5.2 has a server wait, until ready
+// reports the request can be answered: 400 when it is too far ahead, 503
+// after three target durations. ready runs under o.mu. It reports whether
+// the caller should answer.
+func (o *llOrigin) hold(w http.ResponseWriter, r *http.Request, ready func() (ok, tooFar bool)) bool {
 	deadline := time.After(3 * time.Second) // 3 target durations
+	for {
+		o.mu.Lock()
+		ok, tooFar := ready()
+		ch := o.changed
+		o.mu.Unlock()
+		switch {
+		case ok:
+			return true
+		case tooFar:
+			http.Error(w, "too far", 400)
+			return false
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			http.Error(w, "timeout", 503)
+			return false
+		case <-r.Context().Done():
+			return false
+		}
+	}
+}
+
+func (o *llOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/live.m3u8":
 		q := r.URL.Query()
@@ -145,29 +173,13 @@ func (o *llOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			o.blocking[r.URL.RawQuery]++
 		}
 		o.mu.Unlock()
-		for q.Has("_HLS_msn") {
+		if q.Has("_HLS_msn") {
 			msn, _ := strconv.ParseUint(q.Get("_HLS_msn"), 10, 64)
 			part := -1
 			if q.Has("_HLS_part") {
 				part, _ = strconv.Atoi(q.Get("_HLS_part"))
 			}
-			o.mu.Lock()
-			ok, ch := o.reachesLocked(msn, part), o.changed
-			if !ok && msn > o.msn+2 {
-				o.mu.Unlock()
-				http.Error(w, "too far", 400)
-				return
-			}
-			o.mu.Unlock()
-			if ok {
-				break
-			}
-			select {
-			case <-ch:
-			case <-deadline:
-				http.Error(w, "timeout", 503)
-				return
-			case <-r.Context().Done():
+			if !o.hold(w, r, func() (bool, bool) { return o.reachesLocked(msn, part), msn > o.msn+2 }) {
 				return
 			}
 		}
@@ -184,19 +196,8 @@ func (o *llOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
 		o.partReqs[r.URL.Path]++
 		o.mu.Unlock()
-		for {
-			o.mu.Lock()
-			ok, ch := msn < o.msn || msn == o.msn && part < o.parts, o.changed
-			o.mu.Unlock()
-			if ok {
-				break
-			}
-			select {
-			case <-ch:
-			case <-deadline:
-				http.Error(w, "timeout", 503)
-				return
-			}
+		if !o.hold(w, r, func() (bool, bool) { return msn < o.msn || msn == o.msn && part < o.parts, false }) {
+			return
 		}
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, partBody(msn, part))
