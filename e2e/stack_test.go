@@ -82,7 +82,9 @@ func startStack(t *testing.T, cfg origin.Config, demo bool) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p)
+	srv := httptest.NewUnstartedServer(p)
+	srv.Config = p.Server(nil) // the server cmd/edgecache runs
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		p.Close()

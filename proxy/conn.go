@@ -2,18 +2,35 @@ package proxy
 
 import (
 	"context"
+	"log"
 	"net"
+	"net/http"
 )
 
-// connKey is the context key under which ConnContext keeps the client's
+// Server returns the http.Server viewers connect to: the proxy as its
+// handler, the client limits of its config (restart-only settings, so
+// fixed here), and connContext, which corkWhile needs. errLog may be nil.
+func (p *Proxy) Server(errLog *log.Logger) *http.Server {
+	c := p.view().cfg.Client
+	return &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    int(c.MaxHeaderBytes),
+		ErrorLog:          errLog,
+		ConnContext:       connContext,
+	}
+}
+
+// connKey is the context key under which connContext keeps the client's
 // TCP connection.
 type connKey struct{}
 
-// ConnContext is meant for http.Server.ConnContext. It lets the proxy reach
-// the client's TCP connection, so that a large cached body leaves in full
+// connContext is the viewers' server's ConnContext. It lets the proxy
+// reach the client's TCP connection, so that a large cached body leaves in full
 // segments right behind its head instead of after a short first packet
 // (see corkWhile).
-func ConnContext(ctx context.Context, c net.Conn) context.Context {
+func connContext(ctx context.Context, c net.Conn) context.Context {
 	if tc, ok := c.(*net.TCPConn); ok {
 		return context.WithValue(ctx, connKey{}, tc)
 	}
@@ -21,7 +38,7 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // clientConn is the request's TCP connection, or nil when the server was
-// not set up with ConnContext (or the client is not on TCP).
+// not built by Server (or the client is not on TCP).
 func clientConn(ctx context.Context) *net.TCPConn {
 	tc, _ := ctx.Value(connKey{}).(*net.TCPConn)
 	return tc

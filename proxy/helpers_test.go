@@ -49,7 +49,7 @@ func newEdge(t testing.TB, originURL string, mod func(*Config)) *edge {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(p)
-	srv.Config.ConnContext = ConnContext // as cmd/edgecache sets it
+	srv.Config = p.Server(nil) // the server cmd/edgecache runs
 	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()

@@ -89,14 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	}
 	var ready atomic.Bool
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
-	srv := &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: cfg.Proxy.Client.ReadHeaderTimeout,
-		IdleTimeout:       cfg.Proxy.Client.IdleTimeout,
-		MaxHeaderBytes:    int(cfg.Proxy.Client.MaxHeaderBytes),
-		ErrorLog:          errLog,
-		ConnContext:       proxy.ConnContext,
-	}
+	srv := p.Server(errLog)
 	adminSrv := &http.Server{
 		Handler:           proxy.AdminHandler(reg, ready.Load),
 		ReadHeaderTimeout: 5 * time.Second,
