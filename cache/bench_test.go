@@ -39,7 +39,7 @@ func BenchmarkFillFanout(b *testing.B) {
 		}
 		var wg sync.WaitGroup
 		for range readers {
-			r, _, _ := c.Fill(context.Background(), key, fetch)
+			r, _, _ := c.Fill(context.Background(), key, nil, fetch)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -136,7 +136,13 @@ func (c *Cache) InFlight(key string) bool {
 // one fetch; every concurrent request joins it and streams its bytes as
 // they arrive. The fetch runs under the cache's own context with
 // FillTimeout: no client hanging up can cancel it for the others.
-func (c *Cache) Fill(ctx context.Context, key string, fetch Fetch) (r *Reader, started bool, err error) {
+//
+// seen is the entry the caller found under key (nil: none). A fill that
+// finished between the caller's look and this call has stored a fresh
+// entry other than seen; the reader then reads that entry (Resolved
+// returns it) and no fetch starts. A fill stores its entry before it
+// leaves the table of fills, so under c.mu one of the two is always seen.
+func (c *Cache) Fill(ctx context.Context, key string, seen *Entry, fetch Fetch) (r *Reader, started bool, err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -147,6 +153,11 @@ func (c *Cache) Fill(ctx context.Context, key string, fetch Fetch) (r *Reader, s
 		r := f.addReader(ctx, false)
 		c.mu.Unlock()
 		return r, false, nil
+	}
+	if e := c.store.get(key); e != nil && e != seen && e.Fresh(time.Now()) {
+		c.mu.Unlock()
+		c.joins.Add(1)
+		return finishedFill(c, e).addReader(ctx, false), false, nil
 	}
 	f := newFill(c, key)
 	c.fills[key] = f

@@ -86,7 +86,7 @@ func TestFillHerdStreamsOneFetch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, _, err := c.Fill(context.Background(), "k", fetch)
+			r, _, err := c.Fill(context.Background(), "k", nil, fetch)
 			if err != nil {
 				errs <- err
 				return
@@ -171,7 +171,7 @@ func TestFillFailureStoresNothing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newTestCache(t, Config{})
-			r, _, err := c.Fill(context.Background(), "k", tc.fetch)
+			r, _, err := c.Fill(context.Background(), "k", nil, tc.fetch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,11 +201,11 @@ func TestFillSurvivesStarterHangup(t *testing.T) {
 	var calls atomic.Int32
 	fetch := slowFetch(&calls, want, 200*time.Millisecond, storable())
 	ctx, cancel := context.WithCancel(context.Background())
-	first, started, _ := c.Fill(ctx, "k", fetch)
+	first, started, _ := c.Fill(ctx, "k", nil, fetch)
 	if !started {
 		t.Fatal("first reader did not start the fill")
 	}
-	second, started, _ := c.Fill(context.Background(), "k", fetch)
+	second, started, _ := c.Fill(context.Background(), "k", nil, fetch)
 	if started {
 		t.Fatal("second reader started another fill")
 	}
@@ -240,8 +240,8 @@ func TestNotSharedResponseIsNotJoined(t *testing.T) {
 		_, err := w.Write(ctx, []byte("abc"))
 		return err
 	}
-	a, _, _ := c.Fill(context.Background(), "k", fetch)
-	b, started, _ := c.Fill(context.Background(), "k", fetch)
+	a, _, _ := c.Fill(context.Background(), "k", nil, fetch)
+	b, started, _ := c.Fill(context.Background(), "k", nil, fetch)
 	if started {
 		t.Fatal("second started")
 	}
@@ -269,11 +269,11 @@ func TestSharedButNotStored(t *testing.T) {
 	h := storable()
 	h.Store = false
 	fetch := slowFetch(&calls, body(64<<10), 100*time.Millisecond, h)
-	a, _, _ := c.Fill(context.Background(), "k", fetch)
+	a, _, _ := c.Fill(context.Background(), "k", nil, fetch)
 	if _, err := a.Head(); err != nil {
 		t.Fatal(err)
 	}
-	b, started, _ := c.Fill(context.Background(), "k", fetch)
+	b, started, _ := c.Fill(context.Background(), "k", nil, fetch)
 	if started {
 		t.Fatal("a request during a shared fill started another")
 	}
@@ -304,7 +304,7 @@ func TestPassThroughIsBoundedAndUncached(t *testing.T) {
 		}
 		return nil
 	}
-	r, _, _ := c.Fill(context.Background(), "big", fetch)
+	r, _, _ := c.Fill(context.Background(), "big", nil, fetch)
 	var got []byte
 	maxBuf := 0
 	for {
@@ -347,7 +347,7 @@ func TestPassThroughStopsWithoutReaders(t *testing.T) {
 			}
 		}
 	}
-	r, _, _ := c.Fill(context.Background(), "big", fetch)
+	r, _, _ := c.Fill(context.Background(), "big", nil, fetch)
 	r.Head()
 	r.Close()
 	select {
@@ -369,7 +369,7 @@ func TestResolveServesRefreshedEntry(t *testing.T) {
 		h.Lifetime = time.Hour
 		return w.Resolve(old.WithHead(h))
 	}
-	r, _, _ := c.Fill(context.Background(), "k", fetch)
+	r, _, _ := c.Fill(context.Background(), "k", nil, fetch)
 	e, err := r.Wait()
 	if err != nil || r.Resolved() == nil || string(e.Body()) != "hello" || e.Head().Lifetime != time.Hour {
 		t.Fatalf("resolve: %v %v", e, err)
@@ -432,5 +432,52 @@ func TestEntryAgeAndFreshness(t *testing.T) {
 	}
 	if s := e.Staleness(now.Add(4 * time.Second)); s != time.Second {
 		t.Fatalf("staleness %v", s)
+	}
+}
+
+// TestFillAfterAnotherStored: a request that looked in the store while a
+// fill ran, and asks for a fill after that fill stored its entry and left,
+// gets the stored entry, not a second fetch. One that saw the current entry
+// and asks to refresh it gets its fetch.
+func TestFillAfterAnotherStored(t *testing.T) {
+	c := newTestCache(t, Config{})
+	want := body(4 << 10)
+	var calls atomic.Int32
+	h := storable()
+	h.ResponseTime = time.Now() // fresh for a minute
+	fetch := slowFetch(&calls, want, 0, h)
+	first, _, err := c.Fill(context.Background(), "k", nil, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := first.Wait()
+	first.Close()
+	if err != nil || c.Get("k") != stored || c.InFlight("k") {
+		t.Fatalf("first fill: err %v, stored %v, in flight %v", err, c.Get("k") == stored, c.InFlight("k"))
+	}
+
+	late, started, err := c.Fill(context.Background(), "k", nil, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if started || calls.Load() != 1 {
+		t.Fatalf("a fill that saw no entry started fetch %d (started %v) though one was just stored", calls.Load(), started)
+	}
+	if late.Resolved() != stored {
+		t.Fatal("the late reader is not resolved to the stored entry")
+	}
+	got, err := io.ReadAll(late)
+	late.Close()
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("late reader: %d bytes, err %v", len(got), err)
+	}
+
+	refresh, started, err := c.Fill(context.Background(), "k", stored, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refresh.Close()
+	if _, err := refresh.Wait(); err != nil || !started || calls.Load() != 2 {
+		t.Fatalf("a refresh of the entry the caller saw: started %v, fetches %d, err %v", started, calls.Load(), err)
 	}
 }

@@ -59,8 +59,18 @@ type fill struct {
 	readers     map[*Reader]struct{}
 	// fresh counts readers that have not received a body byte yet.
 	fresh int
-	// resolved: a 304 completed the fill with a refreshed existing entry.
+	// resolved: the fill ended with an existing complete entry: a 304's
+	// refreshed copy, or one another fill had just stored (finishedFill).
 	resolved bool
+}
+
+// finishedFill is a fill already resolved to e, for a request that asked
+// for a fill just after another one stored e.
+func finishedFill(c *Cache, e *Entry) *fill {
+	f := newFill(c, e.key)
+	f.head, f.buf, f.entry = &e.head, e.body, e
+	f.resolved, f.done = true, true
+	return f
 }
 
 func newFill(c *Cache, key string) *fill {

@@ -136,14 +136,15 @@ func TestExpiryUnderLoad(t *testing.T) {
 				// The first copy lives 2 s; the refreshed one outlives the
 				// test, so a second expiry (Date has one-second resolution,
 				// which can shorten a life by up to a second) cannot blur
-				// the count.
+				// the count. As a live playlist the refreshed copy lives
+				// half its target duration whatever max-age says: 4 s.
 				maxAge := "max-age=2"
 				if n > 1 {
 					time.Sleep(150 * time.Millisecond) // a slow refresh keeps the others busy
 					maxAge = "max-age=60"
 				}
 				w.Header().Set("Cache-Control", maxAge)
-				io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:"+strconv.Itoa(int(n))+"\n#EXTINF:4,\nseg-"+strconv.Itoa(int(n))+".m4s\n")
+				io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:8\n#EXT-X-MEDIA-SEQUENCE:"+strconv.Itoa(int(n))+"\n#EXTINF:4,\nseg-"+strconv.Itoa(int(n))+".m4s\n")
 			}))
 			defer origin.Close()
 			e := newEdge(t, origin.URL, func(c *Config) {

@@ -65,7 +65,7 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *
 // flight, or a new one.
 func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, key string, fr *fetchReq) {
 	start := time.Now()
-	rdr, started, err := p.cache.Fill(r.Context(), key, p.fetch(fr))
+	rdr, started, err := p.cache.Fill(r.Context(), key, nil, p.fetch(fr))
 	if err != nil {
 		p.fail(w, r, statusMiss, err)
 		return
@@ -107,7 +107,7 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 	started := false
 	if rdr == nil {
 		var err error
-		rdr, started, err = p.cache.Fill(r.Context(), key, p.fetch(p.newFetchReq(rt, "refresh", key, r, e)))
+		rdr, started, err = p.cache.Fill(r.Context(), key, e, p.fetch(p.newFetchReq(rt, "refresh", key, r, e)))
 		if err != nil {
 			p.fail(w, r, statusExpired, err)
 			return
