@@ -150,28 +150,30 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rep.Errors = append(rep.Errors, what+": "+err.Error())
 		}
 	}
+	// hot runs the two hot loads against s.
+	hot := func(s *server) (seg, pl WrkResult) {
+		warm(s.URL + "/hot/seg.m4s")
+		warm(s.URL + "/hot/index.m3u8")
+		seg, err := runWrk(ctx, s, s.URL+"/hot/seg.m4s", wrkFor)
+		note(s.Name+" hot segment", err)
+		pl, err = runWrk(ctx, s, s.URL+"/hot/index.m3u8", wrkFor)
+		note(s.Name+" hot playlist", err)
+		return seg, pl
+	}
 	// Interleaved: each round visits every edge, in a rotated order, so
 	// machine noise falls on all of them alike.
 	for r := 0; r < rounds && ctx.Err() == nil; r++ {
 		order := rotate(servers, r)
 		for _, s := range order {
-			warm(s.URL + "/hot/seg.m4s")
-			warm(s.URL + "/hot/index.m3u8")
-			w, err := runWrk(ctx, s, s.URL+"/hot/seg.m4s", wrkFor)
-			note(s.Name+" hot segment", err)
-			rep.HotSegment[s.Name] = append(rep.HotSegment[s.Name], w)
-			w, err = runWrk(ctx, s, s.URL+"/hot/index.m3u8", wrkFor)
-			note(s.Name+" hot playlist", err)
-			rep.HotPlaylist[s.Name] = append(rep.HotPlaylist[s.Name], w)
+			seg, pl := hot(s)
+			rep.HotSegment[s.Name] = append(rep.HotSegment[s.Name], seg)
+			rep.HotPlaylist[s.Name] = append(rep.HotPlaylist[s.Name], pl)
 			log.Info("hot loads", "round", r, "server", s.Name)
 		}
 		if floor != nil {
-			for _, l := range []struct{ name, path string }{{"segment", "/hot/seg.m4s"}, {"playlist", "/hot/index.m3u8"}} {
-				warm(floor.URL + l.path)
-				w, err := runWrk(ctx, floor, floor.URL+l.path, wrkFor)
-				note("go-floor hot "+l.name, err)
-				rep.Floor[l.name] = append(rep.Floor[l.name], w)
-			}
+			seg, pl := hot(floor)
+			rep.Floor["segment"] = append(rep.Floor["segment"], seg)
+			rep.Floor["playlist"] = append(rep.Floor["playlist"], pl)
 		}
 		for _, s := range order {
 			h, err := runHerd(ctx, o, s, 200, 4<<20, 4<<20, fmt.Sprintf("herd4-%s-%d", s.Name, r))
