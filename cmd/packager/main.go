@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,45 +135,42 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	}
 	defer srv.Close()
 
-	rtmpLn, err := net.Listen("tcp", cfg.RTMP.Listen)
+	listeners, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("rtmp listen: %w", err)
+		return err
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		_ = rtmpLn.Close()
-		return fmt.Errorf("http listen: %w", err)
-	}
-	listeners := []net.Listener{rtmpLn}
-	if t := cfg.RTMP.TLS; t.Enabled() {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return fmt.Errorf("rtmps certificate: %w", err)
+	// Every listener is closed on every return path: the serve loops close
+	// theirs too, and a second Close is harmless.
+	defer func() {
+		for _, ln := range listeners {
+			_ = ln.Close()
 		}
-		ln, err := net.Listen("tcp", t.Listen)
-		if err != nil {
-			return fmt.Errorf("rtmps listen: %w", err)
-		}
-		listeners = append(listeners, tls.NewListener(ln, &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-		}))
-	}
+	}()
+	httpLn, rtmpLns := listeners[0], listeners[1:]
 
 	var ready atomic.Bool
 	hs := &http.Server{Handler: readiness(&ready, srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, len(listeners)+1)
-	for _, ln := range listeners {
-		go func() { errc <- srv.ServeRTMP(serveCtx, ln) }()
+	// The serve goroutines are owned here: every return path stops them
+	// (stopServing ends ServeRTMP, hs.Close ends Serve) and waits. The
+	// channel holds one result per goroutine, so none blocks on it.
+	var wg sync.WaitGroup
+	defer func() {
+		stopServing()
+		_ = hs.Close()
+		wg.Wait()
+	}()
+	errc := make(chan error, len(listeners))
+	for _, ln := range rtmpLns {
+		wg.Go(func() { errc <- srv.ServeRTMP(serveCtx, ln) })
 	}
-	go func() {
+	wg.Go(func() {
 		if err := hs.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 			return
 		}
 		errc <- nil
-	}()
-	log.Info("packager listening", "rtmp", rtmpLn.Addr().String(), "http", httpLn.Addr().String())
+	})
+	log.Info("packager listening", "rtmp", rtmpLns[0].Addr().String(), "http", httpLn.Addr().String())
 
 	if o.demo {
 		if err := srv.StartDemo(serveCtx, o.demoName); err != nil {
@@ -213,6 +211,44 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			return hs.Shutdown(ctx)
 		},
 	}.Run(errc)
+}
+
+// listen opens the HTTP listener, then the RTMP one and, when configured,
+// the RTMPS one. On error it closes what it opened.
+func listen(cfg origin.Config) (lns []net.Listener, err error) {
+	defer func() {
+		if err != nil {
+			for _, ln := range lns {
+				_ = ln.Close()
+			}
+			lns = nil
+		}
+	}()
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return lns, fmt.Errorf("http listen: %w", err)
+	}
+	lns = append(lns, httpLn)
+	rtmpLn, err := net.Listen("tcp", cfg.RTMP.Listen)
+	if err != nil {
+		return lns, fmt.Errorf("rtmp listen: %w", err)
+	}
+	lns = append(lns, rtmpLn)
+	if t := cfg.RTMP.TLS; t.Enabled() {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return lns, fmt.Errorf("rtmps certificate: %w", err)
+		}
+		ln, err := net.Listen("tcp", t.Listen)
+		if err != nil {
+			return lns, fmt.Errorf("rtmps listen: %w", err)
+		}
+		lns = append(lns, tls.NewListener(ln, &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+		}))
+	}
+	return lns, nil
 }
 
 // readiness fails /readyz while the packager drains, whatever the server

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,5 +101,41 @@ func TestRunBadFlags(t *testing.T) {
 func TestExampleConfigParses(t *testing.T) {
 	if _, err := origin.LoadConfig("packager.example.yaml"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on (now).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// A start-up that fails after some listeners are open closes them all:
+// the same addresses can be listened on again at once.
+func TestRunClosesListenersOnError(t *testing.T) {
+	httpAddr, rtmpAddr := freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "packager.yaml")
+	yaml := "rtmp:\n  tls:\n    listen: 127.0.0.1:0\n    cert_file: /nonexistent.crt\n    key_file: /nonexistent.key\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	err := run(context.Background(), []string{"-config", cfg, "-http-listen", httpAddr, "-rtmp-listen", rtmpAddr}, nil, &logs, nil)
+	if err == nil || !strings.Contains(err.Error(), "rtmps certificate") {
+		t.Fatalf("run = %v, want the rtmps certificate error", err)
+	}
+	for _, addr := range []string{httpAddr, rtmpAddr} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("%s still in use after run returned: %v", addr, err)
+			continue
+		}
+		_ = ln.Close()
 	}
 }
