@@ -3,7 +3,11 @@
 
 GO       ?= go
 BIN      := bin
-PKGS     := ./...
+# The product module and, through go.work, the modules beside it: the
+# benchmarks (gonum plots), the Kubernetes checks and the end-to-end tests.
+# ./... stops at a module boundary, so each is named.
+MODULES  := . ./bench ./deploy/k8s ./e2e
+PKGS     := $(addsuffix /...,$(MODULES))
 # Addresses for `make run` (127.0.0.1:8080 is often taken; avoid it).
 EDGE_ADDR     ?= 127.0.0.1:8081
 ADMIN_ADDR    ?= 127.0.0.1:9091

@@ -1,0 +1,41 @@
+module github.com/edgecache/edgecache/e2e
+
+go 1.26.0
+
+require (
+	github.com/edgecache/edgecache v0.0.0-00010101000000-000000000000
+	github.com/edgecache/edgecache/bench v0.0.0-00010101000000-000000000000
+	github.com/prometheus/client_golang v1.23.2
+)
+
+require (
+	github.com/Eyevinn/hls-m3u8 v0.6.2 // indirect
+	github.com/abema/go-mp4 v1.7.3 // indirect
+	github.com/asticode/go-astikit v0.30.0 // indirect
+	github.com/asticode/go-astits v1.16.0 // indirect
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bluenviron/gortmplib v1.0.2 // indirect
+	github.com/bluenviron/mediacommon/v2 v2.9.5 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dgraph-io/ristretto/v2 v2.3.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/go-chi/chi/v5 v5.2.3 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/kr/text v0.2.0 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_model v0.6.2 // indirect
+	github.com/prometheus/common v0.66.1 // indirect
+	github.com/prometheus/procfs v0.16.1 // indirect
+	github.com/zencoder/go-dash/v3 v3.0.3 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.35.0 // indirect
+	google.golang.org/protobuf v1.36.8 // indirect
+)
+
+// The product module, from this working tree (go.work does the same
+// for development; this keeps GOWORK=off builds working).
+replace (
+	github.com/edgecache/edgecache => ..
+	github.com/edgecache/edgecache/bench => ../bench
+)
