@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -140,50 +139,21 @@ func (s *HLSState) LastPart() (msn uint64, part int, ok bool) {
 	return p.MSN, p.Index, true
 }
 
-// Reaches reports whether the playlist satisfies a blocking reload for
-// _HLS_msn=msn and, when part >= 0, _HLS_part=part (RFC 8216bis 6.2.5.2):
-// it holds segment msn or a later one, or, with a part, Partial Segment part
-// of segment msn or anything later. part < 0 asks for the whole segment.
-// A playlist with EXT-X-ENDLIST reaches everything: it will never grow, so
-// holding the request would only make it time out.
-func (s *HLSState) Reaches(msn uint64, part int) bool {
-	if s.EndList {
-		return true
-	}
-	last, ok := s.LastMSN()
-	if part < 0 {
-		return ok && last >= msn
-	}
-	if ok && last > msn {
-		return true
-	}
-	if pm, pi, pok := s.LastPart(); pok && (pm > msn || pm == msn && pi >= part) {
-		return true
-	}
-	if ok && last == msn {
-		// Segment msn is complete. If its parts are no longer listed (or it
-		// never had any) it holds every part; if they are, part is past the
-		// last of them and only something in msn+1 comes "later".
-		for _, p := range s.Parts {
-			if p.MSN == msn {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+// Edge is where the playlist ends, for the LL-HLS rules (llhls.go).
+func (s *HLSState) Edge() Edge {
+	var e Edge
+	e.LastMSN, e.Segments = s.LastMSN()
+	e.PartMSN, e.PartIndex, e.Parts = s.LastPart()
+	return e
 }
 
-// TooFar reports whether _HLS_msn=msn is so far ahead that the server
-// should answer 400 at once instead of blocking: more than two segments
-// past the last one (RFC 8216bis 6.2.5.2). An empty playlist is never too
-// far behind a request.
-func (s *HLSState) TooFar(msn uint64) bool {
-	last, ok := s.LastMSN()
-	if !ok || last > math.MaxUint64-2 {
-		return false
-	}
-	return msn > last+2
+// Reaches reports whether the playlist satisfies a blocking reload for
+// _HLS_msn=msn and, when part >= 0, _HLS_part=part: Edge.Reaches. A
+// playlist with EXT-X-ENDLIST reaches everything: it will never grow, so
+// holding the request would only make it time out (RFC 8216bis 6.2.5.2
+// has directives ignored then).
+func (s *HLSState) Reaches(msn uint64, part int) bool {
+	return s.EndList || s.Edge().Reaches(Directives{Block: true, MSN: msn, Part: part})
 }
 
 // hlsScan is what this package's own line scan collects.

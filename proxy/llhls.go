@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -26,9 +25,6 @@ import (
 // So the origin sees at most one blocking request per target per
 // rendition, and the spread of targets viewers ask for becomes hits.
 
-// errBadDirective is a malformed or inconsistent delivery directive.
-var errBadDirective = errors.New("bad HLS delivery directive")
-
 // hlsDirectives are a playlist request's delivery directives.
 type hlsDirectives struct {
 	blocking bool   // _HLS_msn present
@@ -37,43 +33,14 @@ type hlsDirectives struct {
 	skip     string // _HLS_skip: "", "YES" or "v2"
 }
 
-// parseDirectives reads the _HLS_ parameters of a raw query.
+// parseDirectives reads the _HLS_ parameters of a raw query with the rule
+// set the packager uses too (manifest.ParseDirectives).
 func parseDirectives(rawQuery string) (hlsDirectives, error) {
-	d := hlsDirectives{part: -1}
-	hasPart := false
-	for _, kv := range strings.Split(rawQuery, "&") {
-		name, value, _ := strings.Cut(kv, "=")
-		if n, err := url.QueryUnescape(name); err == nil {
-			name = n
-		}
-		if v, err := url.QueryUnescape(value); err == nil {
-			value = v
-		}
-		switch name {
-		case "_HLS_msn":
-			n, err := strconv.ParseUint(value, 10, 64)
-			if err != nil || d.blocking {
-				return d, errBadDirective
-			}
-			d.blocking, d.msn = true, n
-		case "_HLS_part":
-			n, err := strconv.ParseUint(value, 10, 31)
-			if err != nil || hasPart {
-				return d, errBadDirective
-			}
-			hasPart, d.part = true, int(n)
-		case "_HLS_skip":
-			if (value != "YES" && value != "v2") || d.skip != "" {
-				return d, errBadDirective
-			}
-			d.skip = value
-		}
+	d, err := manifest.ParseDirectives(rawQuery)
+	if err != nil {
+		return hlsDirectives{}, err
 	}
-	if hasPart && !d.blocking {
-		// 6.2.5.2: _HLS_part without _HLS_msn is a 400.
-		return d, errBadDirective
-	}
-	return d, nil
+	return hlsDirectives{blocking: d.Block, msn: d.MSN, part: d.Part, skip: d.Skip}, nil
 }
 
 // stripDirectives removes the _HLS_ parameters of a raw query; keepSkip
@@ -153,39 +120,10 @@ func (p *Proxy) serveDirectives(w http.ResponseWriter, r *http.Request, rt *rout
 	p.serveKey(w, r, rt, rp, cacheKey(path, r.URL.RawQuery, cp.DropQuery), p.blockingHold(rendition))
 }
 
-// tooFar applies 6.2.5.2's 400 rules to the newest known playlist.
+// tooFar applies 6.2.5.2's 400 rules (manifest.Edge.TooFar) to the
+// newest known playlist.
 func tooFar(st *manifest.HLSState, d hlsDirectives) bool {
-	if st.TooFar(d.msn) {
-		return true
-	}
-	if d.part < 0 {
-		return false
-	}
-	pm, pi, ok := st.LastPart()
-	if !ok {
-		return false
-	}
-	// Parts ahead of the last one; into the next segment, at least part+1
-	// (the rest of the current one is not known yet).
-	var ahead int
-	switch {
-	case d.msn == pm:
-		ahead = d.part - pi
-	case d.msn == pm+1:
-		ahead = d.part + 1
-	default:
-		return false
-	}
-	return ahead > advancePartLimit(st.PartTarget)
-}
-
-// advancePartLimit is 6.2.5.2's Advance Part Limit: three divided by the
-// part target in seconds when that is under one second, else three.
-func advancePartLimit(partTarget time.Duration) int {
-	if partTarget > 0 && partTarget < time.Second {
-		return int(3 / partTarget.Seconds())
-	}
-	return 3
+	return st.Edge().TooFar(manifest.Directives{Block: d.blocking, MSN: d.msn, Part: d.part, Skip: d.skip}, st.PartTarget)
 }
 
 // blockingHold bounds an upstream blocking request: the origin answers 503
