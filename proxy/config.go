@@ -3,7 +3,10 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +57,20 @@ type Route struct {
 	Origin string `yaml:"origin"`
 	// Name labels the route in metrics. Empty means the prefix.
 	Name string `yaml:"name"`
+	// OriginHeaders are set on every request to this route's origin
+	// (fills, prefetches and pass-through), replacing any viewer value:
+	// a CDN secret the origin requires, for example
+	// `Authorization: Bearer ...`, so that viewers' own credentials need
+	// not be passed. Empty: none.
+	OriginHeaders map[string]string `yaml:"origin_headers"`
+	// ForwardHeaders names viewer request headers passed to the origin on
+	// shared fills (by default only User-Agent is, plus the edge's own Via
+	// and X-Forwarded-For). The value of each becomes part of the cache
+	// key, so viewers who send different values never share a response.
+	// When Authorization or Cookie is named, a response to a request that
+	// carried it is stored only when the origin allows a shared cache to
+	// (RFC 9111 3.5: public, s-maxage or must-revalidate). Empty: none.
+	ForwardHeaders []string `yaml:"forward_headers"`
 }
 
 // CacheConfig sizes the RAM cache.
@@ -142,7 +159,8 @@ func (b *ByteSize) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// ParseByteSize parses "123", "64KiB", "512MiB", "1GiB", "1GB", "10MB".
+// ParseByteSize parses "123", "64KiB", "512MiB", "1GiB", "1GB", "10MB",
+// and nginx's "64k", "10m", "1g" (powers of 1024).
 func ParseByteSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	units := []struct {
@@ -151,7 +169,8 @@ func ParseByteSize(s string) (int64, error) {
 	}{
 		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
 		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"B", 1},
 	}
 	mult := int64(1)
 	for _, u := range units {
@@ -161,7 +180,8 @@ func ParseByteSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
+	// The bound also refuses NaN and infinities, and sizes past int64.
+	if err != nil || !(n >= 0 && n*float64(mult) < 1<<62) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return int64(n * float64(mult)), nil
@@ -206,6 +226,10 @@ func DefaultConfig() Config {
 // Validate checks the config and fills the zero values that have defaults.
 func (c *Config) Validate() error {
 	def := DefaultConfig()
+	// The checks below fill defaults in; the caller's slices and maps
+	// stay as they were given.
+	c.Routes = append([]Route(nil), c.Routes...)
+	c.Classes = maps.Clone(c.Classes)
 	if len(c.Routes) == 0 {
 		return errors.New("config: no routes: give -origin URL or routes in the config file")
 	}
@@ -214,6 +238,11 @@ func (c *Config) Validate() error {
 		r := &c.Routes[i]
 		if !strings.HasPrefix(r.Prefix, "/") || !strings.HasSuffix(r.Prefix, "/") {
 			return fmt.Errorf("config: route %d: prefix %q must start and end with /", i, r.Prefix)
+		}
+		if n, err := normalisePath(r.Prefix); err != nil || n != r.Prefix {
+			// Requests are routed by their normalised path; a prefix no
+			// normalised path can start with would never match.
+			return fmt.Errorf("config: route %d: prefix %q is not in normal form (want %q)", i, r.Prefix, n)
 		}
 		if seen[r.Prefix] {
 			return fmt.Errorf("config: route %d: prefix %q given twice", i, r.Prefix)
@@ -228,6 +257,9 @@ func (c *Config) Validate() error {
 		}
 		if r.Name == "" {
 			r.Name = r.Prefix
+		}
+		if err := r.validateHeaders(); err != nil {
+			return fmt.Errorf("config: route %q: %w", r.Prefix, err)
 		}
 	}
 	if c.Cache.MaxBytes <= 0 {
@@ -253,6 +285,9 @@ func (c *Config) Validate() error {
 	setDur(&cl.WriteIdleTimeout, dc.WriteIdleTimeout)
 	if cl.MaxHeaderBytes <= 0 {
 		cl.MaxHeaderBytes = dc.MaxHeaderBytes
+	}
+	if cl.MaxHeaderBytes < minHeaderBytes {
+		return fmt.Errorf("config: client.max_header_bytes %d is below the minimum of 8KiB", cl.MaxHeaderBytes)
 	}
 	if c.Classes == nil {
 		c.Classes = map[string]ClassPolicy{}
@@ -288,6 +323,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// minHeaderBytes is the smallest request-head bound accepted: players and
+// CDNs send heads of a few KiB.
+const minHeaderBytes = 8 << 10
+
 func setDur(d *time.Duration, def time.Duration) {
 	if *d <= 0 {
 		*d = def
@@ -298,4 +337,68 @@ func setDur(d *time.Duration, def time.Duration) {
 // the cache key: they select different playlists.
 func isHLSDirective(name string) bool {
 	return name == "_HLS_msn" || name == "_HLS_part" || name == "_HLS_skip"
+}
+
+// edgeOwnedHeaders are request fields the edge sets or that frame the
+// message: a route can neither forward a viewer's value for them nor set
+// them statically.
+var edgeOwnedHeaders = map[string]bool{
+	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+	"Keep-Alive": true, "Te": true, "Trailer": true, "Upgrade": true, "Proxy-Connection": true,
+	"Proxy-Authorization": true, "Proxy-Authenticate": true,
+	"Via": true, "X-Forwarded-For": true,
+	// The edge answers ranges, conditionals and encodings from whole
+	// identity bodies.
+	"Range": true, "If-Range": true, "If-None-Match": true, "If-Modified-Since": true,
+	"If-Match": true, "If-Unmodified-Since": true, "Accept-Encoding": true,
+}
+
+// validateHeaders checks and canonicalises a route's header settings, on
+// copies: the caller's map and slice are left as given.
+func (r *Route) validateHeaders() error {
+	if len(r.OriginHeaders) > 0 {
+		oh := make(map[string]string, len(r.OriginHeaders))
+		for name, v := range r.OriginHeaders {
+			cn := http.CanonicalHeaderKey(name)
+			if !validHeaderName(name) || edgeOwnedHeaders[cn] {
+				return fmt.Errorf("origin_headers: %q cannot be set", name)
+			}
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return fmt.Errorf("origin_headers: %s: value holds a line break or NUL", name)
+			}
+			oh[cn] = v
+		}
+		r.OriginHeaders = oh
+	}
+	if len(r.ForwardHeaders) > 0 {
+		fh := make([]string, 0, len(r.ForwardHeaders))
+		for _, name := range r.ForwardHeaders {
+			cn := http.CanonicalHeaderKey(name)
+			if !validHeaderName(name) || edgeOwnedHeaders[cn] {
+				return fmt.Errorf("forward_headers: %q cannot be forwarded", name)
+			}
+			if _, static := r.OriginHeaders[cn]; static {
+				return fmt.Errorf("forward_headers: %s is also in origin_headers", cn)
+			}
+			fh = append(fh, cn)
+		}
+		slices.Sort(fh)
+		r.ForwardHeaders = slices.Compact(fh)
+	}
+	return nil
+}
+
+// validHeaderName reports an RFC 9110 5.1 field name (a token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUnreserved(c) || strings.IndexByte("!#$%&'*+^`|", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }

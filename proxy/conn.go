@@ -16,10 +16,22 @@ func (p *Proxy) Server(errLog *log.Logger) *http.Server {
 		Handler:           p,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		IdleTimeout:       c.IdleTimeout,
-		MaxHeaderBytes:    int(c.MaxHeaderBytes),
+		MaxHeaderBytes:    serverMaxHeaderBytes(c.MaxHeaderBytes),
 		ErrorLog:          errLog,
 		ConnContext:       connContext,
 	}
+}
+
+// headerSlack is what net/http adds to Server.MaxHeaderBytes before it
+// refuses a request head (its initialReadLimitSize: "bufio slop").
+const headerSlack = 4096
+
+// serverMaxHeaderBytes turns the configured bound on a request head into
+// net/http's setting, so that a head of exactly the configured size is
+// read and one byte more gets 431. Validate keeps the bound above the
+// slack.
+func serverMaxHeaderBytes(limit ByteSize) int {
+	return int(limit) - headerSlack
 }
 
 // connKey is the context key under which connContext keeps the client's

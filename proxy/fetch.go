@@ -42,39 +42,82 @@ func newTransport(cfg OriginConfig) *http.Transport {
 	}
 }
 
+// fillKind is why a fill runs; it chooses the transport and the lifetimes
+// and labels the origin request metrics.
+type fillKind uint8
+
+const (
+	kindFill     fillKind = iota // a viewer's miss
+	kindRefresh                  // a viewer found the entry expired
+	kindPrefetch                 // the edge fetches what a playlist lists
+	kindBlocking                 // an LL-HLS blocking playlist request
+)
+
+func (k fillKind) String() string {
+	return [...]string{"fill", "refresh", "prefetch", "blocking"}[k]
+}
+
 // fetchReq is what a fill needs from the request that started it; the
 // request itself may be gone long before the fill ends.
 type fetchReq struct {
-	rt         *route
-	kind       string // metrics: fill, refresh, prefetch
-	upstream   string
-	path       string
-	header     http.Header
+	rt       *route
+	kind     fillKind
+	upstream string
+	path     string
+	header   http.Header // what goes upstream
+	// authorized: the request carries credentials the route forwards
+	// (RFC 9111 3.5).
 	authorized bool
 	stale      *cache.Entry // for a conditional refresh
-	key        string
-	edgePath   string // escaped edge path, to resolve playlist URIs against
+	// key is the request's cache key before forwarded headers and Vary
+	// are applied: the playlist logic (renditions, LL-HLS targets) reads
+	// it. base adds the forwarded headers' values: Vary variants extend
+	// it, and viewer is the header they are read from.
+	key      string
+	base     string
+	viewer   http.Header
+	edgePath string // escaped edge path, to resolve playlist URIs against
 	// premature: a segment of a live stream that no playlist listed when
 	// the request started.
 	premature bool
 	// hold > 0: an LL-HLS blocking playlist request, which the origin may
 	// hold before it answers; bounds the whole request.
 	hold time.Duration
+	// varyRetry: this fill was started after the viewer found the fill it
+	// joined was for another variant; a second mismatch goes upstream
+	// alone.
+	varyRetry bool
 }
 
-func (p *Proxy) newFetchReq(rt *route, kind, key string, r *http.Request, stale *cache.Entry) *fetchReq {
+func (p *Proxy) newFetchReq(rt *route, kind fillKind, key string, r *http.Request, stale *cache.Entry) *fetchReq {
 	path := r.URL.EscapedPath()
 	return &fetchReq{
 		rt:         rt,
 		kind:       kind,
 		key:        key,
+		base:       rt.keyFor(key, r.Header),
+		viewer:     r.Header,
 		edgePath:   path,
 		upstream:   rt.upstreamURL(path, r.URL.RawQuery),
 		path:       r.URL.Path,
-		header:     originRequestHeader(r.Header, r.RemoteAddr, p.via),
-		authorized: r.Header.Get("Authorization") != "",
+		header:     rt.fillRequestHeader(r.Header, r.RemoteAddr, p.via),
+		authorized: rt.credentialed(r.Header),
 		stale:      stale,
 		premature:  p.streams.premature(key, r.URL.Path),
+	}
+}
+
+// applyVary settles a head's variant: a response that varies is stored
+// under the variant key of the request that fetched it (RFC 9111 4.1),
+// and not at all when its URL already has maxVariants variants.
+func (p *Proxy) applyVary(hd *cache.Head, fr *fetchReq) {
+	fields, star := varyFields(hd.Header)
+	if star || len(fields) == 0 {
+		return
+	}
+	hd.StoreKey = variantKey(fr.base, fields, fr.viewer)
+	if !p.varies.learn(fr.base, fields, hd.StoreKey, time.Now()) {
+		hd.Store = false
 	}
 }
 
@@ -118,7 +161,7 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	}
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
-		p.metrics.OriginRequest(fr.rt.Name, fr.kind, "error")
+		p.metrics.OriginRequest(fr.rt.Name, fr.kind.String(), "error")
 		return fmt.Errorf("origin %s: %w", fr.upstream, err)
 	}
 	defer resp.Body.Close()
@@ -130,7 +173,7 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 		// tuning in by it (RFC 8216bis appendix C).
 		reqTime = respTime
 	}
-	p.metrics.OriginRequest(fr.rt.Name, fr.kind, codeClass(resp.StatusCode))
+	p.metrics.OriginRequest(fr.rt.Name, fr.kind.String(), codeClass(resp.StatusCode))
 
 	if fr.stale != nil {
 		switch {
@@ -148,8 +191,23 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	}
 
 	class := manifest.Classify(resp.Header.Get("Content-Type"), fr.path, nil)
-	if class.Kind() == manifest.KindManifest && resp.StatusCode == http.StatusOK {
-		return p.fillManifest(ctx, cancel, fr, w, resp, reqTime, respTime)
+	pathClass := manifest.Classify("", fr.path, nil)
+	if resp.StatusCode == http.StatusOK {
+		switch {
+		case class.Kind() == manifest.KindManifest:
+			return p.fillManifest(ctx, cancel, fr, w, resp, reqTime, respTime)
+		case pathClass.Kind() == manifest.KindManifest && class.Kind() == manifest.KindOther:
+			// An HTML page or other junk where a playlist belongs (an
+			// origin's error page sent as 200): an origin failure, never
+			// something to give a player.
+			p.metrics.GateReject("not-a-playlist")
+			return fmt.Errorf("origin %s: %w: Content-Type %q", fr.upstream, errMalformedManifest, resp.Header.Get("Content-Type"))
+		}
+	}
+	if resp.StatusCode != http.StatusOK {
+		// Error pages say nothing of the object in their type: the path
+		// does (the 404 cap of playlists and segments).
+		class = pathClass
 	}
 	hdr := originResponseHeader(resp.Header)
 	if resp.ContentLength >= 0 {
@@ -159,8 +217,9 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	p.streams.limitHead(&hd, class)
 	if fr.hold > 0 {
 		rendition, _ := renditionOf(fr.key)
-		blockingLifetimes(&hd, p.streams.target(rendition))
+		blockingLifetimes(&hd, p.streams.target(rendition), mayStore(&hd, fr.authorized))
 	}
+	p.applyVary(&hd, fr)
 	if fr.premature {
 		// Requested before any playlist listed it: an origin may still be
 		// writing it under its final name (nginx-rtmp does). Serve it, keep
@@ -193,10 +252,13 @@ func (p *Proxy) readBody(ctx context.Context, cancel context.CancelCauseFunc, bo
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			timer.Reset(idle)
+			// The timer measures the origin: it stands still while the
+			// sink waits for the slowest reader of a pass-through fill.
+			timer.Stop()
 			if serr := sink(buf[:n]); serr != nil {
 				return serr
 			}
+			timer.Reset(idle)
 		}
 		if err == io.EOF {
 			return nil

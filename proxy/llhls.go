@@ -161,7 +161,9 @@ func (p *Proxy) serveNewest(w http.ResponseWriter, r *http.Request, key string) 
 // blockingLifetimes applies RFC 8216bis appendix B to the head of a
 // blocking playlist response: it names a target and any later playlist
 // answers it, so it keeps six target durations; a 404 four; a failure one.
-func blockingLifetimes(hd *cache.Head, td time.Duration) {
+// allowed is whether the policy lets the response be stored at all; these
+// lifetimes never store what it refused.
+func blockingLifetimes(hd *cache.Head, td time.Duration, allowed bool) {
 	if td <= 0 {
 		return
 	}
@@ -176,7 +178,7 @@ func blockingLifetimes(hd *cache.Head, td time.Duration) {
 		return
 	}
 	hd.StaleWhileRevalidate, hd.StaleIfError = 0, 0
-	if hd.Shared {
+	if allowed {
 		hd.Store = true
 	}
 }
@@ -218,7 +220,7 @@ func openEndedRange(r *http.Request) (string, bool) {
 // each of them as it arrives. Partial responses are joined, never stored.
 func (p *Proxy) serveOpenRange(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key, start string) {
 	rkey := key + "\x00bytes=" + start + "-"
-	fr := p.newFetchReq(rt, "fill", rkey, r, nil)
+	fr := p.newFetchReq(rt, kindFill, rkey, r, nil)
 	fr.header.Set("Range", "bytes="+start+"-")
 	p.serveFill(w, r, rp, rkey, fr)
 }

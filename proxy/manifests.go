@@ -27,7 +27,13 @@ const (
 	liveEdgePrefetch = 3
 )
 
-var errManifestTooLarge = errors.New("manifest larger than 16 MiB")
+var (
+	errManifestTooLarge = errors.New("manifest larger than 16 MiB")
+	// errMalformedManifest: a 200 under a playlist or MPD URL that is not
+	// one. It is handled like an origin error: viewers get the last good
+	// copy within its stale bound, else 502, never the junk.
+	errMalformedManifest = errors.New("malformed playlist or MPD")
+)
 
 // manifestInfo is what the edge keeps with a cached playlist or MPD
 // (cache.Head.Extra): parsed state and a gzip copy. Immutable.
@@ -66,9 +72,11 @@ func (p *Proxy) mapURL(abs *url.URL) (string, bool) {
 }
 
 // routeFor returns the route serving an edge path: the longest prefix.
-func (p *Proxy) routeFor(path string) *route {
+func (p *Proxy) routeFor(path string) *route { return routeFor(p.view().routes, path) }
+
+func routeFor(routes []*route, path string) *route {
 	var best *route
-	for _, rt := range p.view().routes {
+	for _, rt := range routes {
 		if strings.HasPrefix(path, rt.Prefix) && (best == nil || len(rt.Prefix) > len(best.Prefix)) {
 			best = rt
 		}
@@ -107,16 +115,10 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 
 	out, perr := p.rewriteAndParse(fr, class, body, info)
 	switch {
-	case perr != nil && prev != nil && !prev.gated:
-		// A malformed playlist where a good one was: keep the good one.
-		p.log.Warn("malformed manifest from origin, keeping the last good one", "url", fr.upstream, "err", perr)
-		p.metrics.GateReject("malformed")
-		return p.keepLastGood(w, fr.stale, prev, respTime)
 	case perr != nil:
-		// Nothing better to serve: pass the origin's bytes on, keep none.
-		p.log.Warn("malformed manifest from origin, passed through uncached", "url", fr.upstream, "err", perr)
+		p.log.Warn("malformed manifest from origin", "url", fr.upstream, "err", perr)
 		p.metrics.GateReject("malformed")
-		out, hd.Store = body, false
+		return fmt.Errorf("origin %s: %w: %w", fr.upstream, errMalformedManifest, perr)
 	default:
 		if info.hls != nil && !info.hls.Multivariant && prev != nil && prev.hls != nil {
 			verdict, reused, cerr := manifest.Compare(prev.hls, info.hls)
@@ -142,16 +144,17 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 				}
 			}
 		}
-		p.manifestLifetime(&hd, info, p.view().policy.class(manifest.KindManifest))
+		p.manifestLifetime(&hd, info, p.view().policy.class(manifest.KindManifest), fr.authorized)
 		if fr.hold > 0 && info.hls != nil && reachesKey(info.hls, fr.key) {
 			// Only an answer that reaches its target is good for the
 			// long blocking lifetime: an origin that ignores the
 			// directives answers at once with whatever it has.
-			blockingLifetimes(&hd, info.hls.TargetDuration)
+			blockingLifetimes(&hd, info.hls.TargetDuration, mayStore(&hd, fr.authorized))
 		}
 	}
+	p.applyVary(&hd, fr)
 	p.finishManifestHead(&hd, info, out)
-	if perr == nil && fr.kind != "prefetch" {
+	if perr == nil && fr.kind != kindPrefetch {
 		// Before any viewer can read the new playlist: its new segments are
 		// then already in flight when the viewer asks for them. Only
 		// playlists viewers asked for are followed: a prefetched object that
@@ -233,9 +236,14 @@ func (p *Proxy) rewriteAndParse(fr *fetchReq, class manifest.Class, body []byte,
 // non-blocking requests, whose players then block for what is newer), long for one that
 // has ended, minimumUpdatePeriod for a dynamic MPD. An origin asking for
 // less is obeyed; the class's override and cap apply last.
-func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPolicy) {
+func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPolicy, authorized bool) {
 	derived := time.Duration(0)
 	swr := time.Duration(0)
+	// staleBound is the oldest a live playlist may be when a viewer gets
+	// it, on error or while it is refreshed: RFC 8216 6.2.1 has a server
+	// make a new version within 1.5 target durations, and a player that
+	// keeps getting an old one does not switch to its backup.
+	staleBound := time.Duration(0)
 	switch {
 	case info.hls != nil && !info.hls.Multivariant:
 		st := info.hls
@@ -247,6 +255,7 @@ func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPo
 			// Served stale at most another half target duration: a viewer
 			// never sees a playlist older than one target duration.
 			swr = st.TargetDuration / 2
+			staleBound = st.TargetDuration * 3 / 2
 		}
 	case info.dash != nil:
 		switch {
@@ -255,17 +264,21 @@ func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPo
 		case info.dash.MinimumUpdatePeriod > 0:
 			derived = info.dash.MinimumUpdatePeriod
 			swr = info.dash.MinimumUpdatePeriod / 2
+			staleBound = info.dash.MinimumUpdatePeriod * 3 / 2
 		}
 	}
 	if derived > 0 {
-		cc := cache.ParseCacheControl(hd.Header.Values("Cache-Control"))
-		if explicit, ok := cache.ExplicitLifetime(hd.Header, cc); !ok || explicit > derived {
+		cc, targeted := responseCacheControl(hd.Header)
+		if explicit, ok := explicitLifetime(hd.Header, cc, targeted); !ok || explicit > derived {
 			hd.Lifetime = derived
 		}
 		if swr > 0 {
 			hd.StaleWhileRevalidate = min(hd.StaleWhileRevalidate, swr)
 		}
-		if hd.Shared && !cc.NoStore {
+		if hd.Lifetime > 0 && mayStore(hd, authorized) {
+			// The playlist's own timing is freshness information of the
+			// kind the config's TTL stands in for; it never makes a
+			// response storable that the policy refused.
 			hd.Store = true
 		}
 	}
@@ -274,6 +287,11 @@ func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPo
 	}
 	if cp.MaxTTL > 0 && hd.Lifetime > cp.MaxTTL {
 		hd.Lifetime = cp.MaxTTL
+	}
+	if staleBound > 0 {
+		b := max(staleBound-hd.Lifetime, 0)
+		hd.StaleWhileRevalidate = min(hd.StaleWhileRevalidate, b)
+		hd.StaleIfError = min(hd.StaleIfError, b)
 	}
 }
 
@@ -439,14 +457,20 @@ func (p *Proxy) prefetch(key string) {
 		return
 	}
 	class := manifest.Classify("", mustUnescape(path), nil)
+	if len(rt.ForwardHeaders) > 0 {
+		// Each viewer's forwarded values make a key of its own: a fill
+		// without them would serve none of them.
+		return
+	}
 	fr := &fetchReq{
 		rt:       rt,
-		kind:     "prefetch",
+		kind:     kindPrefetch,
 		key:      key,
+		base:     key,
 		edgePath: path,
 		upstream: rt.upstreamURL(path, query),
 		path:     mustUnescape(path),
-		header:   http.Header{"Via": {p.via}},
+		header:   rt.fillRequestHeader(nil, "", p.via),
 	}
 	fetch := p.fetch(fr)
 	started := p.cache.Prefetch(key, func(ctx context.Context, w *cache.FillWriter) error {

@@ -51,7 +51,7 @@ func (p *policy) configuredTTL(cp *ClassPolicy, status int) (time.Duration, bool
 // head builds the cache head of an origin response.
 func (p *policy) head(class manifest.Class, status int, h http.Header, contentLength int64, reqTime, respTime time.Time, authorized bool) cache.Head {
 	cp := p.class(class.Kind())
-	cc := cache.ParseCacheControl(h.Values("Cache-Control"))
+	cc, targeted := responseCacheControl(h)
 	hd := cache.Head{
 		Status:        status,
 		Header:        h,
@@ -60,17 +60,16 @@ func (p *policy) head(class manifest.Class, status int, h http.Header, contentLe
 		InitialAge:    cache.InitialAge(h, reqTime, respTime),
 		Label:         uint8(class),
 	}
+	// The origin's Age is in InitialAge now (RFC 9111 4.2.3); the edge
+	// sends the entry's current age in its place.
+	h.Del("Age")
 	// RFC 9111 3: private and no-store responses are for their requester;
-	// a Set-Cookie is per-client state, never given to another client.
-	hd.Shared = !cc.Private && !cc.NoStore && len(h.Values("Set-Cookie")) == 0
-	storable := hd.Shared &&
-		status != http.StatusPartialContent && status != http.StatusNotModified &&
-		// RFC 9111 3.5: a response to an authorized request is stored only
-		// when the origin says a shared cache may.
-		(!authorized || cc.Public || cc.HasSMaxAge || cc.MustRevalidate) &&
-		varyAllowed(h)
-
-	life, explicit := cache.ExplicitLifetime(h, cc)
+	// a Set-Cookie is per-client state, never given to another client;
+	// "Vary: *" never matches another request (4.1).
+	_, varyStar := varyFields(h)
+	hd.Shared = !cc.Private && !cc.NoStore && len(h.Values("Set-Cookie")) == 0 && !varyStar
+	storable := !storeForbidden(h, cc, status, authorized)
+	life, explicit := explicitLifetime(h, cc, targeted)
 	if cc.NoCache {
 		// RFC 9111 5.2.2.4: store, but validate before every use.
 		life, explicit = 0, true
@@ -89,18 +88,7 @@ func (p *policy) head(class manifest.Class, status int, h http.Header, contentLe
 		life = cp.MaxTTL
 	}
 	hd.Lifetime = life
-	hd.StaleWhileRevalidate = cp.StaleWhileUpdating
-	if cc.HasSWR && cc.StaleWhileRevalidate > hd.StaleWhileRevalidate {
-		hd.StaleWhileRevalidate = cc.StaleWhileRevalidate
-	}
-	hd.StaleIfError = cp.StaleIfError
-	if cc.HasSIE && cc.StaleIfError > hd.StaleIfError {
-		hd.StaleIfError = cc.StaleIfError
-	}
-	if cc.MustRevalidate || cc.ProxyRevalidate {
-		// RFC 9111 5.2.2.2: never served stale without validation.
-		hd.StaleWhileRevalidate, hd.StaleIfError = 0, 0
-	}
+	hd.StaleWhileRevalidate, hd.StaleIfError = staleWindows(cp, cc)
 	if life == 0 && !hasValidators(h) {
 		// Stale at once with nothing to revalidate against: keeping it
 		// could only ever serve it stale.
@@ -108,6 +96,132 @@ func (p *policy) head(class manifest.Class, status int, h http.Header, contentLe
 	}
 	hd.Store = storable
 	return hd
+}
+
+// targetedFields are the targeted cache-control fields the edge obeys, in
+// order of precedence (RFC 9213 2.1): its own, then the one every CDN
+// obeys.
+var targetedFields = [...]string{"Edgecache-Cache-Control", "Cdn-Cache-Control"}
+
+// responseCacheControl returns the directives that govern how the edge
+// caches a response. RFC 9213 2.1: the first targeted field with a valid,
+// non-empty value is used, and Cache-Control and Expires are then ignored;
+// without one, Cache-Control governs.
+func responseCacheControl(h http.Header) (cc cache.CacheControl, targeted bool) {
+	for _, f := range targetedFields {
+		if v := h.Values(f); len(v) > 0 && validDictionary(v) {
+			return cache.ParseCacheControl(v), true
+		}
+	}
+	return cache.ParseCacheControl(h.Values("Cache-Control")), false
+}
+
+// explicitLifetime is cache.ExplicitLifetime with RFC 9213's rule: under a
+// targeted field, Expires does not count.
+func explicitLifetime(h http.Header, cc cache.CacheControl, targeted bool) (time.Duration, bool) {
+	if targeted && !cc.HasMaxAge && !cc.HasSMaxAge {
+		return 0, false
+	}
+	return cache.ExplicitLifetime(h, cc)
+}
+
+// validDictionary reports a targeted field value that parses as an RFC
+// 8941 Dictionary of the shape cache directives take: members separated
+// by commas, each a key (lower-case letter or "*", then lower-case
+// letters, digits, "_", "-", ".", "*") with an optional integer, token or
+// quoted-string value. Anything else makes the field invalid, and it is
+// ignored (RFC 9213 2.1).
+func validDictionary(values []string) bool {
+	v := strings.Join(values, ",")
+	if strings.TrimSpace(v) == "" {
+		return false
+	}
+	for _, m := range strings.Split(v, ",") {
+		m = strings.Trim(m, " \t")
+		key, val, hasVal := strings.Cut(m, "=")
+		if key == "" || !(key[0] >= 'a' && key[0] <= 'z' || key[0] == '*') {
+			return false
+		}
+		for i := 1; i < len(key); i++ {
+			c := key[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("_-.*", c) >= 0) {
+				return false
+			}
+		}
+		if !hasVal {
+			continue
+		}
+		switch {
+		case len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"':
+		case val != "" && strings.Trim(val, "0123456789") == "" && len(val) <= 15:
+		case val != "" && (val[0] >= 'a' && val[0] <= 'z' || val[0] >= 'A' && val[0] <= 'Z' || val[0] == '*'):
+			for i := 1; i < len(val); i++ {
+				if c := val[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),;<=>?@[\\]{}", c) >= 0 {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// staleWindows is how long past its lifetime a response may be served
+// while one request refreshes it, and when the origin fails. The class's
+// windows apply unless the origin forbade serving stale: no-cache (RFC 9111
+// 5.2.2.4), must-revalidate (5.2.2.2), proxy-revalidate (5.2.2.8) and
+// s-maxage, which implies proxy-revalidate for a shared cache (5.2.2.10).
+// An origin's own stale-while-revalidate and stale-if-error (RFC 5861)
+// extend them, and count even beside s-maxage, as the origin's more
+// specific word; never beside the first three, whose MUST NOT wins.
+func staleWindows(cp *ClassPolicy, cc cache.CacheControl) (swr, sie time.Duration) {
+	if cc.NoCache || cc.MustRevalidate || cc.ProxyRevalidate {
+		return 0, 0
+	}
+	if !cc.HasSMaxAge {
+		swr, sie = cp.StaleWhileUpdating, cp.StaleIfError
+	}
+	if cc.HasSWR && cc.StaleWhileRevalidate > swr {
+		swr = cc.StaleWhileRevalidate
+	}
+	if cc.HasSIE && cc.StaleIfError > sie {
+		sie = cc.StaleIfError
+	}
+	return swr, sie
+}
+
+// storeForbidden reports a response the edge must never store, whatever
+// lifetime the config or a playlist would give it. Lifetime rules may
+// shorten a life or refuse to store; only this decides what may be.
+func storeForbidden(h http.Header, cc cache.CacheControl, status int, authorized bool) bool {
+	switch status {
+	case http.StatusPartialContent, http.StatusNotModified:
+		// Not a whole representation.
+		return true
+	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge,
+		http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge, http.StatusNotImplemented:
+		// Answers a request provoked (oversized or odd headers, method
+		// overrides): storing them lets one request deny a URL to every
+		// viewer (cache-poisoned denial of service, "CPDoS").
+		return true
+	}
+	if cc.Private || cc.NoStore || len(h.Values("Set-Cookie")) > 0 {
+		return true
+	}
+	if _, star := varyFields(h); star {
+		return true
+	}
+	// RFC 9111 3.5: a response to a request with credentials is stored
+	// only when the origin says a shared cache may.
+	return authorized && !cc.Public && !cc.HasSMaxAge && !cc.MustRevalidate
+}
+
+// mayStore reports whether a head the policy built may be stored at all,
+// for the lifetime rules applied after it (playlists, LL-HLS).
+func mayStore(hd *cache.Head, authorized bool) bool {
+	cc, _ := responseCacheControl(hd.Header)
+	return hd.Shared && !storeForbidden(hd.Header, cc, hd.Status, authorized)
 }
 
 // keep is how long the store holds an entry: its lifetime, the longer of
@@ -129,21 +243,6 @@ func keep(h *cache.Head) time.Duration {
 
 func hasValidators(h http.Header) bool {
 	return h.Get("Etag") != "" || h.Get("Last-Modified") != ""
-}
-
-// varyAllowed: the edge fetches identity bodies and keys without request
-// headers, so only a Vary on Accept-Encoding (which it satisfies by sending
-// none) can be stored.
-func varyAllowed(h http.Header) bool {
-	for _, v := range h.Values("Vary") {
-		for _, f := range strings.Split(v, ",") {
-			f = strings.TrimSpace(f)
-			if f != "" && !strings.EqualFold(f, "Accept-Encoding") {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // refreshedHead merges a 304 into the stored head (RFC 9111 4.3.4): the

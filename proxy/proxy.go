@@ -40,6 +40,8 @@ type Proxy struct {
 	name          string
 	bufs          sync.Pool // *[]byte, 32 KiB, for origin body copies
 	streams       *streams
+	varies        *varyIndex
+	oversized     *oversizedSet
 	// prefetchSem bounds prefetches running at once.
 	prefetchSem chan struct{}
 	gzipHeader  []string // {"gzip"}, immutable
@@ -62,6 +64,8 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		transport:  newTransport(cfg.Origin),
 		bufs:       sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }},
 		streams:    newStreams(),
+		varies:     newVaryIndex(),
+		oversized:  newOversizedSet(),
 		gzipHeader: []string{"gzip"},
 	}
 	p.holdTransport = newTransport(cfg.Origin)
@@ -111,15 +115,25 @@ type view struct {
 func (p *Proxy) newView(cfg Config) *view {
 	v := &view{cfg: cfg, policy: newPolicy(&cfg)}
 	r := chi.NewRouter()
-	r.Use(p.guard)
 	r.NotFound(p.notFound)
-	r.MethodNotAllowed(p.notFound)
+	handlers := map[*route]http.Handler{}
 	for i := range cfg.Routes {
 		u, _ := url.Parse(cfg.Routes[i].Origin) // checked by Validate
 		rt := &route{Route: cfg.Routes[i], origin: u}
 		v.routes = append(v.routes, rt)
-		r.Handle(rt.Prefix+"*", p.routeHandler(rt))
+		handlers[rt] = p.routeHandler(rt)
+		r.Handle(rt.Prefix+"*", handlers[rt])
 	}
+	// chi routes the methods it knows; any other (WebDAV, PURGE, an
+	// origin's own) reaches its route too and passes through to the origin
+	// (RFC 9110 9.1: an intermediary forwards methods it does not know).
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		if rt := routeFor(v.routes, r.URL.EscapedPath()); rt != nil {
+			handlers[rt].ServeHTTP(w, r)
+			return
+		}
+		p.notFound(w, r)
+	})
 	v.router = r
 	return v
 }
@@ -157,8 +171,13 @@ func (p *Proxy) Reload(cfg Config) (restartNeeded []string, err error) {
 // Config returns the config in force.
 func (p *Proxy) Config() Config { return p.view().cfg }
 
-// ServeHTTP serves the edge.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.view().router.ServeHTTP(w, r) }
+// ServeHTTP serves the edge. Every request passes the door first.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.door(w, r) {
+		return
+	}
+	p.view().router.ServeHTTP(w, r)
+}
 
 // Cache exposes the cache, for tests and the admin side.
 func (p *Proxy) Cache() *cache.Cache { return p.cache }
@@ -170,24 +189,67 @@ func (p *Proxy) Close() {
 	p.holdTransport.CloseIdleConnections()
 }
 
-// guard refuses what an edge must never do: act as an open proxy, tunnel,
-// or loop through itself.
-func (p *Proxy) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodConnect:
-			p.plainError(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
-		case !strings.HasPrefix(r.RequestURI, "/"):
-			// An absolute-form target (GET http://elsewhere/ HTTP/1.1)
-			// would make this an open proxy; only configured origins are
-			// reachable, by path.
-			p.plainError(w, http.StatusBadRequest, "absolute-form request targets are not accepted")
-		case viaLoop(r.Header, p.name):
-			p.plainError(w, http.StatusLoopDetected, "request loop: Via already names "+p.name)
-		default:
-			next.ServeHTTP(w, r)
+// door refuses what an edge must never do (act as an open proxy, tunnel,
+// loop through itself, or pass on a request whose framing two servers
+// could read differently) and normalises the request path, so routing,
+// keying, classification and the origin path all use one value. It
+// answers the refused requests itself and reports whether r may go on.
+func (p *Proxy) door(w http.ResponseWriter, r *http.Request) bool {
+	if len(r.TransferEncoding) > 0 {
+		// RFC 9112 6.1: a request with both Content-Length and
+		// Transfer-Encoding must have its connection closed after the
+		// response. net/http removes the Content-Length before the
+		// handler can see it, so every request that came chunked closes
+		// its connection: chunked request bodies are rare at a video
+		// edge, and this is a superset of what the RFC asks.
+		w.Header().Set("Connection", "close")
+	}
+	switch {
+	case r.Method == http.MethodConnect:
+		p.plainError(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
+		return false
+	case !strings.HasPrefix(r.RequestURI, "/"):
+		// An absolute-form target (GET http://elsewhere/ HTTP/1.1)
+		// would make this an open proxy; only configured origins are
+		// reachable, by path.
+		p.plainError(w, http.StatusBadRequest, "absolute-form request targets are not accepted")
+		return false
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.ContentLength != 0 || len(r.TransferEncoding) > 0):
+		// A body on GET or HEAD has no meaning here (RFC 9110 9.3.1) and
+		// is the vehicle of request smuggling: refuse it and close the
+		// connection, so no byte of that body is read as a request.
+		w.Header().Set("Connection", "close")
+		p.plainError(w, http.StatusBadRequest, "a "+r.Method+" request must not have a body")
+		return false
+	case viaLoop(r.Header, p.name):
+		p.plainError(w, http.StatusLoopDetected, "request loop: Via already names "+p.name)
+		return false
+	}
+	rawPath, rawQuery, _ := strings.Cut(r.RequestURI, "?")
+	path, err := normalisePath(rawPath)
+	if err == nil {
+		err = checkQuery(rawQuery)
+	}
+	if err != nil {
+		p.plainError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	if path != rawPath || r.URL.RawPath != "" || r.URL.RawQuery != rawQuery {
+		dec, err := url.PathUnescape(path)
+		if err != nil {
+			// Unreachable: a normalised path is validly escaped.
+			p.plainError(w, http.StatusBadRequest, err.Error())
+			return false
 		}
-	})
+		u := *r.URL
+		u.Path, u.RawPath, u.RawQuery = dec, path, rawQuery
+		r.URL = &u
+		r.RequestURI = path
+		if rawQuery != "" {
+			r.RequestURI += "?" + rawQuery
+		}
+	}
+	return true
 }
 
 func (p *Proxy) notFound(w http.ResponseWriter, r *http.Request) {
@@ -205,7 +267,14 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 	rp := p.reverseProxy(rt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			rp.ServeHTTP(w, r)
+			if r.Method == http.MethodOptions || r.Method == http.MethodTrace {
+				rp.ServeHTTP(w, r)
+				return
+			}
+			// Unsafe methods, known or not (RFC 9110 9.2.1).
+			sr := &statusRecorder{ResponseWriter: w}
+			rp.ServeHTTP(sr, r)
+			p.invalidateAfter(sr, r)
 			return
 		}
 		p.serveCacheable(w, r, rt, rp)
@@ -222,8 +291,13 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 				pr.Out.URL = u
 			}
 			pr.Out.Host = ""
-			pr.SetXForwarded()
-			pr.Out.Header.Add("Via", p.via)
+			// ReverseProxy has removed the viewer's Forwarded and
+			// X-Forwarded-* fields; the edge sets X-Forwarded-For and Via
+			// itself, as on fills, and no X-Forwarded-Host: the viewer's
+			// Host is not the origin's business (playlist rewriting never
+			// uses it either).
+			setForwarded(pr.Out.Header, pr.In.Header["X-Forwarded-For"], pr.Out.Header["Via"], pr.In.RemoteAddr, p.via)
+			rt.passThroughHeader(pr.Out.Header)
 		},
 		Transport:     p.transport,
 		FlushInterval: -1,

@@ -364,8 +364,15 @@ func TestCachingRules(t *testing.T) {
 		{"no-store", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"no-store"}}, 200}, nil, "MISS", 2},
 		{"private", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"private, max-age=60"}}, 200}, nil, "MISS", 2},
 		{"set-cookie", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"max-age=60"}, "Set-Cookie": {"a=b"}}, 200}, nil, "MISS", 2},
-		{"vary on user-agent", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"max-age=60"}, "Vary": {"User-Agent"}}, 200}, nil, "MISS", 2},
+		// RFC 9111 4.1: the same User-Agent selects the same variant.
+		{"vary on user-agent", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"max-age=60"}, "Vary": {"User-Agent"}}, 200}, nil, "HIT", 1},
+		{"vary on a field the request lacks", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"max-age=60"}, "Vary": {"X-Missing"}}, 200}, nil, "HIT", 1},
+		{"vary star", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"max-age=60"}, "Vary": {"*"}}, 200}, nil, "MISS", 2},
+		// The "authorized" cases run on a route that forwards
+		// Authorization (by default it never reaches the origin).
 		{"authorized without public", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"max-age=60"}}, 200}, []string{"Authorization", "Bearer x"}, "MISS", 2},
+		{"authorized with s-maxage", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"s-maxage=60"}}, 200}, []string{"Authorization", "Bearer x"}, "HIT", 1},
+		{"unforwarded authorization", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"max-age=60"}}, 200}, []string{"Authorization", "Bearer x"}, "HIT", 1},
 		{"authorized with public", "/x/seg.m4s", resp{http.Header{"Cache-Control": {"public, max-age=60"}}, 200}, []string{"Authorization", "Bearer x"}, "HIT", 1},
 		{"404 cached briefly", "/x/seg.m4s", resp{http.Header{}, 404}, nil, "HIT", 1},
 		{"500 not cached", "/x/seg.m4s", resp{http.Header{}, 500}, nil, "MISS", 2},
@@ -384,7 +391,11 @@ func TestCachingRules(t *testing.T) {
 				io.WriteString(w, "payload")
 			}))
 			defer origin.Close()
-			e := newEdge(t, origin.URL, nil)
+			e := newEdge(t, origin.URL, func(c *Config) {
+				if strings.HasPrefix(tc.name, "authorized") {
+					c.Routes[0].ForwardHeaders = []string{"Authorization"}
+				}
+			})
 			r1, _ := mustGet(t, e.URL+tc.path, tc.req...)
 			wantStatus(t, r1, tc.origin.code, "MISS")
 			r2, b := mustGet(t, e.URL+tc.path, tc.req...)

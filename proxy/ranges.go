@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/edgecache/edgecache/cache"
@@ -55,3 +56,51 @@ func (e *errReader) Read(p []byte) (int, error) {
 }
 
 func (e *errReader) Seek(off int64, whence int) (int64, error) { return e.rs.Seek(off, whence) }
+
+// Ranges of objects over the cache's object limit. Such an object is
+// never stored, so a range of it cannot be answered from the cache, and
+// filling the whole object for each range would cost the origin the whole
+// object per request: four 100-byte ranges near the end of an 8 MiB file
+// would cost 32 MiB. The edge remembers which keys are oversized and sends
+// their ranges upstream as the viewer asked, so the origin's bytes per
+// range request are bounded by the range.
+
+const (
+	// maxOversized bounds the oversized keys remembered; forgetting one
+	// costs one request the head of a whole fill.
+	maxOversized = 4096
+	// oversizedMemory is how long a key is remembered as oversized.
+	oversizedMemory = 10 * time.Minute
+)
+
+// oversizedSet remembers keys whose objects exceed the object limit.
+type oversizedSet struct {
+	mu   sync.Mutex // guards keys
+	keys map[string]time.Time
+}
+
+func newOversizedSet() *oversizedSet { return &oversizedSet{keys: map[string]time.Time{}} }
+
+func (o *oversizedSet) add(key string, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.keys[key]; !ok && len(o.keys) >= maxOversized {
+		for k, t := range o.keys {
+			if now.Sub(t) > oversizedMemory || len(o.keys) >= maxOversized {
+				delete(o.keys, k)
+			}
+		}
+	}
+	o.keys[key] = now
+}
+
+func (o *oversizedSet) has(key string, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t, ok := o.keys[key]
+	if ok && now.Sub(t) > oversizedMemory {
+		delete(o.keys, key)
+		return false
+	}
+	return ok
+}

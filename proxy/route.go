@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -10,6 +11,50 @@ import (
 type route struct {
 	Route
 	origin *url.URL
+}
+
+// forwards reports whether the route forwards the viewer's value of a
+// (canonical) header name on shared fills.
+func (rt *route) forwards(name string) bool {
+	for _, n := range rt.ForwardHeaders {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// credentialed reports a request that carries credentials the route
+// forwards: its response may be stored only if the origin says a shared
+// cache may (RFC 9111 3.5).
+func (rt *route) credentialed(h http.Header) bool {
+	for _, n := range rt.ForwardHeaders {
+		if (n == "Authorization" || n == "Cookie") && len(h[n]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// keyFor extends a cache key with the values of the headers the route
+// forwards: viewers who send different values get different responses
+// from the origin, so they must not share one. Keys extended this way, and
+// Vary variants, carry their secondary part after a NUL byte, which no
+// normalised path or query holds.
+func (rt *route) keyFor(key string, h http.Header) string {
+	if len(rt.ForwardHeaders) == 0 {
+		return key
+	}
+	var b strings.Builder
+	b.WriteString(key)
+	b.WriteString("\x00h")
+	for _, n := range rt.ForwardHeaders {
+		b.WriteByte('\x00')
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(strings.Join(h[n], "\x01"))
+	}
+	return b.String()
 }
 
 // upstreamURL maps an edge path (escaped) and raw query to the origin URL,

@@ -36,10 +36,13 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 
 // serveKey answers from the entry under key, or a fill of it. hold > 0
 // marks an LL-HLS blocking playlist request: the origin may hold it that
-// long.
+// long. key is the request's cache key; the entry is looked up under it
+// extended by the route's forwarded headers and, when the URL is known to
+// vary, by the variant the request selects.
 func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key string, hold time.Duration) {
+	ckey := p.varies.key(rt.keyFor(key, r.Header), r.Header)
 	now := time.Now()
-	if e := p.cache.Get(key); e != nil {
+	if e := p.cache.Get(ckey); e != nil {
 		if hold > 0 {
 			p.metrics.Blocking("cached", 0)
 		}
@@ -47,18 +50,23 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *
 			p.serveEntry(w, r, e, statusHit)
 			return
 		}
-		p.serveStale(w, r, rt, rp, key, e, now)
+		p.serveStale(w, r, rt, rp, key, ckey, e, now)
+		return
+	}
+	if len(r.Header["Range"]) > 0 && p.oversized.has(ckey, now) {
+		// Never stored: the range goes upstream as asked.
+		rp.ServeHTTP(w, r)
 		return
 	}
 	if start, ok := openEndedRange(r); ok && hold == 0 && p.streams.hinted(key) {
 		p.serveOpenRange(w, r, rt, rp, key, start)
 		return
 	}
-	fr := p.newFetchReq(rt, "fill", key, r, nil)
+	fr := p.newFetchReq(rt, kindFill, key, r, nil)
 	if hold > 0 {
-		fr.kind, fr.hold = "blocking", hold
+		fr.kind, fr.hold = kindBlocking, hold
 	}
-	p.serveFill(w, r, rp, key, fr)
+	p.serveFill(w, r, rp, ckey, fr)
 }
 
 // serveFill answers from the fill of key that fr describes: the one in
@@ -88,6 +96,32 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 		p.headFailed(w, r, rp, st, err)
 		return
 	}
+	if !started {
+		if mine, ok := otherVariant(hd, key, fr); ok {
+			// The fill this request joined was started by a request of
+			// another variant (the URL's Vary was not known yet): it must
+			// not be given this one (RFC 9111 4.1). Its own variant is
+			// known now.
+			rdr.Close()
+			if fr.varyRetry {
+				rp.ServeHTTP(w, r)
+				return
+			}
+			nfr := *fr
+			nfr.varyRetry = true
+			p.serveFill(w, r, rp, mine, &nfr)
+			return
+		}
+	}
+	if hd.Status == http.StatusOK && len(r.Header["Range"]) > 0 && (hd.ContentLength > p.cache.MaxObjectBytes() || rdr.PassThrough()) {
+		// Too large to store: reading the whole object for this range
+		// would cost the origin all of it. Leave the fill (it stops when
+		// no reader is left) and ask for the range alone.
+		p.oversized.add(key, time.Now())
+		rdr.Close()
+		rp.ServeHTTP(w, r)
+		return
+	}
 	if hd.Status == http.StatusPartialContent && fr.header.Get("Range") != "" {
 		// The origin's answer to a range asked upstream, passed on as it
 		// is: no range is left to apply.
@@ -97,17 +131,32 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 	p.serveReader(w, r, key, rdr, hd, st)
 }
 
+// otherVariant reports that a fill's head is for a variant other than the
+// one the request fr describes selects, and names that one's key.
+func otherVariant(hd *cache.Head, fillKey string, fr *fetchReq) (string, bool) {
+	fields, star := varyFields(hd.Header)
+	if star || len(fields) == 0 {
+		return "", false
+	}
+	mine := variantKey(fr.base, fields, fr.viewer)
+	theirs := hd.StoreKey
+	if theirs == "" {
+		theirs = fillKey
+	}
+	return mine, mine != theirs
+}
+
 // serveStale handles an expired entry: exactly one request refreshes it;
 // the others wait for that refresh or, within the stale-while-updating
 // bound, take the stale copy as UPDATING. If the refresh fails, the stale
 // copy is served as STALE within the stale-if-error bound.
-func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key string, e *cache.Entry, now time.Time) {
+func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key, ckey string, e *cache.Entry, now time.Time) {
 	eh := e.Head()
-	rdr := p.cache.Join(r.Context(), key)
+	rdr := p.cache.Join(r.Context(), ckey)
 	started := false
 	if rdr == nil {
 		var err error
-		rdr, started, err = p.cache.Fill(r.Context(), key, e, p.fetch(p.newFetchReq(rt, "refresh", key, r, e)))
+		rdr, started, err = p.cache.Fill(r.Context(), ckey, e, p.fetch(p.newFetchReq(rt, kindRefresh, key, r, e)))
 		if err != nil {
 			p.fail(w, r, statusExpired, err)
 			return
@@ -159,7 +208,7 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 		p.serveEntry(w, r, ne, st)
 		return
 	}
-	p.serveReader(w, r, key, rdr, hd, st)
+	p.serveReader(w, r, ckey, rdr, hd, st)
 }
 
 // headFailed answers a request whose fill produced no head for it.
@@ -248,6 +297,7 @@ func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b []byte) int6
 func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, rdr *cache.Reader, hd *cache.Head, st cacheStatus) {
 	if st == statusMiss && !hd.Store && hd.Shared && hd.ContentLength > p.cache.MaxObjectBytes() {
 		st = statusBypass
+		p.oversized.add(key, time.Now())
 	}
 	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && !needsServeContent(r) && acceptsGzip(r.Header) {
 		// A manifest fill is complete when its head is out: serve the

@@ -30,12 +30,12 @@ func (s cacheStatus) String() string {
 
 // statusFor is the one place errors become HTTP status codes (caddy's
 // statusError): 504 when the origin was too slow, 503 when shutting down,
-// 499 when the client left, 502 otherwise.
+// 502 otherwise. A viewer who left gets nothing (fail checks the viewer's
+// own context): a cancellation that is not the viewer's is the origin's
+// failure like any other.
 func statusFor(err error) int {
 	var ne net.Error
 	switch {
-	case errors.Is(err, context.Canceled):
-		return 499
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errIdleTimeout),
 		errors.As(err, &ne) && ne.Timeout():
 		return http.StatusGatewayTimeout
@@ -46,15 +46,22 @@ func statusFor(err error) int {
 }
 
 // fail answers a request whose response could not be produced, before any
-// of it was sent.
+// of it was sent. Whatever head was being prepared is dropped: an error
+// page never carries the origin's validators, Cache-Control or length.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err error) {
-	code := statusFor(err)
-	if code == 499 || r.Context().Err() != nil {
-		// The client is gone; there is no one to answer.
+	if r.Context().Err() != nil {
+		// The viewer is gone (499 in nginx's terms): no one to answer.
+		p.log.Debug("viewer left", "path", r.URL.Path, "err", err)
 		return
 	}
+	code := statusFor(err)
 	p.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
 	h := w.Header()
+	conn := h["Connection"]
+	clear(h)
+	if conn != nil {
+		h["Connection"] = conn
+	}
 	h["X-Cache-Status"] = p.statusHeader[st]
 	h.Set("Age", "0")
 	h.Set("Cache-Control", "no-store")

@@ -315,7 +315,9 @@ func (s *streams) limitHead(hd *cache.Head, class manifest.Class) {
 	if hd.Lifetime > limit {
 		hd.Lifetime = limit
 	}
-	hd.StaleWhileRevalidate = 0
+	// Never served stale either: a 404 kept past its life would outlive
+	// the segment it names all the same.
+	hd.StaleWhileRevalidate, hd.StaleIfError = 0, 0
 }
 
 // setHints records the parts a rendition's newest playlist hints.
