@@ -14,7 +14,7 @@ ADMIN_ADDR    ?= 127.0.0.1:9091
 ORIGIN_HTTP   ?= 127.0.0.1:8088
 ORIGIN_RTMP   ?= 127.0.0.1:1935
 
-.PHONY: all build image k8s-check run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fuzz-smoke vet fmt clean
+.PHONY: race all build image k8s-check run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fuzz-smoke vet fmt clean
 
 all: build
 
@@ -67,10 +67,22 @@ bench-compare-quick:
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime=1x $(PKGS)
 
-# fuzz-smoke runs each fuzz target briefly.
+# fuzz-smoke runs every fuzz target in the repository briefly (FUZZTIME
+# each). Their seed corpora also run as plain tests in `make test`.
+FUZZTIME ?= 10s
 fuzz-smoke:
-	@for f in $$($(GO) test -list 'Fuzz.*' ./manifest | grep ^Fuzz); do \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s ./manifest || exit 1; done
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; done
+
+# race runs the race detector over the packages that run goroutines of
+# their own (CI runs it after make test). -short leaves out the tests that
+# drive external tools; make test runs those.
+RACE_PKGS := ./cache/... ./proxy/... ./manifest/... ./origin/... ./internal/...
+race:
+	$(GO) test -race -short -count=1 -timeout 20m $(RACE_PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

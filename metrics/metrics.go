@@ -186,24 +186,28 @@ type cacheCollector struct {
 	stats                                               func() cache.Stats
 	bytes, maxBytes, entries, evictions, rejected, fill *prometheus.Desc
 	fills, joins                                        *prometheus.Desc
+	inflight, maxInflight, demotions                    *prometheus.Desc
 }
 
 func newCacheCollector(stats func() cache.Stats) *cacheCollector {
 	return &cacheCollector{
-		stats:     stats,
-		bytes:     prometheus.NewDesc("edgecache_cache_bytes", "Bytes the stored entries cost (bodies, headers, overhead).", nil, nil),
-		maxBytes:  prometheus.NewDesc("edgecache_cache_max_bytes", "Configured byte budget of the cache.", nil, nil),
-		entries:   prometheus.NewDesc("edgecache_cache_entries", "Entries stored.", nil, nil),
-		evictions: prometheus.NewDesc("edgecache_cache_evictions_total", "Entries evicted to make room or on expiry.", nil, nil),
-		rejected:  prometheus.NewDesc("edgecache_cache_admission_rejections_total", "Entries the admission policy refused to store.", nil, nil),
-		fill:      prometheus.NewDesc("edgecache_fills_in_flight", "Origin fills running now.", nil, nil),
-		fills:     prometheus.NewDesc("edgecache_fills_total", "Origin fills started (one per collapsed miss, refresh or prefetch).", nil, nil),
-		joins:     prometheus.NewDesc("edgecache_fill_joins_total", "Readers that attached to a running fill, prefetch joins included.", nil, nil),
+		stats:       stats,
+		bytes:       prometheus.NewDesc("edgecache_cache_bytes", "Bytes the stored entries cost (bodies, headers, overhead).", nil, nil),
+		maxBytes:    prometheus.NewDesc("edgecache_cache_max_bytes", "Configured byte budget of the cache.", nil, nil),
+		entries:     prometheus.NewDesc("edgecache_cache_entries", "Entries stored.", nil, nil),
+		evictions:   prometheus.NewDesc("edgecache_cache_evictions_total", "Entries evicted to make room or on expiry.", nil, nil),
+		rejected:    prometheus.NewDesc("edgecache_cache_admission_rejections_total", "Entries the admission policy refused to store.", nil, nil),
+		fill:        prometheus.NewDesc("edgecache_fills_in_flight", "Origin fills running now.", nil, nil),
+		fills:       prometheus.NewDesc("edgecache_fills_total", "Origin fills started (one per collapsed miss, refresh or prefetch).", nil, nil),
+		joins:       prometheus.NewDesc("edgecache_fill_joins_total", "Readers that attached to a running fill, prefetch joins included.", nil, nil),
+		inflight:    prometheus.NewDesc("edgecache_inflight_bytes", "Bytes held by the buffers of fills in flight, counted as they arrive.", nil, nil),
+		maxInflight: prometheus.NewDesc("edgecache_inflight_max_bytes", "Configured bound on the bytes fills in flight may hold (cache.max_inflight_bytes).", nil, nil),
+		demotions:   prometheus.NewDesc("edgecache_inflight_demotions_total", "Fills that stopped collecting their body for the store because the in-flight budget was spent: they streamed on to their readers uncached.", nil, nil),
 	}
 }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.bytes, c.maxBytes, c.entries, c.evictions, c.rejected, c.fill, c.fills, c.joins} {
+	for _, d := range []*prometheus.Desc{c.bytes, c.maxBytes, c.entries, c.evictions, c.rejected, c.fill, c.fills, c.joins, c.inflight, c.maxInflight, c.demotions} {
 		ch <- d
 	}
 }
@@ -218,6 +222,9 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.fill, prometheus.GaugeValue, float64(s.FillsInFlight))
 	ch <- prometheus.MustNewConstMetric(c.fills, prometheus.CounterValue, float64(s.Fills))
 	ch <- prometheus.MustNewConstMetric(c.joins, prometheus.CounterValue, float64(s.Joins))
+	ch <- prometheus.MustNewConstMetric(c.inflight, prometheus.GaugeValue, float64(s.InflightBytes))
+	ch <- prometheus.MustNewConstMetric(c.maxInflight, prometheus.GaugeValue, float64(s.MaxInflightBytes))
+	ch <- prometheus.MustNewConstMetric(c.demotions, prometheus.CounterValue, float64(s.BudgetDemotions))
 }
 
 // Blocking counts one LL-HLS blocking playlist request by how it was

@@ -81,6 +81,14 @@ type CacheConfig struct {
 	// MaxObjectBytes is the largest body stored; larger ones stream through
 	// with BYPASS. Zero means MaxBytes/8.
 	MaxObjectBytes ByteSize `yaml:"max_object_bytes"`
+	// MaxInflightBytes bounds the bytes held by fills in flight (bodies
+	// being collected for the store, windows of pass-through streams),
+	// counted as they arrive. Past it, a fill collecting a body stops
+	// collecting and streams on to its viewers uncached, and pass-through
+	// streams wait for their viewers to read. So the process needs at most
+	// MaxBytes + MaxInflightBytes plus a small base, whatever the traffic.
+	// Zero means MaxBytes/2 (at least MaxObjectBytes).
+	MaxInflightBytes ByteSize `yaml:"max_inflight_bytes"`
 }
 
 // OriginConfig bounds origin requests. Zero values take the defaults shown.
@@ -267,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.MaxObjectBytes <= 0 {
 		c.Cache.MaxObjectBytes = c.Cache.MaxBytes / 8
+	}
+	if c.Cache.MaxInflightBytes <= 0 {
+		c.Cache.MaxInflightBytes = max(c.Cache.MaxBytes/2, c.Cache.MaxObjectBytes)
 	}
 	if c.Cache.MaxObjectBytes > c.Cache.MaxBytes {
 		return fmt.Errorf("config: cache.max_object_bytes %d exceeds cache.max_bytes %d", c.Cache.MaxObjectBytes, c.Cache.MaxBytes)

@@ -171,6 +171,13 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label, value stri
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" {
+				// An unlabelled metric.
+				if c := m.GetCounter(); c != nil {
+					return c.GetValue()
+				}
+				return m.GetGauge().GetValue()
+			}
 			for _, lp := range m.GetLabel() {
 				if lp.GetName() == label && lp.GetValue() == value {
 					if c := m.GetCounter(); c != nil {

@@ -86,9 +86,11 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 	c, err := cache.New(cache.Config{
 		MaxBytes:       int64(cfg.Cache.MaxBytes),
 		MaxObjectBytes: int64(cfg.Cache.MaxObjectBytes),
-		FillTimeout:    cfg.Origin.FillTimeout,
-		Keep:           keep,
-		Complete:       completeHead,
+		// The in-flight budget (cache.max_inflight_bytes, issue 11).
+		MaxInflightBytes: int64(cfg.Cache.MaxInflightBytes),
+		FillTimeout:      cfg.Origin.FillTimeout,
+		Keep:             keep,
+		Complete:         completeHead,
 	}, log)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,10 @@ import (
 // installs it first.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
+	if testing.Short() {
+		// make unit and make race: no external tool; make test runs it.
+		t.Skipf("-short: needs %s, which make test installs", name)
+	}
 	p, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("%s not found: this end-to-end test drives the real tool; run `make test` (it installs it) or apt-get install %s", name, name)

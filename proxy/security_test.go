@@ -685,3 +685,73 @@ func TestSecurityRangeAmplification(t *testing.T) {
 		t.Errorf("origin sent %d bytes for four 100-byte ranges of an object of %d", sent, size)
 	}
 }
+
+// TestSecurityInflightBudget: cache-busting requests for a large object
+// hold at most the in-flight budget (plus a chunk per fill): past it, a
+// fill streams on uncached. Every viewer still gets the whole body.
+func TestSecurityInflightBudget(t *testing.T) {
+	const (
+		size    = 2 << 20
+		viewers = 8
+		budget  = 4 << 20
+	)
+	obj := pattern(size)
+	var halfway sync.WaitGroup
+	halfway.Add(viewers)
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		w.Write(obj[:size/2])
+		w.(http.Flusher).Flush()
+		// Every fill holds half its body before any finishes: together
+		// they would hold twice the budget.
+		halfway.Done()
+		halfway.Wait()
+		w.Write(obj[size/2:])
+	})
+	e := newHLSEdge(t, rec, func(c *Config) {
+		c.Cache.MaxBytes = 64 << 20
+		c.Cache.MaxObjectBytes = 4 << 20
+		c.Cache.MaxInflightBytes = budget
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, viewers)
+	for i := range viewers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, body, err := get(t, http.DefaultClient, fmt.Sprintf("%s/hls/big.mp4?bust=%d", e.URL, i))
+			if err == nil && string(body) != string(obj) {
+				err = fmt.Errorf("viewer %d: body of %d bytes differs", i, len(body))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	st := e.p.Cache().Stats()
+	if st.BudgetDemotions == 0 {
+		t.Errorf("no fill was demoted: %+v", st)
+	}
+	if st.InflightBytes != 0 {
+		t.Errorf("%d bytes still counted in flight after every fill ended", st.InflightBytes)
+	}
+	if got := metricValue(t, e.reg, "edgecache_inflight_demotions_total", "", ""); got != float64(st.BudgetDemotions) {
+		t.Errorf("metric %v, stats %d", got, st.BudgetDemotions)
+	}
+	// A demoted fill stored nothing: its key is a miss again.
+	stored := 0
+	for i := range viewers {
+		if e.p.Cache().Get(fmt.Sprintf("/hls/big.mp4?bust=%d", i)) != nil {
+			stored++
+		}
+	}
+	if stored+int(st.BudgetDemotions) != viewers {
+		t.Errorf("%d stored and %d demoted of %d", stored, st.BudgetDemotions, viewers)
+	}
+}
