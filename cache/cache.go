@@ -35,6 +35,23 @@ type Config struct {
 	// stored, before it is; its result becomes Head.Extra (the proxy parses
 	// playlists there, once per fill rather than once per request).
 	Complete func(h *Head, body []byte) any
+	// MaxInflightBytes bounds the bytes held by the buffers of fills in
+	// flight, counted as they arrive (issue 11, finding 6). A collecting
+	// fill that would go over it is demoted to pass-through (not stored,
+	// no longer joinable, Stats.BudgetDemotions); a pass-through fill that
+	// holds a chunk waits while the budget is spent. Each pass-through
+	// fill may hold one write's chunk beyond it. Zero means MaxBytes/2, at
+	// least MaxObjectBytes: in-flight bodies are the store's intake, so
+	// the budget scales with the memory the operator gave the cache (a
+	// fixed 256 MiB would double a small cache's footprint and starve a
+	// large one), the process stays within 1.5 x MaxBytes plus slack, and
+	// the largest storable object can always be collected on its own.
+	// Negative is an error.
+	MaxInflightBytes int64
+	// Now reads the clock for freshness decisions (Fill's check of a just
+	// stored entry, soft purges). Nil means time.Now. ristretto's expiry
+	// of stored entries and HeadWithin's timer use the real clock.
+	Now func() time.Time
 }
 
 // Cache is the RAM store plus the table of fills in flight.
@@ -47,12 +64,21 @@ type Cache struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // one per fill goroutine
 
-	mu      sync.Mutex       // guards fills and closed
-	fills   map[string]*fill // joinable fills by key
-	closed  bool
-	started atomic.Uint64
-	joins   atomic.Uint64
-	running atomic.Int64
+	budget *budget // bytes held by fills in flight
+
+	mu    sync.Mutex       // guards fills, inflight and closed
+	fills map[string]*fill // joinable fills by key
+	// inflight is every fill whose goroutine runs, joinable or not
+	// (private, pass-through, purged), for purges to mark.
+	inflight map[*fill]struct{}
+	closed   bool
+
+	started     atomic.Uint64
+	joins       atomic.Uint64
+	running     atomic.Int64
+	purged      atomic.Uint64
+	softPurged  atomic.Uint64
+	purgedFills atomic.Uint64
 }
 
 // New returns a cache. Close it to stop its fills.
@@ -74,6 +100,15 @@ func New(cfg Config, log *slog.Logger) (*Cache, error) {
 			return h.Lifetime + h.StaleWhileRevalidate + h.StaleIfError
 		}
 	}
+	if cfg.MaxInflightBytes < 0 {
+		return nil, fmt.Errorf("cache: max in-flight bytes must not be negative, got %d", cfg.MaxInflightBytes)
+	}
+	if cfg.MaxInflightBytes == 0 {
+		cfg.MaxInflightBytes = max(cfg.MaxBytes/2, cfg.MaxObjectBytes)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -83,14 +118,18 @@ func New(cfg Config, log *slog.Logger) (*Cache, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Cache{
-		cfg:    cfg,
-		store:  s,
-		log:    log.With("component", "cache"),
-		ctx:    ctx,
-		cancel: cancel,
-		fills:  make(map[string]*fill),
+		cfg:      cfg,
+		store:    s,
+		log:      log.With("component", "cache"),
+		ctx:      ctx,
+		cancel:   cancel,
+		budget:   newBudget(cfg.MaxInflightBytes),
+		fills:    make(map[string]*fill),
+		inflight: make(map[*fill]struct{}),
 	}, nil
 }
+
+func (c *Cache) now() time.Time { return c.cfg.Now() }
 
 // MaxObjectBytes is the largest body the cache stores.
 func (c *Cache) MaxObjectBytes() int64 { return c.cfg.MaxObjectBytes }
@@ -100,15 +139,6 @@ func (c *Cache) Get(key string) *Entry { return c.store.get(key) }
 
 // Put stores an entry outside a fill.
 func (c *Cache) Put(e *Entry) bool { return c.store.set(e, c.cfg.Keep(&e.head)) }
-
-// Purge removes key from the store. A fill in flight for it is not stopped
-// but will not be joined any more.
-func (c *Cache) Purge(key string) {
-	c.mu.Lock()
-	delete(c.fills, key)
-	c.mu.Unlock()
-	c.store.del(key)
-}
 
 // Join attaches a reader to the fill in flight for key, or returns nil when
 // there is none. ctx is the reader's own: it ends the reader's waits, never
@@ -120,8 +150,14 @@ func (c *Cache) Join(ctx context.Context, key string) *Reader {
 	if f == nil {
 		return nil
 	}
+	r := f.tryJoin(ctx)
+	if r == nil {
+		// It stopped being joinable and is on its way out of the table.
+		delete(c.fills, key)
+		return nil
+	}
 	c.joins.Add(1)
-	return f.addReader(ctx, false)
+	return r
 }
 
 // InFlight reports whether a fill for key is running.
@@ -149,12 +185,16 @@ func (c *Cache) Fill(ctx context.Context, key string, seen *Entry, fetch Fetch) 
 		return nil, false, ErrClosed
 	}
 	if f := c.fills[key]; f != nil {
-		c.joins.Add(1)
-		r := f.addReader(ctx, false)
-		c.mu.Unlock()
-		return r, false, nil
+		if r := f.tryJoin(ctx); r != nil {
+			c.joins.Add(1)
+			c.mu.Unlock()
+			return r, false, nil
+		}
+		// It stopped being joinable (pass-through or purged) and is on its
+		// way out of the table: start another.
+		delete(c.fills, key)
 	}
-	if e := c.store.get(key); e != nil && e != seen && e.Fresh(time.Now()) {
+	if e := c.store.get(key); e != nil && e != seen && e.Fresh(c.now()) {
 		c.mu.Unlock()
 		c.joins.Add(1)
 		return finishedFill(c, e).addReader(ctx, false), false, nil
@@ -167,6 +207,27 @@ func (c *Cache) Fill(ctx context.Context, key string, seen *Entry, fetch Fetch) 
 	c.startLocked(f, fetch)
 	c.mu.Unlock()
 	return r, true, nil
+}
+
+// FillPrivate starts a fill for key that is not in the table of joinable
+// fills: nobody joins it and it joins nobody. Its reader (the starter) gets
+// the response whether or not the head says Shared. When the head says
+// Store and no purge matched it, its complete body is stored under the key
+// (or Head.StoreKey) like any fill's. The proxy uses it for requests with
+// Authorization (RFC 9111 3.5), whose response may be shared only if the
+// origin says so. The fetch runs under the cache's context with
+// FillTimeout, like Fill's.
+func (c *Cache) FillPrivate(ctx context.Context, key string, fetch Fetch) (*Reader, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	f := newFill(c, key)
+	f.private = true
+	r := f.addReader(ctx, true)
+	c.startLocked(f, fetch)
+	return r, nil
 }
 
 // Prefetch starts a fill for key with no reader, unless one is running. It
@@ -186,10 +247,16 @@ func (c *Cache) Prefetch(key string, fetch Fetch) bool {
 func (c *Cache) startLocked(f *fill, fetch Fetch) {
 	c.started.Add(1)
 	c.running.Add(1)
+	c.inflight[f] = struct{}{}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		defer c.running.Add(-1)
+		defer func() {
+			c.mu.Lock()
+			delete(c.inflight, f)
+			c.mu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.FillTimeout)
 		defer cancel()
 		err := c.runFetch(ctx, f, fetch)
@@ -235,6 +302,14 @@ func (c *Cache) Stats() Stats {
 		FillsInFlight: c.running.Load(),
 		Fills:         c.started.Load(),
 		Joins:         c.joins.Load(),
+
+		InflightBytes:    c.budget.used.Load(),
+		MaxInflightBytes: c.budget.limit,
+		BudgetDemotions:  c.budget.demotions.Load(),
+		BudgetWaits:      c.budget.waits.Load(),
+		Purged:           c.purged.Load(),
+		SoftPurged:       c.softPurged.Load(),
+		PurgedFills:      c.purgedFills.Load(),
 	}
 }
 

@@ -47,6 +47,13 @@ type Head struct {
 	// Extra is an opaque immutable value the caller attaches when the fill
 	// completes (the proxy keeps parsed playlist state there).
 	Extra any
+	// StoreKey, when non-empty, is the key a fill stores its completed
+	// entry under instead of the fill's own key, and the entry's Key(). The
+	// proxy learns a response's Vary only when the head arrives, and
+	// stores it under its variant key (key + "\x00" + ...). Readers still
+	// join the fill by the fill's key. Purges match either key. Empty
+	// means the fill's key.
+	StoreKey string
 }
 
 // Entry is a complete, immutable cached response. Nothing a reader does can

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"sync"
 	"time"
 )
@@ -24,6 +25,11 @@ var (
 	ErrClosed = errors.New("cache: closed")
 	// ErrNoHead: the fetch returned without writing a head.
 	ErrNoHead = errors.New("cache: fetch returned no response head")
+	// ErrOutsideWindow: a Seek went back before the bytes a pass-through
+	// fill still holds.
+	ErrOutsideWindow = errors.New("cache: seek before the retained window")
+	// ErrReaderClosed: Next, Read or Seek on a Reader after its Close.
+	ErrReaderClosed = errors.New("cache: reader closed")
 )
 
 // Fetch produces one response: it calls w.WriteHead once, then w.Write for
@@ -31,32 +37,56 @@ var (
 // w.Resolve instead. ctx belongs to the fill, never to any one client.
 type Fetch func(ctx context.Context, w *FillWriter) error
 
+// minGrow is the first allocation of a collecting fill whose length is
+// unknown or larger: the buffer then doubles up to the announced length, so
+// what a fill holds is never more than twice what has arrived (issue 11,
+// finding 6: the announced length used to be allocated up front).
+const minGrow = 64 << 10
+
 // fill is one origin fetch that any number of readers stream while it runs
-// (read-while-write). Its body buffer is append-only: bytes below len(buf)
-// are never rewritten, so readers can use slices of it without the lock.
+// (read-while-write).
+//
+// A collecting fill (not pass-through) keeps its body in buf, one
+// contiguous array from offset 0: bytes below len(buf) are never rewritten
+// (growth copies into a new array), so readers use slices of it without the
+// lock and the stored entry's body is buf itself. A pass-through fill keeps
+// a window of immutable chunks at absolute offsets and drops the ones every
+// reader is past; dropping never copies and never moves an offset.
 type fill struct {
 	key     string
 	c       *Cache
-	started time.Time
+	private bool // started by FillPrivate: never joinable
 
-	mu sync.Mutex // guards everything below
+	mu sync.Mutex // guards everything below, and every Reader's off, keep, served and closed
 	// changed is closed and replaced whenever the state below changes;
 	// readers wait on it together with their own ctx.
 	changed chan struct{}
 	head    *Head
-	buf     []byte
-	// base is the body offset of buf[0]. It is non-zero only for a
-	// pass-through fill, which drops what every reader has consumed.
+	// buf is the body of a collecting fill (and of a finished or resolved
+	// one). len(buf) == size.
+	buf []byte
+	// chunks is the retained window of a pass-through fill, in offset
+	// order without gaps; chunks[0].off == base.
+	chunks []chunk
+	// size is the number of body bytes written so far.
+	size int64
+	// base is the offset of the first byte still held (pass-through only).
 	base int64
+	// held is what this fill counts in the cache's in-flight budget.
+	held int64
 	done bool
 	err  error
 	// entry is the complete result: the stored entry, or for a 304 the
 	// refreshed one.
 	entry *Entry
-	// passThrough fills are not stored and not joinable: too large, or
-	// not shareable.
+	// passThrough fills are not stored and not joinable: too large, not
+	// shareable, or over the in-flight budget.
 	passThrough bool
-	readers     map[*Reader]struct{}
+	// purged: a Purge matched the fill; it is never stored and not
+	// joinable. softPurged: a SoftPurge matched; it is stored already
+	// stale.
+	purged, softPurged bool
+	readers            map[*Reader]struct{}
 	// fresh counts readers that have not received a body byte yet.
 	fresh int
 	// resolved: the fill ended with an existing complete entry: a 304's
@@ -64,11 +94,18 @@ type fill struct {
 	resolved bool
 }
 
+// chunk is one immutable piece of a pass-through window.
+type chunk struct {
+	off     int64
+	b       []byte
+	counted int64 // bytes of the budget it holds (0 once the fill finished)
+}
+
 // finishedFill is a fill already resolved to e, for a request that asked
 // for a fill just after another one stored e.
 func finishedFill(c *Cache, e *Entry) *fill {
 	f := newFill(c, e.key)
-	f.head, f.buf, f.entry = &e.head, e.body, e
+	f.head, f.buf, f.size, f.entry = &e.head, e.body, int64(len(e.body)), e
 	f.resolved, f.done = true, true
 	return f
 }
@@ -77,7 +114,6 @@ func newFill(c *Cache, key string) *fill {
 	return &fill{
 		key:     key,
 		c:       c,
-		started: time.Now(),
 		changed: make(chan struct{}),
 		readers: make(map[*Reader]struct{}),
 	}
@@ -90,12 +126,29 @@ func (f *fill) broadcastLocked() {
 }
 
 func (f *fill) addReader(ctx context.Context, starter bool) *Reader {
-	r := &Reader{f: f, ctx: ctx, starter: starter}
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addReaderLocked(ctx, starter)
+}
+
+func (f *fill) addReaderLocked(ctx context.Context, starter bool) *Reader {
+	r := &Reader{f: f, ctx: ctx, starter: starter}
 	f.readers[r] = struct{}{}
 	f.fresh++
-	f.mu.Unlock()
 	return r
+}
+
+// tryJoin adds a reader unless the fill stopped being joinable (it turned
+// pass-through, or a purge matched it) and has not left the table yet.
+// Checked under f.mu, so a joiner never lands on a window that no longer
+// starts at offset 0.
+func (f *fill) tryJoin(ctx context.Context) *Reader {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.passThrough || f.purged {
+		return nil
+	}
+	return f.addReaderLocked(ctx, false)
 }
 
 // FillWriter is the fetch's handle on its fill.
@@ -105,9 +158,10 @@ type FillWriter struct {
 
 // WriteHead publishes the response head to every reader. A head with a
 // known ContentLength above the cache's object limit, or one that may not
-// be shared, turns the fill into pass-through. A shared head that is not
-// to be stored stays joinable while it runs: concurrent requests still
-// collapse onto it; it is just not kept.
+// be shared (except in a private fill, which nobody joins), turns the fill
+// into pass-through. A shared head that is not to be stored stays joinable
+// while it runs: concurrent requests still collapse onto it; it is just not
+// kept.
 func (w *FillWriter) WriteHead(h Head) error {
 	f := w.f
 	c := f.c
@@ -121,11 +175,7 @@ func (w *FillWriter) WriteHead(h Head) error {
 	}
 	hd := h
 	f.head = &hd
-	if h.ContentLength > 0 && h.ContentLength <= c.cfg.MaxObjectBytes {
-		// One exact allocation: the stored entry will use this array.
-		f.buf = make([]byte, 0, h.ContentLength)
-	}
-	if !h.Shared || h.ContentLength > c.cfg.MaxObjectBytes {
+	if (!h.Shared && !f.private) || h.ContentLength > c.cfg.MaxObjectBytes {
 		f.passThrough = true
 	}
 	f.broadcastLocked()
@@ -139,72 +189,201 @@ func (w *FillWriter) WriteHead(h Head) error {
 	return nil
 }
 
-// Write appends body bytes and wakes the readers. For a pass-through fill it
-// applies back-pressure to the slowest reader and fails with ErrNoReaders
-// once they have all gone.
+// Write appends body bytes and wakes the readers.
+//
+// A collecting fill grows its buffer geometrically, each step counted in
+// the cache's in-flight budget before it is allocated; when the budget
+// cannot take a step, or the body outgrows the object limit, the fill is
+// demoted to pass-through. A pass-through fill applies back-pressure: it
+// waits while the origin is a window ahead of its slowest reader, or while
+// the in-flight budget is spent and it already holds a chunk; it fails with
+// ErrNoReaders once its readers have all gone. ctx ends the waits.
 func (w *FillWriter) Write(ctx context.Context, p []byte) (int, error) {
 	f := w.f
 	c := f.c
+	n := int64(len(p))
 	f.mu.Lock()
 	if f.head == nil {
 		f.mu.Unlock()
 		return 0, fmt.Errorf("fill %s: body before head", f.key)
 	}
-	if cl := f.head.ContentLength; cl >= 0 && f.base+int64(len(f.buf))+int64(len(p)) > cl {
+	if cl := f.head.ContentLength; cl >= 0 && f.size+n > cl {
 		f.mu.Unlock()
 		return 0, fmt.Errorf("fill %s: %w", f.key, ErrLongBody)
 	}
-	becamePassThrough := false
-	if !f.passThrough && f.base+int64(len(f.buf))+int64(len(p)) > c.cfg.MaxObjectBytes {
-		// A chunked body outgrew the object limit: stop collecting it for
-		// the store, keep streaming to whoever is reading.
-		f.passThrough = true
-		becamePassThrough = true
+	if n == 0 {
+		f.mu.Unlock()
+		return 0, nil
 	}
-	for f.passThrough {
+	retire := false
+	if !f.passThrough {
+		switch {
+		case f.size+n > c.cfg.MaxObjectBytes:
+			// A chunked body outgrew the object limit: stop collecting it
+			// for the store, keep streaming to whoever is reading.
+			f.demoteLocked()
+			retire = true
+		case !f.growLocked(n):
+			// Issue 11, finding 6: over the in-flight budget.
+			f.demoteLocked()
+			c.budget.demotions.Add(1)
+			retire = true
+		default:
+			f.buf = append(f.buf, p...)
+			f.size += n
+			f.broadcastLocked()
+			f.mu.Unlock()
+			return len(p), nil
+		}
+	}
+	for {
 		if len(f.readers) == 0 {
 			f.mu.Unlock()
+			if retire {
+				c.retire(f)
+			}
 			return 0, fmt.Errorf("fill %s: %w", f.key, ErrNoReaders)
 		}
-		f.trimLocked()
-		if int64(len(f.buf)) < c.cfg.PassThroughWindow {
+		if f.trimLocked() {
+			f.broadcastLocked()
+		}
+		retained := f.size - f.base
+		overWindow := retained >= c.cfg.PassThroughWindow
+		if !overWindow && (retained == 0 || c.budget.fits(n)) {
 			break
 		}
 		ch := f.changed
 		f.mu.Unlock()
-		if becamePassThrough {
+		if retire {
 			c.retire(f)
-			becamePassThrough = false
+			retire = false
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return 0, ctx.Err()
+		if overWindow {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return 0, fmt.Errorf("fill %s: %w", f.key, ctx.Err())
+			}
+		} else if err := c.budget.wait(ctx, n, ch); err != nil {
+			return 0, fmt.Errorf("fill %s: %w", f.key, err)
 		}
 		f.mu.Lock()
 	}
-	f.buf = append(f.buf, p...)
+	b := make([]byte, n)
+	copy(b, p)
+	// One chunk is always allowed (retained == 0 above): the per-fill
+	// slack over the budget.
+	c.budget.take(n)
+	f.held += n
+	f.chunks = append(f.chunks, chunk{off: f.size, b: b, counted: n})
+	f.size += n
 	f.broadcastLocked()
 	f.mu.Unlock()
-	if becamePassThrough {
+	if retire {
 		c.retire(f)
 	}
 	return len(p), nil
 }
 
-// trimLocked drops the bytes every reader of a pass-through fill has
-// consumed.
-func (f *fill) trimLocked() {
-	low := f.base + int64(len(f.buf))
-	for r := range f.readers {
-		if r.off < low {
-			low = r.off
+// growLocked makes room in buf for n more bytes, counting the new capacity
+// in the budget first. It reports false when the budget cannot take even
+// the exact size needed.
+func (f *fill) growLocked(n int64) bool {
+	c := f.c
+	need := f.size + n
+	if need <= int64(cap(f.buf)) {
+		return true
+	}
+	limit := c.cfg.MaxObjectBytes
+	if cl := f.head.ContentLength; cl >= 0 {
+		limit = cl
+	}
+	want := min(max(2*int64(cap(f.buf)), need, minGrow), limit)
+	if !c.budget.tryTake(want - f.held) {
+		want = need
+		if !c.budget.tryTake(want - f.held) {
+			return false
 		}
 	}
-	if drop := low - f.base; drop > 0 {
-		f.buf = append([]byte(nil), f.buf[drop:]...)
-		f.base = low
+	f.held = want
+	nb := make([]byte, f.size, want)
+	copy(nb, f.buf)
+	f.buf = nb
+	return true
+}
+
+// demoteLocked turns a collecting fill into pass-through: what it has
+// collected becomes the first chunk of its window (still counted), and it
+// is never stored. The caller retires it from the table.
+func (f *fill) demoteLocked() {
+	f.passThrough = true
+	if f.size > 0 {
+		f.chunks = append(f.chunks[:0], chunk{off: 0, b: f.buf[:f.size:f.size], counted: f.held})
+	} else {
+		f.c.budget.release(f.held)
+		f.held = 0
 	}
+	f.buf = nil
+	f.base = 0
+}
+
+// trimLocked drops the chunks of a pass-through fill that every reader is
+// past, returning their bytes to the budget. It reports whether it dropped
+// any. A reader's keep mark, not its offset, decides: a Seek forward does
+// not give up bytes until the reader reads there (issue 12, finding 14:
+// http.ServeContent seeks to the end and back).
+func (f *fill) trimLocked() bool {
+	if !f.passThrough || len(f.chunks) == 0 {
+		return false
+	}
+	low := f.size
+	for r := range f.readers {
+		low = min(low, r.keep)
+	}
+	i := 0
+	var freed int64
+	for i < len(f.chunks) && f.chunks[i].off+int64(len(f.chunks[i].b)) <= low {
+		freed += f.chunks[i].counted
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	m := copy(f.chunks, f.chunks[i:])
+	clear(f.chunks[m:]) // let the dropped chunks be collected
+	f.chunks = f.chunks[:m]
+	if m > 0 {
+		f.base = f.chunks[0].off
+	} else {
+		f.base = f.size
+	}
+	f.held -= freed
+	f.c.budget.release(freed)
+	return true
+}
+
+// releaseLocked returns everything the fill counts in the budget: a
+// finished fill's bytes count in the store's budget if stored, and in no
+// budget while its last readers drain them.
+func (f *fill) releaseLocked() {
+	f.c.budget.release(f.held)
+	f.held = 0
+	for i := range f.chunks {
+		f.chunks[i].counted = 0
+	}
+}
+
+// viewLocked returns the bytes from off (< size) to the end of the piece
+// that holds them.
+func (f *fill) viewLocked(off int64) []byte {
+	if !f.passThrough {
+		return f.buf[off:f.size]
+	}
+	i := sort.Search(len(f.chunks), func(i int) bool {
+		return f.chunks[i].off+int64(len(f.chunks[i].b)) > off
+	})
+	ch := f.chunks[i]
+	return ch.b[off-ch.off:]
 }
 
 // Resolve completes the fill with an existing body: the fetch learned (from
@@ -218,6 +397,7 @@ func (w *FillWriter) Resolve(e *Entry) error {
 	}
 	f.head = &e.head
 	f.buf = e.body
+	f.size = int64(len(e.body))
 	f.entry = e
 	f.resolved = true
 	f.broadcastLocked()
@@ -234,37 +414,72 @@ func (f *fill) finish(err error, keep func(*Head) time.Duration, complete func(*
 		err = ErrNoHead
 	}
 	if err == nil && f.entry == nil {
-		if cl := f.head.ContentLength; cl >= 0 && f.base+int64(len(f.buf)) != cl {
+		if cl := f.head.ContentLength; cl >= 0 && f.size != cl {
 			err = ErrShortBody
 		}
 	}
 	if err != nil {
 		f.err = fmt.Errorf("fill %s: %w", f.key, err)
 		f.done = true
+		f.releaseLocked()
 		f.broadcastLocked()
 		f.mu.Unlock()
 		c.retire(f)
 		return
 	}
-	store := !f.passThrough && f.head.Store
+	store := !f.passThrough && f.head.Store && !f.purged
+	soft := f.softPurged
 	e := f.entry
+	var keepFor time.Duration
 	if e == nil {
-		body := f.buf
-		if store && cap(body)-len(body) > len(body)/16 {
-			// A chunked body grew by doubling; store it without the slack.
-			body = append(make([]byte, 0, len(body)), body...)
+		var body []byte
+		if !f.passThrough {
+			body = f.buf
+			if store && cap(body)-len(body) > len(body)/16 {
+				// A chunked body grew by doubling; store it without the slack.
+				body = append(make([]byte, 0, len(body)), body...)
+			}
 		}
 		h := *f.head
-		h.ContentLength = int64(len(body))
+		// A pass-through entry has no body: its bytes went by in the
+		// window. ContentLength still says how many there were.
+		h.ContentLength = f.size
+		key := f.key
+		if h.StoreKey != "" {
+			key = h.StoreKey
+		}
+		keepFor = keep(&h)
+		if soft {
+			h.Lifetime = min(h.Lifetime, h.InitialAge)
+		}
 		if store && complete != nil {
 			h.Extra = complete(&h, body)
 		}
-		e = &Entry{key: f.key, head: h, body: body}
+		e = &Entry{key: key, head: h, body: body}
+	} else {
+		keepFor = keep(&e.head)
+		if soft && store {
+			h := e.head
+			h.Lifetime = min(h.Lifetime, h.InitialAge)
+			e = e.WithHead(h)
+		}
 	}
+	f.releaseLocked()
 	f.mu.Unlock()
 
-	if store {
-		c.store.set(e, keep(&e.head))
+	if store && c.store.set(e, keepFor) {
+		// A purge that matched the fill after the decision above removes
+		// what was just stored here, or finds it in the store itself
+		// (issue 12, finding 12: purged content never comes back).
+		f.mu.Lock()
+		purged, softNow := f.purged, f.softPurged && !soft
+		f.mu.Unlock()
+		switch {
+		case purged:
+			c.store.delIf(e)
+		case softNow:
+			c.store.makeStale(e.key, c.now())
+		}
 	}
 	f.mu.Lock()
 	f.entry = e
@@ -274,13 +489,19 @@ func (f *fill) finish(err error, keep func(*Head) time.Duration, complete func(*
 	c.retire(f)
 }
 
-// Reader streams one fill from its first byte.
+// Reader streams one fill from its first byte. Close every Reader.
 type Reader struct {
 	f       *fill
 	ctx     context.Context
 	starter bool  // this reader's request started the fill
-	off     int64 // guarded by f.mu
-	served  bool  // guarded by f.mu: has had a body byte (or left)
+	off     int64 // guarded by f.mu: the next byte to read
+	// keep is guarded by f.mu: the lowest offset this reader may still
+	// seek back to. Reads move it up to the offset they start at; a Seek
+	// moves it down only. keep <= off, and a pass-through fill holds
+	// every byte from the lowest keep of its readers.
+	keep   int64
+	served bool // guarded by f.mu: has had a body byte (or left)
+	closed bool // guarded by f.mu
 }
 
 // advanceLocked moves the offset and counts the reader's first byte.
@@ -292,6 +513,20 @@ func (r *Reader) advanceLocked(off int64) {
 	}
 }
 
+// commitLocked records that the reader reads on from its offset: bytes
+// before it are no longer needed. It reports whether the window moved.
+func (r *Reader) commitLocked() bool {
+	f := r.f
+	if r.keep == r.off {
+		return false
+	}
+	// Only a reader whose mark was inside the first chunk can let it go;
+	// the others skip the scan over every reader.
+	atBase := len(f.chunks) > 0 && r.keep < f.chunks[0].off+int64(len(f.chunks[0].b))
+	r.keep = r.off
+	return atBase && f.trimLocked()
+}
+
 // Waiting returns how many readers of this fill have not had a body byte
 // yet. A server streaming to many readers can let them go first.
 func (r *Reader) Waiting() int {
@@ -299,6 +534,19 @@ func (r *Reader) Waiting() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.fresh
+}
+
+// PassThrough reports whether the fill streams through uncached: its head
+// was too large or not shareable, its body outgrew the object limit, or it
+// was demoted for the in-flight budget (Stats.BudgetDemotions). Such a fill
+// is never stored and no longer joinable, and a Seek back before its
+// retained window fails with ErrOutsideWindow. It can become true while
+// the body streams; once true it stays true.
+func (r *Reader) PassThrough() bool {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.passThrough
 }
 
 // Head waits for the response head. It fails when the fill fails first, when
@@ -358,6 +606,15 @@ func (r *Reader) Started() bool { return r.starter }
 // the fill's error if it failed.
 func (r *Reader) Next() ([]byte, error) { return r.next(-1) }
 
+// NextMax is Next returning at most max bytes (max <= 0: no limit), so a
+// server can cap a write without seeking back.
+func (r *Reader) NextMax(max int) ([]byte, error) {
+	if max <= 0 {
+		max = -1
+	}
+	return r.next(max)
+}
+
 // Read implements io.Reader over the same wait.
 func (r *Reader) Read(p []byte) (int, error) {
 	b, err := r.next(len(p))
@@ -365,14 +622,19 @@ func (r *Reader) Read(p []byte) (int, error) {
 }
 
 // next waits for bytes past the reader's offset and returns up to max of
-// them (max < 0: all there are) as a view of the shared buffer.
+// them (max < 0: all there are in one piece) as a view of the shared
+// buffer.
 func (r *Reader) next(max int) ([]byte, error) {
 	f := r.f
+	f.mu.Lock()
 	for {
-		f.mu.Lock()
-		end := f.base + int64(len(f.buf))
-		if r.off < end {
-			p := f.buf[r.off-f.base:]
+		if r.closed {
+			f.mu.Unlock()
+			return nil, ErrReaderClosed
+		}
+		moved := r.commitLocked()
+		if r.off < f.size {
+			p := f.viewLocked(r.off)
 			if max >= 0 && len(p) > max {
 				p = p[:max]
 			}
@@ -382,6 +644,9 @@ func (r *Reader) next(max int) ([]byte, error) {
 			}
 			f.mu.Unlock()
 			return p, nil
+		}
+		if moved {
+			f.broadcastLocked()
 		}
 		if f.done {
 			err := f.err
@@ -398,16 +663,22 @@ func (r *Reader) next(max int) ([]byte, error) {
 		case <-r.ctx.Done():
 			return nil, r.ctx.Err()
 		}
+		f.mu.Lock()
 	}
 }
 
 // Seek moves the read offset, so ranges can be served from a fill. SeekEnd
 // needs a known ContentLength (or a finished fill). A pass-through fill
-// cannot go back before what it has dropped.
+// cannot go back before what it has dropped (ErrOutsideWindow), but it
+// keeps what a reader might seek back to: a Seek gives up no byte until the
+// reader reads at its new offset.
 func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	f := r.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if r.closed {
+		return 0, ErrReaderClosed
+	}
 	var abs int64
 	switch whence {
 	case io.SeekStart:
@@ -420,7 +691,7 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 			size = f.head.ContentLength
 		}
 		if f.done && f.err == nil {
-			size = f.base + int64(len(f.buf))
+			size = f.size
 		}
 		if size < 0 {
 			return 0, errors.New("cache: seek from end of a body of unknown length")
@@ -429,15 +700,20 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	default:
 		return 0, errors.New("cache: bad whence")
 	}
-	if abs < f.base {
-		return 0, errors.New("cache: seek before the retained window")
+	if abs < 0 {
+		return 0, errors.New("cache: seek to a negative offset")
 	}
+	if abs < f.base {
+		return 0, fmt.Errorf("cache: seek to %d, window starts at %d: %w", abs, f.base, ErrOutsideWindow)
+	}
+	r.keep = min(r.keep, abs)
 	r.advanceLocked(abs)
 	return abs, nil
 }
 
 // Wait blocks until the fill has finished and returns its entry (stored or
-// not), or its error.
+// not), or its error. The entry of a pass-through fill has no body (its
+// bytes went by in the window); check PassThrough.
 func (r *Reader) Wait() (*Entry, error) {
 	f := r.f
 	for {
@@ -466,17 +742,23 @@ func (r *Reader) Resolved() *Entry {
 	return nil
 }
 
-// Close detaches the reader. A pass-through fill with no readers left
-// stops.
+// Close detaches the reader; later Next, Read and Seek fail with
+// ErrReaderClosed. A pass-through fill drops what only this reader held,
+// and stops when no reader is left.
 func (r *Reader) Close() error {
 	f := r.f
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
 	if _, ok := f.readers[r]; ok && !r.served {
 		f.fresh--
 		r.served = true
 	}
 	delete(f.readers, r)
+	f.trimLocked()
 	f.broadcastLocked()
-	f.mu.Unlock()
 	return nil
 }
