@@ -17,6 +17,7 @@ import (
 type budget struct {
 	limit int64
 	used  atomic.Int64
+	peak  atomic.Int64 // the highest used has been
 	// waiters counts writers blocked in wait; release wakes them only when
 	// there are some, so the common path never touches mu.
 	waiters atomic.Int64
@@ -43,6 +44,7 @@ func (b *budget) tryTake(n int64) bool {
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
+			b.notePeak(u + n)
 			return true
 		}
 	}
@@ -50,7 +52,16 @@ func (b *budget) tryTake(n int64) bool {
 
 // take counts n bytes whatever the limit: the one chunk a pass-through fill
 // may always hold.
-func (b *budget) take(n int64) { b.used.Add(n) }
+func (b *budget) take(n int64) { b.notePeak(b.used.Add(n)) }
+
+func (b *budget) notePeak(u int64) {
+	for {
+		p := b.peak.Load()
+		if u <= p || b.peak.CompareAndSwap(p, u) {
+			return
+		}
+	}
+}
 
 // fits reports whether n more bytes would stay within the limit.
 func (b *budget) fits(n int64) bool { return b.used.Load()+n <= b.limit }

@@ -305,6 +305,7 @@ func (c *Cache) Stats() Stats {
 
 		InflightBytes:    c.budget.used.Load(),
 		MaxInflightBytes: c.budget.limit,
+		InflightPeak:     c.budget.peak.Load(),
 		BudgetDemotions:  c.budget.demotions.Load(),
 		BudgetWaits:      c.budget.waits.Load(),
 		Purged:           c.purged.Load(),

@@ -101,18 +101,22 @@ func ExplicitLifetime(h http.Header, cc CacheControl) (lifetime time.Duration, o
 	case cc.HasMaxAge:
 		return cc.MaxAge, true
 	}
-	exp := h.Get("Expires")
-	if exp == "" {
+	exps := h.Values("Expires")
+	if len(exps) == 0 {
 		return 0, false
 	}
-	expires, err := http.ParseTime(exp)
-	if err != nil {
-		// RFC 9111 5.3: an invalid Expires (such as "0") means already
-		// expired.
+	// RFC 9111 5.3: an invalid Expires (such as "0", or a date that is not
+	// an HTTP-date to the letter), or more than one, means already
+	// expired.
+	if len(exps) > 1 {
 		return 0, true
 	}
-	date, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
+	expires, ok := ParseHTTPDate(exps[0])
+	if !ok {
+		return 0, true
+	}
+	date, ok := ParseHTTPDate(h.Get("Date"))
+	if !ok {
 		return 0, true
 	}
 	if d := expires.Sub(date); d > 0 {
@@ -126,7 +130,8 @@ func ExplicitLifetime(h http.Header, cc CacheControl) (lifetime time.Duration, o
 // the response received.
 func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	var apparent time.Duration
-	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+	// An invalid Date gives no apparent age (RFC 9110 5.6.7, 6.6.1).
+	if date, ok := ParseHTTPDate(h.Get("Date")); ok {
 		// Date has one-second resolution: the response was made somewhere
 		// in [Date, Date+1s). Taking the end of that second keeps a fresh
 		// response from being born up to a second old.
@@ -147,4 +152,40 @@ func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duratio
 		return apparent
 	}
 	return corrected
+}
+
+// String formats cc as one Cache-Control field value that ParseCacheControl
+// reads back to cc: the directives it holds, in a fixed order.
+func (cc CacheControl) String() string {
+	var b strings.Builder
+	add := func(d string) {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d)
+	}
+	delta := func(name string, has bool, d time.Duration) {
+		if has {
+			add(name + "=" + strconv.FormatInt(int64(d/time.Second), 10))
+		}
+	}
+	delta("max-age", cc.HasMaxAge, cc.MaxAge)
+	delta("s-maxage", cc.HasSMaxAge, cc.SMaxAge)
+	delta("stale-while-revalidate", cc.HasSWR, cc.StaleWhileRevalidate)
+	delta("stale-if-error", cc.HasSIE, cc.StaleIfError)
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{
+		{cc.NoStore, "no-store"}, {cc.NoCache, "no-cache"},
+		{cc.Private, "private"}, {cc.Public, "public"},
+		{cc.MustRevalidate, "must-revalidate"}, {cc.ProxyRevalidate, "proxy-revalidate"},
+		{cc.Immutable, "immutable"}, {cc.MustUnderstand, "must-understand"},
+		{cc.NoTrans, "no-transform"},
+	} {
+		if f.on {
+			add(f.name)
+		}
+	}
+	return b.String()
 }

@@ -220,6 +220,8 @@ type Stats struct {
 	// bounded by MaxInflightBytes plus one chunk per pass-through fill.
 	InflightBytes    int64
 	MaxInflightBytes int64
+	// InflightPeak is the highest InflightBytes has been.
+	InflightPeak int64
 	// BudgetDemotions counts collecting fills turned pass-through (not
 	// stored, no longer joinable) because the in-flight budget was spent.
 	BudgetDemotions uint64
