@@ -1,7 +1,6 @@
 package origin
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strconv"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/edgecache/edgecache/origin/live"
 )
 
 // Cache-Control values per class of object.
@@ -87,7 +88,7 @@ func (s *Server) serveHLS(w http.ResponseWriter, r *http.Request) {
 			notFound(w)
 			return
 		}
-		name, file = n, nameMultivariant
+		name, file = n, live.NameMultivariant
 	} else if strings.HasSuffix(file, ".mpd") {
 		notFound(w)
 		return
@@ -108,7 +109,7 @@ func (s *Server) serveDASH(w http.ResponseWriter, r *http.Request) {
 			notFound(w)
 			return
 		}
-		name, file = n, nameMPD
+		name, file = n, live.NameMPD
 	} else if !strings.HasSuffix(file, ".mp4") && !strings.HasSuffix(file, ".m4s") {
 		notFound(w)
 		return
@@ -122,13 +123,13 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name, file st
 		notFound(w)
 		return
 	}
-	e, ok := st.file(file)
+	e, ok := st.File(file)
 	if !ok {
 		notFound(w)
 		return
 	}
 	cc := cacheImmutable
-	if e.class != classImmutable {
+	if !e.Immutable() {
 		cc = maxAge(s.cfg.HTTP.PlaylistMaxAge)
 	}
 	writeEntry(w, r, e, cc)
@@ -141,19 +142,19 @@ func maxAge(d time.Duration) string {
 
 // writeEntry serves e, whole and at once: nothing is sent before the
 // complete object is in RAM.
-func writeEntry(w http.ResponseWriter, r *http.Request, e *entry, cacheControl string) {
+func writeEntry(w http.ResponseWriter, r *http.Request, e *live.Entry, cacheControl string) {
 	h := w.Header()
-	h.Set("Content-Type", e.contentType)
-	h.Set("ETag", e.etag)
+	h.Set("Content-Type", e.ContentType())
+	h.Set("ETag", e.ETag())
 	h.Set("Cache-Control", cacheControl)
-	modTime := e.modTime
-	if e.class != classImmutable {
+	modTime := e.ModTime()
+	if !e.Immutable() {
 		// Playlists change within a second; Last-Modified would let an
 		// If-Modified-Since revalidation wrongly get a 304. ETag only.
 		modTime = time.Time{}
 	}
 	// ServeContent handles HEAD, Range and If-None-Match.
-	http.ServeContent(w, r, "", modTime, bytes.NewReader(e.body))
+	http.ServeContent(w, r, "", modTime, e.NewReader())
 }
 
 // serveTime is the UTCTiming source (urn:mpeg:dash:utc:http-iso:2014).
@@ -161,7 +162,7 @@ func (s *Server) serveTime(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", cacheNone)
-	_, _ = io.WriteString(w, xsDateTime(time.Now()))
+	_, _ = io.WriteString(w, live.XSDateTime(time.Now()))
 }
 
 // serveReady is 200 while an RTMP listener is accepting and the server
@@ -171,7 +172,7 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	s.mu.RLock()
 	closed := s.closed
 	s.mu.RUnlock()
-	if closed || s.rtmpServing.Load() == 0 {
+	if closed || !s.ingest.Serving() {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}

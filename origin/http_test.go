@@ -9,15 +9,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
+)
+
+// The media types served (RFC 8216 4, ISO/IEC 23009-1 C.2, RFC 4337).
+const (
+	mimeHLS      = "application/vnd.apple.mpegurl"
+	mimeDASH     = "application/dash+xml"
+	mimeVideoMP4 = "video/mp4"
+	mimeAudioMP4 = "audio/mp4"
 )
 
 // liveTestServer returns a packager with one stream "live" holding a few
 // segments, and its handler on an httptest server.
-func liveTestServer(t *testing.T) (*Server, *Stream, *httptest.Server) {
+func liveTestServer(t *testing.T) (*Server, *live.Stream, *httptest.Server) {
 	t.Helper()
 	s := newTestServer(t, nil)
-	st, sess := startSession(t, s, "live", h264AACTracks(t))
-	(&feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true}).run(60*3 + 1)
+	st, sess := startSession(t, s, "live", mediatest.H264AACTracks(t))
+	(&mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: 60, Audio: true}).Run(60*3 + 1)
 	endSession(t, s, st, sess)
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
@@ -26,8 +38,8 @@ func liveTestServer(t *testing.T) (*Server, *Stream, *httptest.Server) {
 
 func TestHTTPRoutes(t *testing.T) {
 	_, st, hs := liveTestServer(t)
-	seg := st.rends[kindVideo].segs[0]
-	aseg := st.rends[kindAudio].segs[0]
+	seg := st.Segments(media.KindVideo)[0]
+	aseg := st.Segments(media.KindAudio)[0]
 	tests := []struct {
 		name, path  string
 		status      int
@@ -38,10 +50,10 @@ func TestHTTPRoutes(t *testing.T) {
 		{"video playlist", "/hls/live/video.m3u8", 200, mimeHLS, "public, max-age=1"},
 		{"audio playlist", "/hls/live/audio.m3u8", 200, mimeHLS, "public, max-age=1"},
 		{"mpd", "/dash/live.mpd", 200, mimeDASH, "public, max-age=1"},
-		{"video init via hls", "/hls/live/" + seg.epoch.initName[kindVideo], 200, mimeVideoMP4, cacheImmutable},
-		{"video segment via hls", "/hls/live/" + seg.name, 200, mimeVideoMP4, cacheImmutable},
-		{"audio segment via dash", "/dash/live/" + aseg.name, 200, mimeAudioMP4, cacheImmutable},
-		{"next segment not yet there", "/hls/live/" + st.segName(kindVideo, 999), 404, "", cacheNone},
+		{"video init via hls", "/hls/live/" + st.InitName(media.KindVideo, 0), 200, mimeVideoMP4, cacheImmutable},
+		{"video segment via hls", "/hls/live/" + seg.Name, 200, mimeVideoMP4, cacheImmutable},
+		{"audio segment via dash", "/dash/live/" + aseg.Name, 200, mimeAudioMP4, cacheImmutable},
+		{"next segment not yet there", "/hls/live/" + st.SegmentName(media.KindVideo, 999), 404, "", cacheNone},
 		{"unknown stream", "/hls/nope.m3u8", 404, "", cacheNone},
 		{"unknown stream mpd", "/dash/nope.mpd", 404, "", cacheNone},
 		{"mpd not under hls", "/hls/live/manifest.mpd", 404, "", cacheNone},
@@ -80,8 +92,8 @@ func TestHTTPRoutes(t *testing.T) {
 
 func TestHTTPRangeAndPreflight(t *testing.T) {
 	_, st, hs := liveTestServer(t)
-	seg := st.rends[kindVideo].segs[1]
-	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/hls/live/"+seg.name, nil)
+	seg := st.Segments(media.KindVideo)[1]
+	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/hls/live/"+seg.Name, nil)
 	req.Header.Set("Range", "bytes=0-7")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -185,26 +197,13 @@ func TestHTTPTimeAndReady(t *testing.T) {
 	}
 }
 
-// The hit path of the in-RAM store allocates nothing.
-func TestFileSetGetAllocs(t *testing.T) {
-	f := newFileSet()
-	f.apply(map[string]*entry{"a/video/1.m4s": newEntry([]byte("x"), mimeVideoMP4, classImmutable, "e", time.Now())}, nil)
-	if n := testing.AllocsPerRun(100, func() {
-		if _, ok := f.get("a/video/1.m4s"); !ok {
-			t.Fatal("miss")
-		}
-	}); n != 0 {
-		t.Errorf("get allocates %v times", n)
-	}
-}
-
 func BenchmarkServeSegment(b *testing.B) {
 	s := newTestServer(b, nil)
-	st, sess := startSession(b, s, "live", h264AACTracks(b))
-	(&feeder{t: b, sess: sess, fps: 30, gop: 60, audio: true}).run(60*2 + 1)
+	st, sess := startSession(b, s, "live", mediatest.H264AACTracks(b))
+	(&mediatest.Feeder{T: b, Sess: sess, FPS: 30, GOP: 60, Audio: true}).Run(60*2 + 1)
 	endSession(b, s, st, sess)
 	h := s.Handler()
-	req := httptest.NewRequest(http.MethodGet, "/hls/live/"+st.rends[kindVideo].segs[0].name, nil)
+	req := httptest.NewRequest(http.MethodGet, "/hls/live/"+st.Segments(media.KindVideo)[0].Name, nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -18,6 +18,9 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
+
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 // TestKeyframeToListedLatency publishes synthetic H.264 + AAC over RTMP
@@ -56,8 +59,8 @@ func TestKeyframeToListedLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	vt := &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: testSPS(), PPS: testPPS()}}
-	at := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: testASC()}}
+	vt := &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: mediatest.SPS(), PPS: mediatest.PPS()}}
+	at := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: mediatest.ASC()}}
 	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{vt, at}}
 	if err := w.Initialize(); err != nil {
 		t.Fatal(err)
@@ -71,7 +74,7 @@ func TestKeyframeToListedLatency(t *testing.T) {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		var st *Stream
+		var st *live.Stream
 		for st == nil {
 			if ctx.Err() != nil {
 				return
@@ -121,7 +124,7 @@ func TestKeyframeToListedLatency(t *testing.T) {
 			aframe++
 		}
 		key := i%gop == 0
-		au := testAU(i, key, nil)
+		au := mediatest.AU(i, key, nil)
 		// gortmplib's Reader holds the first 2 s of a publish to detect
 		// tracks and then replays them; keyframes from that start-up
 		// window are not steady-state latency and are left out.

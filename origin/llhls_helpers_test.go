@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 // llStream is a live stream "live" on a packager, fed in-process by the
@@ -19,9 +21,9 @@ import (
 // server.
 type llStream struct {
 	s    *Server
-	st   *Stream
-	sess *session
-	f    *feeder
+	st   *live.Stream
+	sess *media.Session
+	f    *mediatest.Feeder
 	hs   *httptest.Server
 }
 
@@ -30,9 +32,9 @@ type llStream struct {
 func startLLStream(t *testing.T, mutate func(*Config), gop, frames int) *llStream {
 	t.Helper()
 	s := newTestServer(t, mutate)
-	st, sess := startSession(t, s, "live", h264AACTracks(t))
-	f := &feeder{t: t, sess: sess, fps: 30, gop: gop, audio: true}
-	f.run(frames)
+	st, sess := startSession(t, s, "live", mediatest.H264AACTracks(t))
+	f := &mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: gop, Audio: true}
+	f.Run(frames)
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return &llStream{s: s, st: st, sess: sess, f: f, hs: hs}
@@ -53,11 +55,23 @@ func (l *llStream) end(t *testing.T) { endSession(t, l.s, l.st, l.sess) }
 // held is the number of requests held, by kind ("playlist" or "part").
 func (l *llStream) held(t *testing.T, kind string) float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := l.s.m.held.WithLabelValues(kind).Write(&m); err != nil {
+	mfs, err := l.s.gatherer.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m.GetGauge().GetValue()
+	for _, mf := range mfs {
+		if mf.GetName() != "edgecache_packager_held_requests" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "kind" && lp.GetValue() == kind {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0 // not held yet
 }
 
 // waitHeld waits until n requests of kind are held.
@@ -75,11 +89,11 @@ func (l *llStream) waitHeld(t *testing.T, kind string, n float64) {
 // file returns a served file's bytes.
 func (l *llStream) file(t *testing.T, name string) []byte {
 	t.Helper()
-	e, ok := l.st.file(name)
+	e, ok := l.st.File(name)
 	if !ok {
 		t.Fatalf("%s is not served", name)
 	}
-	return e.body
+	return body(t, e)
 }
 
 // response is a finished HTTP exchange.
@@ -146,25 +160,6 @@ type llPart struct {
 	independent bool
 }
 
-// attrs splits an attribute list; quoted values lose their quotes.
-func attrs(s string) map[string]string {
-	out := map[string]string{}
-	for s != "" {
-		k, rest, _ := strings.Cut(s, "=")
-		var v string
-		if strings.HasPrefix(rest, `"`) {
-			end := strings.Index(rest[1:], `"`) + 1
-			v, rest = rest[1:end], rest[end+1:]
-		} else {
-			v, rest, _ = strings.Cut(rest, ",")
-			rest = "," + rest
-		}
-		out[k] = v
-		s = strings.TrimPrefix(rest, ",")
-	}
-	return out
-}
-
 func parseLL(t *testing.T, body []byte) llPlaylist {
 	t.Helper()
 	p := llPlaylist{control: map[string]string{}}
@@ -189,19 +184,19 @@ func parseLL(t *testing.T, body []byte) llPlaylist {
 		case "#EXT-X-MEDIA-SEQUENCE":
 			p.mediaSequence = uint64(num(val))
 		case "#EXT-X-PART-INF":
-			p.partTarget = num(attrs(val)["PART-TARGET"])
+			p.partTarget = num(mediatest.Attrs(val)["PART-TARGET"])
 		case "#EXT-X-SERVER-CONTROL":
-			p.control = attrs(val)
+			p.control = mediatest.Attrs(val)
 		case "#EXT-X-SKIP":
-			p.skipped = uint64(num(attrs(val)["SKIPPED-SEGMENTS"]))
+			p.skipped = uint64(num(mediatest.Attrs(val)["SKIPPED-SEGMENTS"]))
 		case "#EXT-X-PART":
-			a := attrs(val)
+			a := mediatest.Attrs(val)
 			pending = append(pending, llPart{uri: a["URI"], dur: num(a["DURATION"]), independent: a["INDEPENDENT"] == "YES"})
 		case "#EXT-X-PRELOAD-HINT":
-			a := attrs(val)
+			a := mediatest.Attrs(val)
 			p.hint, p.hintType = a["URI"], a["TYPE"]
 		case "#EXT-X-RENDITION-REPORT":
-			p.reports = append(p.reports, attrs(val))
+			p.reports = append(p.reports, mediatest.Attrs(val))
 		case "#EXTINF":
 			dur = num(strings.TrimSuffix(val, ","))
 		default:

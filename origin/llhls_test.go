@@ -10,6 +10,10 @@ import (
 
 	"github.com/Eyevinn/hls-m3u8/m3u8"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 // TestLowLatencyPlaylists checks the LL-HLS tags of both media playlists
@@ -17,16 +21,16 @@ import (
 // segments they name, and with RFC 8216bis.
 func TestLowLatencyPlaylists(t *testing.T) {
 	l := startLLStream(t, nil, 60, 60*8+25)
-	pls := map[trackKind]llPlaylist{}
-	bodies := map[trackKind][]byte{}
-	for _, k := range []trackKind{kindVideo, kindAudio} {
-		r := mustGet(t, l.url(playlistName(k)))
+	pls := map[media.Kind]llPlaylist{}
+	bodies := map[media.Kind][]byte{}
+	for _, k := range []media.Kind{media.KindVideo, media.KindAudio} {
+		r := mustGet(t, l.url(live.PlaylistName(k)))
 		if r.status != 200 {
-			t.Fatalf("%s: %d", playlistName(k), r.status)
+			t.Fatalf("%s: %d", live.PlaylistName(k), r.status)
 		}
 		bodies[k], pls[k] = r.body, parseLL(t, r.body)
 	}
-	for _, k := range []trackKind{kindVideo, kindAudio} {
+	for _, k := range []media.Kind{media.KindVideo, media.KindAudio} {
 		t.Run(k.String(), func(t *testing.T) {
 			p, body := pls[k], bodies[k]
 			checkLLHeader(t, p)
@@ -44,7 +48,7 @@ func TestLowLatencyPlaylists(t *testing.T) {
 			o := pls[1-k]
 			ol := o.lastPart()
 			want := map[string]string{
-				"URI": playlistName(1 - k), "LAST-MSN": strconv.FormatUint(ol.msn, 10), "LAST-PART": strconv.Itoa(ol.index),
+				"URI": live.PlaylistName(1 - k), "LAST-MSN": strconv.FormatUint(ol.msn, 10), "LAST-PART": strconv.Itoa(ol.index),
 			}
 			if len(p.reports) != 1 || !sameAttrs(p.reports[0], want) {
 				t.Errorf("EXT-X-RENDITION-REPORT %v, want %v", p.reports, want)
@@ -72,10 +76,18 @@ func partURI(uri string, i int) string {
 	return base + "." + strconv.Itoa(i) + ".m4s"
 }
 
+// mimeOf is the media type of kind k's segments and parts.
+func mimeOf(k media.Kind) string {
+	if k == media.KindVideo {
+		return mimeVideoMP4
+	}
+	return mimeAudioMP4
+}
+
 func checkLLHeader(t *testing.T, p llPlaylist) {
 	t.Helper()
-	if p.version != hlsVersion {
-		t.Errorf("EXT-X-VERSION %d, want %d", p.version, hlsVersion)
+	if p.version != 6 {
+		t.Errorf("EXT-X-VERSION %d, want 6 (RFC 8216 7: EXT-X-MAP)", p.version)
 	}
 	if p.partTarget != 0.35 {
 		t.Errorf("PART-TARGET %v, want 0.35 (333 ms + 5%%)", p.partTarget)
@@ -91,7 +103,7 @@ func checkLLHeader(t *testing.T, p llPlaylist) {
 
 // checkLLParts checks part durations (RFC 8216bis 4.4.4.9), that they add
 // up to their segment, their URIs, and which segments list parts (6.2.2).
-func checkLLParts(t *testing.T, p llPlaylist, k trackKind) {
+func checkLLParts(t *testing.T, p llPlaylist, k media.Kind) {
 	t.Helper()
 	if len(p.parts) == 0 {
 		t.Fatal("no EXT-X-PART")
@@ -105,7 +117,7 @@ func checkLLParts(t *testing.T, p llPlaylist, k trackKind) {
 		if pt.dur < 0.85*p.partTarget && !pt.independent && !final {
 			t.Errorf("part %d.%d lasts %v < 85%% of PART-TARGET", pt.msn, pt.index, pt.dur)
 		}
-		if k == kindAudio && !pt.independent {
+		if k == media.KindAudio && !pt.independent {
 			t.Errorf("audio part %d.%d not INDEPENDENT", pt.msn, pt.index)
 		}
 	}
@@ -154,13 +166,13 @@ func checkLLParts(t *testing.T, p llPlaylist, k trackKind) {
 // checkLLBytes fetches every listed part: served like a segment, flagged
 // INDEPENDENT exactly when it starts with a sync sample, and the parts of
 // a complete segment are its bytes.
-func checkLLBytes(t *testing.T, l *llStream, p llPlaylist, k trackKind) {
+func checkLLBytes(t *testing.T, l *llStream, p llPlaylist, k media.Kind) {
 	t.Helper()
 	got := map[uint64][]byte{}
 	for _, pt := range p.parts {
 		r := mustGet(t, l.url(pt.uri))
 		if r.status != 200 || r.header.Get("Cache-Control") != cacheImmutable ||
-			r.header.Get("Content-Length") != strconv.Itoa(len(r.body)) || r.header.Get("Content-Type") != mimeFor(k) {
+			r.header.Get("Content-Length") != strconv.Itoa(len(r.body)) || r.header.Get("Content-Type") != mimeOf(k) {
 			t.Fatalf("part %s: %d %v", pt.uri, r.status, r.header)
 		}
 		var frags fmp4.Parts
@@ -215,19 +227,19 @@ func TestLowLatencyOff(t *testing.T) {
 	if w := l.s.cfg.Segment.Window; w != 6 {
 		t.Errorf("window %d, want 6 without low latency", w)
 	}
-	seg := l.st.segName(kindVideo, 5)
+	seg := l.st.SegmentName(media.KindVideo, 5)
 	tests := []struct {
 		name, path string
 		status     int
 		cache      string
 	}{
-		{"playlist", playlistName(kindVideo), 200, "public, max-age=1"},
-		{"far msn ignored", playlistName(kindVideo) + "?_HLS_msn=999999", 200, "public, max-age=1"},
-		{"part without msn ignored", playlistName(kindAudio) + "?_HLS_part=1", 200, "public, max-age=1"},
-		{"malformed ignored", playlistName(kindAudio) + "?_HLS_msn=x&_HLS_skip=NO", 200, "public, max-age=1"},
+		{"playlist", live.PlaylistName(media.KindVideo), 200, "public, max-age=1"},
+		{"far msn ignored", live.PlaylistName(media.KindVideo) + "?_HLS_msn=999999", 200, "public, max-age=1"},
+		{"part without msn ignored", live.PlaylistName(media.KindAudio) + "?_HLS_part=1", 200, "public, max-age=1"},
+		{"malformed ignored", live.PlaylistName(media.KindAudio) + "?_HLS_msn=x&_HLS_skip=NO", 200, "public, max-age=1"},
 		{"segment", seg, 200, cacheImmutable},
 		{"no part", strings.TrimSuffix(seg, ".m4s") + ".0.m4s", 404, cacheNone},
-		{"no next part", l.st.partName(kindVideo, 8, 1), 404, cacheNone},
+		{"no next part", l.st.PartName(media.KindVideo, 8, 1), 404, cacheNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,128 +257,6 @@ func TestLowLatencyOff(t *testing.T) {
 	}
 }
 
-func TestSkippable(t *testing.T) {
-	tests := []struct {
-		name  string
-		durs  []float64
-		until float64
-		want  int
-	}{
-		{"window shorter than the boundary", []float64{2, 2, 2, 2, 2, 2}, 12, 0},
-		{"segment ending exactly at the boundary", []float64{2, 2, 2, 2, 2, 2, 2}, 12, 1},
-		{"segments ending before it", []float64{2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}, 12, 6},
-		{"one ending just after it stays", []float64{2, 2.001, 2, 2, 2, 2, 2}, 12, 1},
-		{"last segment never", []float64{30, 1}, 1, 1},
-		{"no CAN-SKIP-UNTIL", []float64{2, 2, 2, 2, 2, 2, 2, 2}, 0, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := &hlsMediaPlaylist{ll: &hlsLowLatency{canSkipUntil: tc.until}}
-			for _, d := range tc.durs {
-				p.segments = append(p.segments, hlsSegment{duration: d})
-			}
-			if got := p.skippable(); got != tc.want {
-				t.Errorf("skippable = %d, want %d", got, tc.want)
-			}
-		})
-	}
-	if n := (&hlsMediaPlaylist{segments: make([]hlsSegment, 10)}).skippable(); n != 0 {
-		t.Errorf("a playlist without LL-HLS skips %d", n)
-	}
-}
-
-func TestPartNames(t *testing.T) {
-	st := &Stream{token: "tok"}
-	if got := st.partName(kindAudio, 41, 3); got != "tok/audio/41.3.m4s" {
-		t.Errorf("partName = %s", got)
-	}
-	tests := []struct {
-		name string
-		ok   bool
-		kind trackKind
-		seq  uint64
-		i    int
-	}{
-		{"tok/video/5.0.m4s", true, kindVideo, 5, 0},
-		{"tok/audio/18446744073709551615.12.m4s", true, kindAudio, math.MaxUint64, 12},
-		{"tok/video/5.m4s", false, 0, 0, 0},
-		{"tok/video/05.0.m4s", false, 0, 0, 0},
-		{"tok/video/5.00.m4s", false, 0, 0, 0},
-		{"tok/video/5.-1.m4s", false, 0, 0, 0},
-		{"tok/video/5.+1.m4s", false, 0, 0, 0},
-		{"tok/video/5.1.2.m4s", false, 0, 0, 0},
-		{"tok/video/5.0.mp4", false, 0, 0, 0},
-		{"tok/video/18446744073709551616.0.m4s", false, 0, 0, 0},
-		{"tok/ts/5.0.m4s", false, 0, 0, 0},
-		{"other/video/5.0.m4s", false, 0, 0, 0},
-		{"tok/video/sub/5.0.m4s", false, 0, 0, 0},
-		{"tok/video/init-0.mp4", false, 0, 0, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			k, seq, i, ok := st.parsePartName(tc.name)
-			if ok != tc.ok || ok && (k != tc.kind || seq != tc.seq || i != tc.i) {
-				t.Fatalf("parsePartName = %v %d %d %v, want %v %d %d %v", k, seq, i, ok, tc.kind, tc.seq, tc.i, tc.ok)
-			}
-			if ok && st.partName(k, seq, i) != tc.name {
-				t.Errorf("does not round-trip: %s", st.partName(k, seq, i))
-			}
-		})
-	}
-}
-
-// The blocking-reload rules of RFC 8216bis 6.2.5.2 on a playlist whose
-// last complete segment is 10 (4 parts) and whose segment 11 has 2 parts,
-// with 350 ms parts: an Advance Part Limit of 8.
-func TestPlaylistViewRules(t *testing.T) {
-	live := playlistView{hasSegs: true, lastSeg: 10, lastSegParts: 4, openSeq: 11, openParts: 2, partTarget: 350 * time.Millisecond}
-	noOpen := live
-	noOpen.openParts = 0
-	d := func(msn uint64, part int64) directives { return directives{block: true, msn: msn, part: part} }
-	tests := []struct {
-		name          string
-		v             playlistView
-		d             directives
-		reaches, tooF bool
-	}{
-		{"old segment", live, d(3, -1), true, false},
-		{"last complete segment", live, d(10, -1), true, false},
-		{"segment in progress", live, d(11, -1), false, false},
-		{"two past the last (in progress) segment", live, d(13, -1), false, false},
-		{"three past", live, d(14, -1), false, true},
-		{"two past the last complete one, none in progress", noOpen, d(12, -1), false, false},
-		{"three past, none in progress", noOpen, d(13, -1), false, true},
-		{"listed part", live, d(11, 1), true, false},
-		{"next part", live, d(11, 2), false, false},
-		{"part of a complete segment", live, d(10, 3), true, false},
-		{"past a complete segment's last part: part 0 of the next", live, d(10, 4), true, false},
-		{"same, next not begun", noOpen, d(10, 4), false, false},
-		{"part of an older segment", live, d(9, 40), true, false},
-		{"advance limit", live, d(11, 9), false, false},
-		{"beyond advance limit", live, d(11, 10), false, true},
-		{"next segment, limit", live, d(12, 7), false, false},
-		{"next segment, beyond", live, d(12, 8), false, true},
-		{"two ahead, beyond", live, d(13, 7), false, true},
-		{"two ahead, within", live, d(13, 6), false, false},
-		{"empty", playlistView{partTarget: time.Second}, d(0, 0), false, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.v.reaches(tc.d); got != tc.reaches {
-				t.Errorf("reaches = %v, want %v", got, tc.reaches)
-			}
-			if got := tc.v.tooFar(tc.d); got != tc.tooF {
-				t.Errorf("tooFar = %v, want %v", got, tc.tooF)
-			}
-		})
-	}
-	for pt, want := range map[time.Duration]int64{350 * time.Millisecond: 8, 200 * time.Millisecond: 15, time.Second: 3, 2 * time.Second: 3} {
-		if got := advancePartLimit(pt); got != want {
-			t.Errorf("advancePartLimit(%v) = %d, want %d", pt, got, want)
-		}
-	}
-}
-
 // A segment that begins an epoch (after a republish or a codec change)
 // follows EXT-X-DISCONTINUITY and its own EXT-X-MAP; its parts are listed,
 // and the next part hinted, only once it is complete, so no hint named in
@@ -376,8 +266,8 @@ func TestLowLatencyAcrossEpochs(t *testing.T) {
 	// segment last (with no publisher, it lists no part at all).
 	checkNoHint := func(t *testing.T, l *llStream, last uint64) {
 		t.Helper()
-		for _, k := range []trackKind{kindVideo, kindAudio} {
-			p := parseLL(t, mustGet(t, l.url(playlistName(k))).body)
+		for _, k := range []media.Kind{media.KindVideo, media.KindAudio} {
+			p := parseLL(t, mustGet(t, l.url(live.PlaylistName(k))).body)
 			lastPart := last
 			if len(p.parts) > 0 {
 				lastPart = p.lastPart().msn
@@ -397,7 +287,7 @@ func TestLowLatencyAcrossEpochs(t *testing.T) {
 		body := string(mustGet(t, l.url("video.m3u8")).body)
 		disc := strings.Index(body, "#EXT-X-DISCONTINUITY\n")
 		mapTag := strings.Index(body, `#EXT-X-MAP:URI="`+init+`"`)
-		part0 := strings.Index(body, l.st.partName(kindVideo, first, 0))
+		part0 := strings.Index(body, l.st.PartName(media.KindVideo, first, 0))
 		if disc < 0 || mapTag < disc || part0 < mapTag {
 			t.Errorf("segment %d: discontinuity at %d, map at %d, first part at %d:\n%s", first, disc, mapTag, part0, body)
 		}
@@ -412,20 +302,20 @@ func TestLowLatencyAcrossEpochs(t *testing.T) {
 		l := startLLStream(t, oneSecondSegments, 30, 30*4+15)
 		l.end(t) // completes segment 4
 		checkNoHint(t, l, 4)
-		st, sess := startSession(t, l.s, "live", h264AACTracks(t))
+		st, sess := startSession(t, l.s, "live", mediatest.H264AACTracks(t))
 		t.Cleanup(func() { endSession(t, l.s, st, sess) })
-		f := &feeder{t: t, sess: sess, fps: 30, gop: 30, audio: true}
-		f.run(15) // segment 5, the first of epoch 1, has a part
-		if _, ok := st.file(st.partName(kindVideo, 5, 0)); !ok {
+		f := &mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: 30, Audio: true}
+		f.Run(15) // segment 5, the first of epoch 1, has a part
+		if _, ok := st.File(st.PartName(media.KindVideo, 5, 0)); !ok {
 			t.Fatal("part 5.0 not served")
 		}
 		checkNoHint(t, l, 4)
 		held := getAsync(l.url("video.m3u8?_HLS_msn=5&_HLS_part=0"))
-		if r := mustGet(t, l.url(st.partName(kindVideo, 5, 1))); r.status != 404 {
+		if r := mustGet(t, l.url(st.PartName(media.KindVideo, 5, 1))); r.status != 404 {
 			t.Errorf("part 5.1, not hinted: %d, want 404", r.status)
 		}
 		l.waitHeld(t, "playlist", 1)
-		f.run(16) // segment 5 completes
+		f.Run(16) // segment 5 completes
 		select {
 		case r := <-held:
 			if p := parseLL(t, r.body); r.status != 200 || !p.hasPart(5, 0) {
@@ -434,22 +324,22 @@ func TestLowLatencyAcrossEpochs(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Fatal("held request for 5.0 not answered once segment 5 was listed")
 		}
-		checkNewEpoch(t, l, 5, st.initName(kindVideo, 1))
+		checkNewEpoch(t, l, 5, st.InitName(media.KindVideo, 1))
 	})
 
 	t.Run("codec change", func(t *testing.T) {
 		l := startLLStream(t, oneSecondSegments, 30, 30*4+15)
 		t.Cleanup(func() { l.end(t) })
-		sps := testSPS()
+		sps := mediatest.SPS()
 		sps[len(sps)-2] ^= 0x01
-		if err := l.sess.writeH264(l.f.videoTS(l.f.frame), l.f.videoTS(l.f.frame), [][]byte{sps, testPPS()}, time.Now()); err != nil {
+		if err := l.sess.WriteH264(l.f.VideoTS(l.f.Frame), l.f.VideoTS(l.f.Frame), [][]byte{sps, mediatest.PPS()}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		checkNoHint(t, l, 4)
-		l.f.sps = sps
-		l.f.run(15 + 15) // frames up to the keyframe are dropped; segment 5 begins epoch 1
+		l.f.SPS = sps
+		l.f.Run(15 + 15) // frames up to the keyframe are dropped; segment 5 begins epoch 1
 		checkNoHint(t, l, 4)
-		l.f.run(31)
-		checkNewEpoch(t, l, 5, l.st.initName(kindVideo, 1))
+		l.f.Run(31)
+		checkNewEpoch(t, l, 5, l.st.InitName(media.KindVideo, 1))
 	})
 }

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/edgecache/edgecache/manifest"
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/media"
 )
 
 // serveLowLatency serves /hls/STREAM/FILE with hls.low_latency on: media
@@ -20,19 +24,19 @@ func (s *Server) serveLowLatency(w http.ResponseWriter, r *http.Request, name, f
 		s.serveMediaPlaylist(w, r, st, k)
 		return
 	}
-	if _, ok := st.file(file); ok {
+	if _, ok := st.File(file); ok {
 		s.serveFile(w, r, name, file)
 		return
 	}
 	s.servePart(w, r, st, file)
 }
 
-func mediaPlaylistKind(file string) (trackKind, bool) {
+func mediaPlaylistKind(file string) (media.Kind, bool) {
 	switch file {
-	case playlistName(kindVideo):
-		return kindVideo, true
-	case playlistName(kindAudio):
-		return kindAudio, true
+	case live.PlaylistName(media.KindVideo):
+		return media.KindVideo, true
+	case live.PlaylistName(media.KindAudio):
+		return media.KindAudio, true
 	}
 	return 0, false
 }
@@ -47,38 +51,34 @@ func mediaPlaylistKind(file string) (trackKind, bool) {
 // 8216bis appendix B); any other gets half a target duration, at most
 // http.playlist_max_age, so an edge never serves one older than a target
 // duration. Errors are no-store.
-func (s *Server) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st *Stream, kind trackKind) {
-	d, err := parseDirectives(r.URL.Query())
+func (s *Server) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st *live.Stream, kind media.Kind) {
+	d, err := manifest.ParseDirectives(r.URL.RawQuery)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	ctx, cancel := s.holdContext(r.Context())
 	defer cancel()
-	v, err := st.awaitPlaylist(ctx, kind, d)
+	p, err := st.AwaitPlaylist(ctx, kind, d)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	e := v.full
-	if d.skip && v.delta != nil {
-		e = v.delta
+	cc := maxAge(min(s.cfg.HTTP.PlaylistMaxAge, p.Target/2))
+	if p.Blocked {
+		cc = maxAge(6 * p.Target)
 	}
-	cc := maxAge(min(s.cfg.HTTP.PlaylistMaxAge, v.target/2))
-	if d.block && v.live {
-		cc = maxAge(6 * v.target)
-	}
-	writeEntry(w, r, e, cc)
+	writeEntry(w, r, p.Entry, cc)
 }
 
 // servePart answers a request for a part that is not there (yet): held
 // until complete when it is the next part, then sent whole, with
 // Content-Length and the Cache-Control of every segment; 404 otherwise.
 // No header goes out before the part is complete.
-func (s *Server) servePart(w http.ResponseWriter, r *http.Request, st *Stream, file string) {
+func (s *Server) servePart(w http.ResponseWriter, r *http.Request, st *live.Stream, file string) {
 	ctx, cancel := s.holdContext(r.Context())
 	defer cancel()
-	e, err := st.awaitPart(ctx, file)
+	e, err := st.AwaitPart(ctx, file)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -97,15 +97,18 @@ func (s *Server) holdContext(parent context.Context) (context.Context, context.C
 	}
 }
 
+// errServerClosing ends held requests when the Server closes.
+var errServerClosing = errors.New("packager closing")
+
 // statusOf maps a serving error to its HTTP status; 0 means the client is
 // gone and nothing is to be written.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, errBadDirective), errors.Is(err, errPartWithoutMSN), errors.Is(err, errTooFarAhead):
+	case errors.Is(err, manifest.ErrBadDirective), errors.Is(err, manifest.ErrPartWithoutMSN), errors.Is(err, live.ErrTooFarAhead):
 		return http.StatusBadRequest
-	case errors.Is(err, errNoFile):
+	case errors.Is(err, live.ErrNoFile):
 		return http.StatusNotFound
-	case errors.Is(err, errHoldTimeout), errors.Is(err, errServerClosing):
+	case errors.Is(err, live.ErrHoldTimeout), errors.Is(err, errServerClosing):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):
 		return 0

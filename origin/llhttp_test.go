@@ -9,11 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/manifest"
+	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 // conformance is the stream the delivery-directive tests run on: 1 s
@@ -51,6 +54,7 @@ func TestDeliveryDirectivesAtOnce(t *testing.T) {
 		{"part of a complete segment", "_HLS_msn=13&_HLS_part=1", 200, blocking, hasPart(13, 1)},
 		{"past a complete segment's last part: part 0 of the next", "_HLS_msn=13&_HLS_part=3", 200, blocking, hasPart(14, 0)},
 		{"msn more than two past the last segment", "_HLS_msn=17", 400, cacheNone, nil},
+		{"msn three past the last complete segment (two past the one in progress)", "_HLS_msn=16", 400, cacheNone, nil},
 		{"part beyond the Advance Part Limit", "_HLS_msn=14&_HLS_part=9", 400, cacheNone, nil},
 		{"part of the next segment beyond the limit", "_HLS_msn=15&_HLS_part=8", 400, cacheNone, nil},
 		{"part two segments ahead beyond the limit", "_HLS_msn=16&_HLS_part=7", 400, cacheNone, nil},
@@ -166,11 +170,7 @@ func TestBlockingReloadHolds(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l := conformance(t)
-			q, err := url.ParseQuery(tc.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := parseDirectives(q)
+			d, err := manifest.ParseDirectives(tc.query)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,8 +185,11 @@ func TestBlockingReloadHolds(t *testing.T) {
 					t.Fatalf("answered %d before the playlist had it:\n%s", r.status, r.body)
 				default:
 				}
-				l.f.run(1)
-				if v, _ := l.st.view(kindVideo); v.reaches(d) {
+				l.f.Run(1)
+				// The playlist the stream serves now reaches the target.
+				if st, err := manifest.ParseHLS(l.file(t, "video.m3u8")); err != nil {
+					t.Fatal(err)
+				} else if st.Edge().Reaches(d) {
 					break
 				}
 			}
@@ -210,7 +213,9 @@ func TestBlockingReloadHolds(t *testing.T) {
 func TestBlockingReloadTimesOut(t *testing.T) {
 	l := conformance(t)
 	start := time.Now()
-	r := mustGet(t, l.url("video.m3u8?_HLS_msn=16"))
+	// 15: the furthest segment a client may wait for (two past the last
+	// complete one, 13), which the stream, fed no more, never reaches.
+	r := mustGet(t, l.url("video.m3u8?_HLS_msn=15"))
 	took := time.Since(start)
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Cache-Control") != cacheNone {
 		t.Fatalf("%d %q, want 503 no-store", r.status, r.header.Get("Cache-Control"))
@@ -225,8 +230,8 @@ func TestBlockingReloadTimesOut(t *testing.T) {
 // with EXT-X-ENDLIST, held requests are answered, and no hint is listed.
 func TestBlockingReloadPublisherGone(t *testing.T) {
 	l := conformance(t)
-	held := getAsync(l.url("video.m3u8?_HLS_msn=16"))
-	hint := getAsync(l.url(l.st.partName(kindVideo, 14, 1)))
+	held := getAsync(l.url("video.m3u8?_HLS_msn=15"))
+	hint := getAsync(l.url(l.st.PartName(media.KindVideo, 14, 1)))
 	l.waitHeld(t, "playlist", 1)
 	l.waitHeld(t, "part", 1)
 	l.end(t)
@@ -252,7 +257,7 @@ func TestBlockingReloadPublisherGone(t *testing.T) {
 			t.Errorf("%s without a publisher: %d %q after %v, want 200 at once, short-lived", q, r.status, r.header.Get("Cache-Control"), time.Since(start))
 		}
 	}
-	if r := mustGet(t, l.url(l.st.partName(kindVideo, 15, 0))); r.status != 404 {
+	if r := mustGet(t, l.url(l.st.PartName(media.KindVideo, 15, 0))); r.status != 404 {
 		t.Errorf("next part without a publisher: %d, want 404", r.status)
 	}
 }
@@ -304,16 +309,16 @@ func TestPartRequests(t *testing.T) {
 		status     int
 		cache      string
 	}{
-		{"part of a listed segment", st.partName(kindVideo, 13, 2), 200, cacheImmutable},
-		{"part of the segment in progress", st.partName(kindVideo, 14, 0), 200, cacheImmutable},
-		{"part of a segment out of the window", st.partName(kindVideo, 0, 0), 200, cacheImmutable},
-		{"part after the next", st.partName(kindVideo, 14, 2), 404, cacheNone},
-		{"part of the next segment", st.partName(kindVideo, 15, 0), 404, cacheNone},
-		{"past a complete segment's parts", st.partName(kindVideo, 13, 3), 404, cacheNone},
-		{"not canonical", st.token + "/video/014.1.m4s", 404, cacheNone},
-		{"other token", "zz" + st.partName(kindVideo, 14, 1), 404, cacheNone},
-		{"segment in progress", st.segName(kindVideo, 14), 404, cacheNone},
-		{"ts", st.token + "/ts/14.1.m4s", 404, cacheNone},
+		{"part of a listed segment", st.PartName(media.KindVideo, 13, 2), 200, cacheImmutable},
+		{"part of the segment in progress", st.PartName(media.KindVideo, 14, 0), 200, cacheImmutable},
+		{"part of a segment out of the window", st.PartName(media.KindVideo, 0, 0), 200, cacheImmutable},
+		{"part after the next", st.PartName(media.KindVideo, 14, 2), 404, cacheNone},
+		{"part of the next segment", st.PartName(media.KindVideo, 15, 0), 404, cacheNone},
+		{"past a complete segment's parts", st.PartName(media.KindVideo, 13, 3), 404, cacheNone},
+		{"not canonical", st.Token() + "/video/014.1.m4s", 404, cacheNone},
+		{"other token", "zz" + st.PartName(media.KindVideo, 14, 1), 404, cacheNone},
+		{"segment in progress", st.SegmentName(media.KindVideo, 14), 404, cacheNone},
+		{"ts", st.Token() + "/ts/14.1.m4s", 404, cacheNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,7 +331,7 @@ func TestPartRequests(t *testing.T) {
 	}
 	// The hint times out like a playlist: three target durations.
 	start := time.Now()
-	if r := mustGet(t, l.url(st.partName(kindVideo, 14, 1))); r.status != http.StatusServiceUnavailable || time.Since(start) < 3*time.Second {
+	if r := mustGet(t, l.url(st.PartName(media.KindVideo, 14, 1))); r.status != http.StatusServiceUnavailable || time.Since(start) < 3*time.Second {
 		t.Errorf("hint never completed: %d after %v, want 503 after 3 s", r.status, time.Since(start))
 	}
 }
@@ -337,7 +342,7 @@ func TestPartRequests(t *testing.T) {
 func TestPreloadHintNoEarlyBytes(t *testing.T) {
 	l := conformance(t)
 	hint := parseLL(t, mustGet(t, l.url("video.m3u8")).body).hint
-	if hint != l.st.partName(kindVideo, 14, 1) {
+	if hint != l.st.PartName(media.KindVideo, 14, 1) {
 		t.Fatalf("hint %s", hint)
 	}
 	conn, err := net.Dial("tcp", strings.TrimPrefix(l.hs.URL, "http://"))
@@ -361,9 +366,9 @@ func TestPreloadHintNoEarlyBytes(t *testing.T) {
 	}
 	nothingYet("held")
 	// Frames 435-439 arrive; 439 waits for the next to know its duration.
-	l.f.run(5)
+	l.f.Run(5)
 	nothingYet("part under way")
-	l.f.run(1) // frame 440: 439 completes part 14.1 (frames 430-439)
+	l.f.Run(1) // frame 440: 439 completes part 14.1 (frames 430-439)
 	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -378,9 +383,9 @@ func TestPreloadHintNoEarlyBytes(t *testing.T) {
 		len(resp.TransferEncoding) != 0 {
 		t.Fatalf("hint answered %d, length %d for %d bytes, %v", resp.StatusCode, resp.ContentLength, len(body), resp.Header)
 	}
-	l.f.run(30) // segment 14 completes
-	seg := l.file(t, l.st.segName(kindVideo, 14))
-	first := l.file(t, l.st.partName(kindVideo, 14, 0))
+	l.f.Run(30) // segment 14 completes
+	seg := l.file(t, l.st.SegmentName(media.KindVideo, 14))
+	first := l.file(t, l.st.PartName(media.KindVideo, 14, 0))
 	if len(seg) < len(first)+len(body) || !bytes.Equal(seg[len(first):len(first)+len(body)], body) {
 		t.Errorf("hint body (%d bytes) is not bytes %d-%d of segment 14 (%d bytes)", len(body), len(first), len(first)+len(body), len(seg))
 	}
@@ -392,14 +397,14 @@ func TestPreloadHintNotPublished(t *testing.T) {
 	// 48 AAC frames of 1024 samples at 48 kHz: three 16-frame fragments,
 	// the segment cut at the 49th frame, with nothing left to a fourth.
 	s := newTestServer(t, func(c *Config) { c.Segment.TargetDuration = 1060 * time.Millisecond })
-	a, err := newAACTrack(testASC())
+	a, err := media.NewAACTrack(mediatest.ASC())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, sess := startSession(t, s, "radio", [2]*trackInfo{nil, a})
+	st, sess := startSession(t, s, "radio", [2]*media.Track{nil, a})
 	feed := func(from, to int) {
 		for i := from; i < to; i++ {
-			if err := sess.writeAudio(time.Duration(i)*1024*time.Second/48000, []byte{1, 2, 3}, time.Now()); err != nil {
+			if err := sess.WriteAudio(time.Duration(i)*1024*time.Second/48000, []byte{1, 2, 3}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -409,7 +414,7 @@ func TestPreloadHintNotPublished(t *testing.T) {
 	t.Cleanup(srv.Close)
 	hs := srv.URL
 	hint := parseLL(t, mustGet(t, hs+"/hls/radio/audio.m3u8").body).hint
-	if hint != st.partName(kindAudio, 1, 3) {
+	if hint != st.PartName(media.KindAudio, 1, 3) {
 		t.Fatalf("hint %s, want part 1.3", hint)
 	}
 	done := getAsync(hs + "/hls/radio/" + hint)

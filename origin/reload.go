@@ -23,6 +23,6 @@ func (s *Server) Reload(cfg Config) error {
 	if !reflect.DeepEqual(cur, cfg) {
 		return fmt.Errorf("%w: only auth can change without a restart", ErrInvalidConfig)
 	}
-	s.auth.Store(newAuthorizer(auth))
+	s.ingest.SetAuth(auth)
 	return nil
 }

@@ -18,6 +18,10 @@ import (
 	"github.com/bluenviron/gortmplib"
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
+
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 // serveRTMP runs s.ServeRTMP on ln until the test ends.
@@ -80,7 +84,7 @@ func publishFast(t *testing.T, c *gortmplib.Client, video, audio *gortmplib.Trac
 			}
 			err = w.WriteH265(video, ts, ts, [][]byte{{typ << 1, 1, 0xaf, byte(i)}})
 		default:
-			err = w.WriteH264(video, ts, ts, testAU(i, key, nil))
+			err = w.WriteH264(video, ts, ts, mediatest.AU(i, key, nil))
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -88,15 +92,12 @@ func publishFast(t *testing.T, c *gortmplib.Client, video, audio *gortmplib.Trac
 	}
 }
 
-func waitSegments(t *testing.T, s *Server, name string, n int) *Stream {
+func waitSegments(t *testing.T, s *Server, name string, n int) *live.Stream {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if st := s.Stream(name); st != nil {
-			st.mu.Lock()
-			got := len(st.rends[kindVideo].segs)
-			st.mu.Unlock()
-			if got >= n {
+			if got := len(st.Segments(media.KindVideo)); got >= n {
 				return st
 			}
 		}
@@ -122,19 +123,20 @@ func TestEnhancedRTMPH265Opus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	video := &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: testVPS265(), SPS: testSPS265(), PPS: testPPS265()}}
+	video := &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: mediatest.VPS265(), SPS: mediatest.SPS265(), PPS: mediatest.PPS265()}}
 	audio := &gortmplib.Track{Codec: &rtmpcodecs.Opus{IDHeader: &opus.IDHeader{Version: 1, ChannelCount: 2, PreSkip: 312, InputSampleRate: 48000}}}
 	publishFast(t, c, video, audio, 7*time.Second)
 	st := waitSegments(t, s, "hevc", 2)
-	mv, ok := st.file(nameMultivariant)
-	if !ok || !strings.Contains(string(mv.body), `CODECS="hvc1.1.6.L93.90,opus"`) {
-		t.Errorf("multivariant:\n%s", mv.body)
+	mv, ok := st.File(live.NameMultivariant)
+	if !ok {
+		t.Fatal("no multivariant playlist")
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for _, seg := range st.rends[kindVideo].segs {
-		if d := seg.seconds(); d < 1.99 || d > 2.01 {
-			t.Errorf("h265 segment %d lasts %.3f", seg.seq, d)
+	if b := body(t, mv); !strings.Contains(string(b), `CODECS="hvc1.1.6.L93.90,opus"`) {
+		t.Errorf("multivariant:\n%s", b)
+	}
+	for _, seg := range st.Segments(media.KindVideo) {
+		if d := seg.Duration.Seconds(); d < 1.99 || d > 2.01 {
+			t.Errorf("h265 segment %d lasts %.3f", seg.MSN, d)
 		}
 	}
 }
@@ -170,8 +172,8 @@ func TestRTMPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	video := &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: testSPS(), PPS: testPPS()}}
-	audio := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: testASC()}}
+	video := &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: mediatest.SPS(), PPS: mediatest.PPS()}}
+	audio := &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: mediatest.ASC()}}
 	publishFast(t, c, video, audio, 5*time.Second)
 	waitSegments(t, s, "secure", 2)
 }

@@ -2,41 +2,61 @@
 // CMAF fMP4 segments out, served from RAM as HLS and DASH with the URL
 // layout of nginx-rtmp (/hls/STREAM.m3u8, /dash/STREAM.mpd).
 //
-// Ingest feeds a per-stream session that cuts one CMAF segment series per
-// track on keyframes. A segment is built from fragments (moof+mdat) and
-// becomes visible, at its URL and in every playlist, only when complete.
+// It wires the layers (see ARCHITECTURE.md): ingest takes publishers in
+// and feeds media sessions, which cut CMAF fragments and segments into the
+// live streams; this package is the configuration and the HTTP server in
+// front of them.
 package origin
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
+	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgecache/edgecache/origin/ingest"
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/media"
 )
 
-// Server is the packager: it owns the streams, the RTMP connection
-// goroutines and the housekeeping goroutine. Close stops them all.
+// Errors of the packager's parts, for errors.Is.
+var (
+	// ErrServerClosed is returned by ServeRTMP after Close.
+	ErrServerClosed = ingest.ErrServerClosed
+	// ErrPublishRejected wraps every refused publish; errors.As with
+	// *RejectError gives the reason.
+	ErrPublishRejected = ingest.ErrPublishRejected
+	// ErrDemoRunning is returned when a demo with that name already runs.
+	ErrDemoRunning = ingest.ErrDemoRunning
+	// ErrStreamBusy: the stream already has a publisher.
+	ErrStreamBusy = live.ErrStreamBusy
+	// ErrUnsupportedCodec is returned for tracks the packager cannot package.
+	ErrUnsupportedCodec = media.ErrUnsupportedCodec
+)
+
+// RejectError says why a publish was refused.
+type RejectError = ingest.RejectError
+
+// Server is the packager: the live streams, the ingest server in front of
+// them and the housekeeping goroutine. Close stops them all.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	m        *metrics
+	streams  *live.Registry
+	ingest   *ingest.Server
+	im       *ingest.Metrics
 	gatherer prometheus.Gatherer
-	auth     atomic.Pointer[authorizer] // swapped by Reload
 
 	ctx    context.Context // lifecycle: cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // every goroutine the Server starts
+	wg     sync.WaitGroup // the housekeeping goroutine
 
-	mu      sync.RWMutex // guards streams, closed, and wg.Add after Close
-	streams map[string]*Stream
-	closed  bool
-
-	rtmpServing atomic.Int32
-	demo        demoState
+	mu     sync.RWMutex // guards closed
+	closed bool
 }
 
 // New builds a packager from cfg (defaults applied, then validated). The
@@ -55,21 +75,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regis
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	m, err := newMetrics(reg)
+	lm, err := live.NewMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		cfg:     cfg,
-		log:     log.With("component", "packager"),
-		m:       m,
-		streams: make(map[string]*Stream),
+	im, err := ingest.NewMetrics(reg)
+	if err != nil {
+		return nil, err
 	}
-	s.auth.Store(newAuthorizer(cfg.Auth))
+	log = log.With("component", "packager")
+	s := &Server{cfg: cfg, log: log, im: im}
+	s.streams = live.NewRegistry(cfg.liveConfig(), log, lm)
 	if g, ok := reg.(prometheus.Gatherer); ok {
 		s.gatherer = g
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.ingest = ingest.New(s.ctx, cfg.RTMP, cfg.Auth, claims{s.streams}, log, im)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -87,50 +108,25 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.ingest.Close()
 	s.cancel()
 	s.wg.Wait()
 }
 
 // Stream returns a stream by name, or nil.
-func (s *Server) Stream(name string) *Stream {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.streams[name]
+func (s *Server) Stream(name string) *live.Stream { return s.streams.Stream(name) }
+
+// ServeRTMP accepts publishers on ln until ctx is done, the listener
+// fails, or the Server is closed. It closes ln before returning. For RTMPS
+// pass a tls.NewListener. It returns nil on a clean stop.
+func (s *Server) ServeRTMP(ctx context.Context, ln net.Listener) error {
+	return s.ingest.ServeRTMP(ctx, ln)
 }
 
-// acquireStream returns name's stream marked as published, creating it if
-// needed. Holding s.mu across the lookup and the mark keeps housekeeping
-// from removing a stream a publisher is about to use.
-func (s *Server) acquireStream(name string) (*Stream, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrServerClosed
-	}
-	st := s.streams[name]
-	if st == nil {
-		publishing := 0
-		for _, o := range s.streams {
-			if o.isPublishing() {
-				publishing++
-			}
-		}
-		if publishing >= s.cfg.RTMP.MaxStreams {
-			return nil, reject(reasonLimit, fmt.Errorf("%d streams already publishing", publishing))
-		}
-		st = newStream(name, &s.cfg, s.log, s.m, time.Now())
-		s.streams[name] = st
-	}
-	if err := st.acquire(); err != nil {
-		return nil, reject(reasonBusy, err)
-	}
-	s.m.streams.Inc()
-	return st, nil
-}
-
-func (s *Server) releaseStream(st *Stream) {
-	st.release(time.Now())
-	s.m.streams.Dec()
+// StartDemo loops the embedded demo clip as the live stream name,
+// published over RTMP through a loopback listener; ctx or Close stops it.
+func (s *Server) StartDemo(ctx context.Context, name string) error {
+	return s.ingest.StartDemo(ctx, name)
 }
 
 // housekeep expires retired segments and forgets idle streams.
@@ -142,24 +138,39 @@ func (s *Server) housekeep() {
 		case <-s.ctx.Done():
 			return
 		case now := <-t.C:
-			s.mu.RLock()
-			streams := make([]*Stream, 0, len(s.streams))
-			for _, st := range s.streams {
-				streams = append(streams, st)
+			s.streams.Expire(now)
+			for _, name := range s.streams.RemoveIdle(now) {
+				s.im.Forget(name)
 			}
-			s.mu.RUnlock()
-			for _, st := range streams {
-				st.expire(now)
-			}
-			s.mu.Lock()
-			for name, st := range s.streams {
-				if st.idle(now.Add(-s.cfg.StreamIdleTimeout)) {
-					delete(s.streams, name)
-					s.m.forget(name)
-					s.log.Info("stream removed after idle timeout", "stream", name)
-				}
-			}
-			s.mu.Unlock()
 		}
 	}
 }
+
+// claims lets ingest claim live streams: the refusals become the
+// publish rejections ingest counts.
+type claims struct{ r *live.Registry }
+
+var _ ingest.Streams = claims{}
+
+func (c claims) Claim(name string) (ingest.Stream, error) {
+	st, err := c.r.Acquire(name)
+	switch {
+	case errors.Is(err, live.ErrTooManyStreams):
+		return nil, ingest.Reject(ingest.ReasonLimit, err)
+	case err != nil:
+		return nil, ingest.Reject(ingest.ReasonBusy, err)
+	}
+	return claimed{c.r, st}, nil
+}
+
+// claimed is one claimed stream.
+type claimed struct {
+	r  *live.Registry
+	st *live.Stream
+}
+
+func (c claimed) Open(tracks [2]*media.Track, awaitAV1 bool) ingest.Session {
+	return c.st.Open(tracks, awaitAV1)
+}
+
+func (c claimed) Release() { c.r.Release(c.st) }

@@ -9,13 +9,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgecache/edgecache/origin/mediatest"
+
+	"github.com/edgecache/edgecache/origin/ingest"
 )
 
 // Close stops every goroutine the Server started: RTMP connections, the
 // demo publisher and its listener, housekeeping.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	s, err := New(context.Background(), DefaultConfig(), testLogger(t), prometheus.NewRegistry())
+	s, err := New(context.Background(), DefaultConfig(), mediatest.Logger(t), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +36,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Errorf("second demo with the same name: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for st := s.Stream("demo"); st == nil || !st.isPublishing(); st = s.Stream("demo") {
+	for st := s.Stream("demo"); st == nil || !st.IsPublishing(); st = s.Stream("demo") {
 		if time.Now().After(deadline) {
 			t.Fatal("demo never started publishing")
 		}
@@ -57,19 +61,20 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 
 func TestOnePublisherPerStream(t *testing.T) {
 	s := newTestServer(t, func(c *Config) { c.RTMP.MaxStreams = 1 })
-	st, err := s.acquireStream("a")
+	c := claims{s.streams}
+	st, err := c.Claim("a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var re *RejectError
-	if _, err := s.acquireStream("a"); !errors.As(err, &re) || re.Reason != reasonBusy {
+	if _, err := c.Claim("a"); !errors.As(err, &re) || re.Reason != ingest.ReasonBusy {
 		t.Errorf("second publisher of a: %v", err)
 	}
-	if _, err := s.acquireStream("b"); !errors.As(err, &re) || re.Reason != reasonLimit {
+	if _, err := c.Claim("b"); !errors.As(err, &re) || re.Reason != ingest.ReasonLimit {
 		t.Errorf("stream over max_streams: %v", err)
 	}
-	s.releaseStream(st)
-	if _, err := s.acquireStream("a"); err != nil {
+	st.Release()
+	if _, err := c.Claim("a"); err != nil {
 		t.Errorf("republish after release: %v", err)
 	}
 }

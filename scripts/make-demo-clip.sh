@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates origin/demo/demo.flv, the clip `packager -demo` loops as the
+# Regenerates origin/ingest/demo/demo.flv, the clip `packager -demo` loops as the
 # live stream "demo". Needs ffmpeg (apt-get install -y ffmpeg).
 #
 # The clip is 8 s of 640x360 H.264 at 30 fps with a keyframe every 2 s
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:-$root/origin/demo/demo.flv}"
+out="${1:-$root/origin/ingest/demo/demo.flv}"
 mkdir -p "$(dirname "$out")"
 
 ffmpeg -hide_banner -loglevel error -y \

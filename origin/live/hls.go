@@ -1,7 +1,8 @@
-package origin
+package live
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -59,7 +60,7 @@ func (p *hlsMediaPlaylist) encodeDelta(skip int) ([]byte, error) {
 // is written here, at the end.
 func (p *hlsMediaPlaylist) encodeSkipping(skip int) ([]byte, error) {
 	if len(p.segments) == 0 {
-		return nil, fmt.Errorf("encode media playlist: %w", errEmptySegment)
+		return nil, errors.New("encode media playlist: no segment")
 	}
 	// One spare slot: the library finds the last segment at tail-1, and a
 	// full ring wraps tail to 0.

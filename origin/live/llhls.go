@@ -1,4 +1,4 @@
-package origin
+package live
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/Eyevinn/hls-m3u8/m3u8"
+
+	"github.com/edgecache/edgecache/origin/media"
 )
 
 // Low-Latency HLS (RFC 8216bis): every CMAF fragment of a segment is also
@@ -25,13 +27,13 @@ type partMeta struct {
 	independent bool   // starts with a sync sample
 }
 
-func partMetas(ps []partInfo) []partMeta {
+func partMetas(ps []media.PartInfo) []partMeta {
 	if len(ps) == 0 {
 		return nil
 	}
 	out := make([]partMeta, len(ps))
 	for i, p := range ps {
-		out[i] = partMeta{dur: p.dur, independent: p.independent}
+		out[i] = partMeta{dur: p.Dur, independent: p.Independent}
 	}
 	return out
 }
@@ -53,35 +55,28 @@ func (o *openSeg) seconds() float64 {
 	return float64(d) / float64(o.timescale)
 }
 
-// completedPart is handed from a track segmenter to the stream when a
-// fragment of the open segment is complete.
-type completedPart struct {
-	kind  trackKind
-	seq   uint64
-	epoch *epoch
-	scale uint32
-	index int
-	info  partInfo
-	body  []byte // the fragment's bytes, inside the segment being built; never written again
-}
-
 // publishPart makes a part visible together with the playlists that list
 // it, and wakes the requests held for it.
-func (st *Stream) publishPart(c completedPart) {
+func (st *Stream) publishPart(c media.Part) {
 	now := time.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	r := st.rends[c.kind]
-	if r.open == nil || r.open.seq != c.seq {
-		r.open = &openSeg{seq: c.seq, epoch: c.epoch, timescale: c.scale}
+	r := st.rends[c.Kind]
+	if r.open == nil || r.open.seq != c.Seq {
+		e := st.epochLocked(c.Epoch)
+		if e == nil {
+			st.log.Error("LL-HLS part of no current epoch", "epoch", c.Epoch, "msn", c.Seq)
+			return
+		}
+		r.open = &openSeg{seq: c.Seq, epoch: e, timescale: c.Timescale}
 	}
-	if c.index != len(r.open.parts) {
-		st.log.Error("LL-HLS part out of order", "track", c.kind, "msn", c.seq, "part", c.index, "have", len(r.open.parts))
+	if c.Index != len(r.open.parts) {
+		st.log.Error("LL-HLS part out of order", "track", c.Kind, "msn", c.Seq, "part", c.Index, "have", len(r.open.parts))
 		return
 	}
-	r.open.parts = append(r.open.parts, partMeta{dur: c.info.dur, independent: c.info.independent})
-	name := st.partName(c.kind, c.seq, c.index)
-	puts := map[string]*entry{name: newEntry(c.body, mimeFor(c.kind), classImmutable, st.token+"-"+name, now)}
+	r.open.parts = append(r.open.parts, partMeta{dur: c.Info.Dur, independent: c.Info.Independent})
+	name := st.PartName(c.Kind, c.Seq, c.Index)
+	puts := map[string]*Entry{name: newEntry(c.Body, mimeFor(c.Kind), classImmutable, st.token+"-"+name, now)}
 	// Both media playlists: one lists the part, the other reports it.
 	st.renderMediaLocked(puts, now)
 	st.files.apply(puts, nil)
@@ -97,31 +92,32 @@ func (st *Stream) dropOpenLocked() []string {
 			continue
 		}
 		for i := range r.open.parts {
-			dels = append(dels, st.partName(r.kind, r.open.seq, i))
+			dels = append(dels, st.PartName(r.kind, r.open.seq, i))
 		}
 		r.open = nil
 	}
 	return dels
 }
 
-func (st *Stream) partName(k trackKind, seq uint64, i int) string {
+// PartName is part i of segment seq of kind k: TOKEN/KIND/MSN.I.m4s.
+func (st *Stream) PartName(k media.Kind, seq uint64, i int) string {
 	return st.token + "/" + k.String() + "/" + strconv.FormatUint(seq, 10) + "." + strconv.Itoa(i) + ".m4s"
 }
 
 // parsePartName is the inverse of partName for this stream's fMP4 tracks.
 // Only the canonical spelling is a part name, so that no two names mean
 // one part.
-func (st *Stream) parsePartName(name string) (k trackKind, seq uint64, i int, ok bool) {
+func (st *Stream) parsePartName(name string) (k media.Kind, seq uint64, i int, ok bool) {
 	rest, ok := strings.CutPrefix(name, st.token+"/")
 	if !ok {
 		return 0, 0, 0, false
 	}
 	track, file, ok := strings.Cut(rest, "/")
 	switch track {
-	case kindVideo.String():
-		k = kindVideo
-	case kindAudio.String():
-		k = kindAudio
+	case media.KindVideo.String():
+		k = media.KindVideo
+	case media.KindAudio.String():
+		k = media.KindAudio
 	default:
 		return 0, 0, 0, false
 	}
@@ -151,7 +147,7 @@ func (st *Stream) closeEpoch() {
 	if !st.cfg.HLS.LowLatency.On() {
 		return
 	}
-	puts := map[string]*entry{}
+	puts := map[string]*Entry{}
 	st.renderMediaLocked(puts, time.Now())
 	st.files.apply(puts, nil)
 	st.notifyLocked()
@@ -238,7 +234,7 @@ type hlsRenditionReport struct {
 // report for its playlist, whose EXT-X-TARGETDURATION is target.
 func (st *Stream) lowLatencyLocked(r *rendition, target uint) *hlsLowLatency {
 	ll := &hlsLowLatency{
-		partTarget:   st.cfg.Segment.partTarget().Seconds(),
+		partTarget:   st.cfg.Segment.PartTarget().Seconds(),
 		partHoldBack: st.cfg.HLS.PartHoldBack.Seconds(),
 		// RFC 8216bis 4.4.3.8: at least six target durations, which a long
 		// GOP may have raised.
@@ -275,10 +271,10 @@ func (st *Stream) lowLatencyLocked(r *rendition, target uint) *hlsLowLatency {
 		ll.addParts(st, r.kind, r.open.seq, r.open.timescale, open)
 	}
 	if seq, i, ok := st.nextPartLocked(r); ok {
-		ll.hint = st.partName(r.kind, seq, i)
+		ll.hint = st.PartName(r.kind, seq, i)
 	}
 	if o := st.rends[1-r.kind]; len(o.segs) > 0 {
-		rep := hlsRenditionReport{uri: playlistName(o.kind), lastMSN: o.segs[len(o.segs)-1].seq, lastPart: -1}
+		rep := hlsRenditionReport{uri: PlaylistName(o.kind), lastMSN: o.segs[len(o.segs)-1].seq, lastPart: -1}
 		if seq, i, ok := st.lastPartLocked(o); ok {
 			rep.lastMSN, rep.lastPart = seq, i
 		}
@@ -287,11 +283,11 @@ func (st *Stream) lowLatencyLocked(r *rendition, target uint) *hlsLowLatency {
 	return ll
 }
 
-func (ll *hlsLowLatency) addParts(st *Stream, k trackKind, seq uint64, timescale uint32, parts []partMeta) {
+func (ll *hlsLowLatency) addParts(st *Stream, k media.Kind, seq uint64, timescale uint32, parts []partMeta) {
 	for i, p := range parts {
 		ll.parts = append(ll.parts, hlsPart{
 			msn:         seq,
-			uri:         st.partName(k, seq, i),
+			uri:         st.PartName(k, seq, i),
 			duration:    float64(p.dur) / float64(timescale),
 			independent: p.independent,
 		})
@@ -360,16 +356,4 @@ func (p *hlsMediaPlaylist) skippable() int {
 		n = i + 1
 	}
 	return n
-}
-
-// advancePartLimit is how many parts past the last one a blocking request
-// may ask for (RFC 8216bis 6.2.5.2): three divided by the part target when
-// that is under a second, three otherwise. hls.js outside low-latency mode
-// asks for the last part index of the segment after the last one, up to a
-// whole segment's parts ahead.
-func advancePartLimit(partTarget time.Duration) int64 {
-	if partTarget <= 0 || partTarget >= time.Second {
-		return 3
-	}
-	return int64(3 * time.Second / partTarget)
 }

@@ -1,4 +1,4 @@
-package origin
+package ingest
 
 import (
 	"context"
@@ -31,17 +31,18 @@ func (e *RejectError) Error() string {
 
 func (e *RejectError) Unwrap() []error { return []error{ErrPublishRejected, e.Err} }
 
-func reject(reason string, err error) error { return &RejectError{Reason: reason, Err: err} }
+// Reject returns a *RejectError.
+func Reject(reason string, err error) error { return &RejectError{Reason: reason, Err: err} }
 
 // Rejection reasons.
 const (
-	reasonUnknownStream = "unknown_stream"
-	reasonWrongKey      = "wrong_key"
-	reasonHookDenied    = "hook_denied"
-	reasonHookError     = "hook_error"
-	reasonBadRequest    = "bad_request"
-	reasonBusy          = "busy"
-	reasonLimit         = "limit"
+	ReasonUnknownStream = "unknown_stream"
+	ReasonWrongKey      = "wrong_key"
+	ReasonHookDenied    = "hook_denied"
+	ReasonHookError     = "hook_error"
+	ReasonBadRequest    = "bad_request"
+	ReasonBusy          = "busy"  // the stream has a publisher
+	ReasonLimit         = "limit" // too many streams publishing
 )
 
 // publishRequest is what a publisher asked for.
@@ -75,13 +76,13 @@ func (a *authorizer) authorize(ctx context.Context, req publishRequest) error {
 		if key == "" || subtle.ConstantTimeCompare([]byte(key), []byte(req.args.Get("key"))) == 1 {
 			return nil
 		}
-		return reject(reasonWrongKey, nil)
+		return Reject(ReasonWrongKey, nil)
 	}
 	if a.cfg.OnPublish != "" {
 		return a.hook(ctx, req)
 	}
 	if a.cfg.RejectUnknown {
-		return reject(reasonUnknownStream, nil)
+		return Reject(ReasonUnknownStream, nil)
 	}
 	return nil
 }
@@ -104,18 +105,18 @@ func (a *authorizer) hook(ctx context.Context, req publishRequest) error {
 	form.Set("type", "live")
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.OnPublish, strings.NewReader(form.Encode()))
 	if err != nil {
-		return reject(reasonHookError, err)
+		return Reject(ReasonHookError, err)
 	}
 	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := a.client.Do(hr)
 	if err != nil {
-		return reject(reasonHookError, fmt.Errorf("on_publish: %w", err))
+		return Reject(ReasonHookError, fmt.Errorf("on_publish: %w", err))
 	}
 	// Drain a bounded amount so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return reject(reasonHookDenied, fmt.Errorf("on_publish answered %d", resp.StatusCode))
+		return Reject(ReasonHookDenied, fmt.Errorf("on_publish answered %d", resp.StatusCode))
 	}
 	return nil
 }

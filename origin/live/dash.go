@@ -1,4 +1,4 @@
-package origin
+package live
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/zencoder/go-dash/v3/mpd"
+
+	"github.com/edgecache/edgecache/origin/media"
 )
 
 // UTCTiming scheme written into MPDs. http-iso is understood by dash.js
@@ -14,7 +16,7 @@ import (
 // header first); "direct" is not supported by GStreamer.
 const utcTimingScheme = "urn:mpeg:dash:utc:http-iso:2014"
 
-// dashSegment is one SegmentTimeline entry, in the representation's
+// dashSegment is one SegmentTimeline Entry, in the representation's
 // timescale.
 type dashSegment struct {
 	start uint64
@@ -23,7 +25,7 @@ type dashSegment struct {
 
 // dashRepresentation is one CMAF track of one period.
 type dashRepresentation struct {
-	kind        trackKind
+	kind        media.Kind
 	id          string
 	codecs      string
 	bandwidth   int64
@@ -59,7 +61,9 @@ type dashManifest struct {
 	periods           []dashPeriod
 }
 
-func xsDateTime(t time.Time) string {
+// XSDateTime formats t as xs:dateTime in UTC with milliseconds, as the
+// MPD and the UTCTiming source write it.
+func XSDateTime(t time.Time) string {
 	return t.UTC().Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")
 }
 
@@ -75,9 +79,9 @@ func xsDuration(d time.Duration) string {
 // across periods while each period starts where the wall clock was.
 func (m *dashManifest) encode() ([]byte, error) {
 	doc := mpd.NewDynamicMPD(mpd.DASH_PROFILE_LIVE,
-		xsDateTime(m.availabilityStart), xsDuration(m.minBufferTime),
+		XSDateTime(m.availabilityStart), xsDuration(m.minBufferTime),
 		mpd.AttrMinimumUpdatePeriod(xsDuration(m.minUpdatePeriod)),
-		mpd.AttrPublishTime(xsDateTime(m.publishTime)))
+		mpd.AttrPublishTime(XSDateTime(m.publishTime)))
 	doc.TimeShiftBufferDepth = strptr(xsDuration(m.timeShiftBuffer))
 	spd := mpd.Duration(m.presentationDelay)
 	doc.SuggestedPresentationDelay = &spd
@@ -113,7 +117,7 @@ func addRepresentation(period *mpd.Period, asID string, r dashRepresentation) er
 		as  *mpd.AdaptationSet
 		err error
 	)
-	if r.kind == kindVideo {
+	if r.kind == media.KindVideo {
 		as, err = period.AddNewAdaptationSetVideoWithID(asID, mimeVideoMP4, "progressive", true, 1)
 	} else {
 		as, err = period.AddNewAdaptationSetAudioWithID(asID, mimeAudioMP4, true, 1, "und")
@@ -137,7 +141,7 @@ func addRepresentation(period *mpd.Period, asID string, r dashRepresentation) er
 		st.PresentationTimeOffset = &pto
 	}
 	as.SegmentTemplate = st
-	if r.kind == kindVideo {
+	if r.kind == media.KindVideo {
 		fr := ""
 		if r.frameRate > 0 {
 			fr = strconv.FormatFloat(r.frameRate, 'f', -1, 64)
@@ -156,7 +160,7 @@ func addRepresentation(period *mpd.Period, asID string, r dashRepresentation) er
 }
 
 // timeline run-length encodes segments: an S carries @t only where the
-// timeline does not continue from the previous entry, and @r counts
+// timeline does not continue from the previous Entry, and @r counts
 // repeats of the same duration.
 func timeline(segs []dashSegment) *mpd.SegmentTimeline {
 	tl := &mpd.SegmentTimeline{}

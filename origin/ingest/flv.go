@@ -1,4 +1,4 @@
-package origin
+package ingest
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package origin
+package ingest
 
 import (
 	"context"
@@ -9,14 +9,67 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
+
+	"github.com/edgecache/edgecache/origin/media"
 )
 
-// ErrServerClosed is returned by ServeRTMP after Close.
+// ErrServerClosed is returned by ServeRTMP and StartDemo after Close.
 var ErrServerClosed = errors.New("packager closed")
+
+// Server accepts RTMP publishers and runs the demo. It owns their
+// connection goroutines; Close stops them all.
+type Server struct {
+	cfg     RTMPConfig
+	log     *slog.Logger
+	m       *Metrics
+	streams Streams
+	auth    atomic.Pointer[authorizer] // swapped by SetAuth
+
+	ctx    context.Context // lifecycle: cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the Server starts
+
+	mu     sync.Mutex // guards closed, and wg.Add after Close
+	closed bool
+
+	serving atomic.Int32
+	demo    demoState
+}
+
+// New returns an ingest server that publishes into streams. It stops when
+// ctx is done or Close is called.
+func New(ctx context.Context, cfg RTMPConfig, auth AuthConfig, streams Streams, log *slog.Logger, m *Metrics) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, m: m, streams: streams}
+	s.auth.Store(newAuthorizer(auth))
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	return s
+}
+
+// SetAuth applies a new publish authorisation to the next publishes; a
+// publisher already live keeps streaming.
+func (s *Server) SetAuth(auth AuthConfig) { s.auth.Store(newAuthorizer(auth)) }
+
+// Serving reports whether a ServeRTMP loop is accepting.
+func (s *Server) Serving() bool { return s.serving.Load() > 0 }
+
+// Close stops accepting, ends every publisher and the demo, and waits for
+// all their goroutines.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
 
 // ServeRTMP accepts publishers on ln until ctx is done, the listener
 // fails, or the Server is closed. It closes ln before returning. For RTMPS
@@ -29,8 +82,8 @@ func (s *Server) ServeRTMP(ctx context.Context, ln net.Listener) error {
 	// Closing the listener is what unblocks Accept; the cancel deferred
 	// above fires it on every return path.
 	context.AfterFunc(ctx, func() { _ = ln.Close() })
-	s.rtmpServing.Add(1)
-	defer s.rtmpServing.Add(-1)
+	s.serving.Add(1)
+	defer s.serving.Add(-1)
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -83,7 +136,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn, trustToken string)
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn, trustToken string, log *slog.Logger) error {
-	timeout := s.cfg.RTMP.ReadTimeout
+	timeout := s.cfg.ReadTimeout
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	sc := &gortmplib.ServerConn{RW: nc}
 	if err := sc.Initialize(); err != nil {
@@ -94,11 +147,11 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, trustToken string, 
 	}
 	if !sc.Publish {
 		_ = sc.RejectAction()
-		return fmt.Errorf("play %s: %w", sc.URL, reject(reasonBadRequest, errors.New("only publishing is supported")))
+		return fmt.Errorf("play %s: %w", sc.URL, Reject(ReasonBadRequest, errors.New("only publishing is supported")))
 	}
 	req, err := s.parsePublish(sc, nc)
 	if err != nil {
-		s.m.rejections.WithLabelValues(reasonBadRequest).Inc()
+		s.m.rejections.WithLabelValues(ReasonBadRequest).Inc()
 		_ = sc.RejectAction()
 		return err
 	}
@@ -114,7 +167,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, trustToken string, 
 			return fmt.Errorf("publish %s: %w", req.name, err)
 		}
 	}
-	st, err := s.acquireStream(req.name)
+	st, err := s.streams.Claim(req.name)
 	if err != nil {
 		var re *RejectError
 		if errors.As(err, &re) {
@@ -123,7 +176,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, trustToken string, 
 		_ = sc.RejectAction()
 		return fmt.Errorf("publish %s: %w", req.name, err)
 	}
-	defer s.releaseStream(st)
+	defer st.Release()
 	log = log.With("stream", req.name)
 
 	// Reader.Initialize accepts the publish and reads up to 2 s of media to
@@ -132,14 +185,14 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, trustToken string, 
 	if err := r.Initialize(); err != nil {
 		return fmt.Errorf("publish %s: read tracks: %w", req.name, err)
 	}
-	sess, err := s.sessionFor(st, r)
+	sess, err := sessionFor(st, r)
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", req.name, err)
 	}
 	log.Info("publishing", "tracks", describeTracks(r.Tracks()))
 	var readErr error
 	defer func() {
-		if err := sess.close(); err != nil {
+		if err := sess.Close(); err != nil {
 			log.Error("close session", "err", err)
 		}
 	}()
@@ -168,7 +221,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, trustToken string, 
 // URL, rtmp://HOST/APP/NAME?args (nginx-rtmp layout).
 func (s *Server) parsePublish(sc *gortmplib.ServerConn, nc net.Conn) (publishRequest, error) {
 	if sc.URL == nil {
-		return publishRequest{}, reject(reasonBadRequest, errors.New("no stream URL"))
+		return publishRequest{}, Reject(ReasonBadRequest, errors.New("no stream URL"))
 	}
 	path := strings.Trim(sc.URL.Path, "/")
 	app, name, ok := strings.Cut(path, "/")
@@ -182,11 +235,11 @@ func (s *Server) parsePublish(sc *gortmplib.ServerConn, nc net.Conn) (publishReq
 		}
 		name = name[:i]
 	}
-	if !ok || app != s.cfg.RTMP.App {
-		return publishRequest{}, reject(reasonBadRequest, fmt.Errorf("unknown application %q", app))
+	if !ok || app != s.cfg.App {
+		return publishRequest{}, Reject(ReasonBadRequest, fmt.Errorf("unknown application %q", app))
 	}
-	if !validStreamName(name) {
-		return publishRequest{}, reject(reasonBadRequest, fmt.Errorf("invalid stream name %q", name))
+	if !ValidStreamName(name) {
+		return publishRequest{}, Reject(ReasonBadRequest, fmt.Errorf("invalid stream name %q", name))
 	}
 	return publishRequest{
 		app:      app,
@@ -198,15 +251,17 @@ func (s *Server) parsePublish(sc *gortmplib.ServerConn, nc net.Conn) (publishReq
 	}, nil
 }
 
-// ingestSession wraps a session with the first error its callbacks hit,
+// rtmpSession wraps a session with the first error its callbacks hit,
 // since gortmplib callbacks cannot return one.
-type ingestSession struct {
-	*session
+type rtmpSession struct {
+	Session
 	err error
 }
 
-func (s *Server) sessionFor(st *Stream, r *gortmplib.Reader) (*ingestSession, error) {
-	var tracks [2]*trackInfo
+// sessionFor opens a session of st for the tracks r found and routes r's
+// access units to it.
+func sessionFor(st Stream, r *gortmplib.Reader) (*rtmpSession, error) {
+	var tracks [2]*media.Track
 	var vt, at *gortmplib.Track
 	av1 := false
 	for _, t := range r.Tracks() {
@@ -215,20 +270,20 @@ func (s *Server) sessionFor(st *Stream, r *gortmplib.Reader) (*ingestSession, er
 			if vt != nil {
 				continue
 			}
-			ti, err := newH264Track(c.SPS, c.PPS)
+			ti, err := media.NewH264Track(c.SPS, c.PPS)
 			if err != nil {
 				return nil, err
 			}
-			tracks[kindVideo], vt = ti, t
+			tracks[media.KindVideo], vt = ti, t
 		case *rtmpcodecs.H265:
 			if vt != nil {
 				continue
 			}
-			ti, err := newH265Track(c.VPS, c.SPS, c.PPS)
+			ti, err := media.NewH265Track(c.VPS, c.SPS, c.PPS)
 			if err != nil {
 				return nil, err
 			}
-			tracks[kindVideo], vt = ti, t
+			tracks[media.KindVideo], vt = ti, t
 		case *rtmpcodecs.AV1:
 			if vt != nil {
 				continue
@@ -238,11 +293,11 @@ func (s *Server) sessionFor(st *Stream, r *gortmplib.Reader) (*ingestSession, er
 			if at != nil {
 				continue
 			}
-			ti, err := newAACTrack(c.Config)
+			ti, err := media.NewAACTrack(c.Config)
 			if err != nil {
 				return nil, err
 			}
-			tracks[kindAudio], at = ti, t
+			tracks[media.KindAudio], at = ti, t
 		case *rtmpcodecs.Opus:
 			if at != nil {
 				continue
@@ -251,13 +306,13 @@ func (s *Server) sessionFor(st *Stream, r *gortmplib.Reader) (*ingestSession, er
 			if c.IDHeader != nil {
 				ch = int(c.IDHeader.ChannelCount)
 			}
-			tracks[kindAudio], at = newOpusTrack(ch), t
+			tracks[media.KindAudio], at = media.NewOpusTrack(ch), t
 		}
 	}
 	if vt == nil && at == nil {
-		return nil, fmt.Errorf("%w: none of the tracks (%s) can be packaged", ErrUnsupportedCodec, describeTracks(r.Tracks()))
+		return nil, fmt.Errorf("%w: none of the tracks (%s) can be packaged", media.ErrUnsupportedCodec, describeTracks(r.Tracks()))
 	}
-	is := &ingestSession{session: st.newSession(tracks, av1)}
+	is := &rtmpSession{Session: st.Open(tracks, av1)}
 	keep := func(err error) {
 		if err != nil && is.err == nil {
 			is.err = err
@@ -267,15 +322,15 @@ func (s *Server) sessionFor(st *Stream, r *gortmplib.Reader) (*ingestSession, er
 		switch vt.Codec.(type) {
 		case *rtmpcodecs.H264:
 			r.OnDataH264(vt, func(pts, dts time.Duration, au [][]byte) {
-				keep(is.writeH264(pts, dts, au, time.Now()))
+				keep(is.WriteH264(pts, dts, au, time.Now()))
 			})
 		case *rtmpcodecs.H265:
 			r.OnDataH265(vt, func(pts, dts time.Duration, au [][]byte) {
-				keep(is.writeH265(pts, dts, au, time.Now()))
+				keep(is.WriteH265(pts, dts, au, time.Now()))
 			})
 		case *rtmpcodecs.AV1:
 			r.OnDataAV1(vt, func(pts time.Duration, tu [][]byte) {
-				keep(is.writeAV1(pts, tu, time.Now()))
+				keep(is.WriteAV1(pts, tu, time.Now()))
 			})
 		}
 	}
@@ -283,11 +338,11 @@ func (s *Server) sessionFor(st *Stream, r *gortmplib.Reader) (*ingestSession, er
 		switch at.Codec.(type) {
 		case *rtmpcodecs.MPEG4Audio:
 			r.OnDataMPEG4Audio(at, func(pts time.Duration, au []byte) {
-				keep(is.writeAudio(pts, au, time.Now()))
+				keep(is.WriteAudio(pts, au, time.Now()))
 			})
 		case *rtmpcodecs.Opus:
 			r.OnDataOpus(at, func(pts time.Duration, pkt []byte) {
-				keep(is.writeAudio(pts, pkt, time.Now()))
+				keep(is.WriteAudio(pts, pkt, time.Now()))
 			})
 		}
 	}
@@ -305,13 +360,13 @@ func describeTracks(ts []*gortmplib.Track) string {
 // rateMeter feeds the ingest byte counter and a bitrate gauge averaged
 // over a few seconds.
 type rateMeter struct {
-	m      *metrics
+	m      *Metrics
 	stream string
 	since  time.Time
 	bytes  uint64
 }
 
-func newRateMeter(m *metrics, stream string) *rateMeter {
+func newRateMeter(m *Metrics, stream string) *rateMeter {
 	return &rateMeter{m: m, stream: stream, since: time.Now()}
 }
 

@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"bytes"
@@ -25,13 +25,13 @@ type sample struct {
 	payload []byte
 }
 
-// partInfo locates one CMAF fragment (moof+mdat) inside its segment's
+// PartInfo locates one CMAF fragment (moof+mdat) inside its segment's
 // bytes. Fragments are published as LL-HLS parts.
-type partInfo struct {
-	offset, size int
-	start        uint64 // tfdt
-	dur          uint64
-	independent  bool
+type PartInfo struct {
+	Offset, Size int
+	Start        uint64 // tfdt
+	Dur          uint64
+	Independent  bool // starts with a sync sample
 }
 
 // segmentBuilder accumulates CMAF fragments into one segment of a single
@@ -44,7 +44,7 @@ type segmentBuilder struct {
 	start    uint64
 	end      uint64
 	nsamples int
-	parts    []partInfo
+	parts    []PartInfo
 
 	frag      []*fmp4.Sample // samples of the open fragment
 	fragStart uint64
@@ -109,9 +109,9 @@ func (b *segmentBuilder) cutFragment() (bool, error) {
 	if err := part.Marshal(&b.buf); err != nil {
 		return false, fmt.Errorf("marshal fragment: %w", err)
 	}
-	b.parts = append(b.parts, partInfo{
-		offset: off, size: b.buf.Len() - off,
-		start: b.fragStart, dur: b.fragDur, independent: b.fragSync,
+	b.parts = append(b.parts, PartInfo{
+		Offset: off, Size: b.buf.Len() - off,
+		Start: b.fragStart, Dur: b.fragDur, Independent: b.fragSync,
 	})
 	clear(b.frag)
 	b.frag = b.frag[:0]
@@ -124,12 +124,12 @@ func (b *segmentBuilder) cutFragment() (bool, error) {
 // hands the buffer over and open starts a new one.
 func (b *segmentBuilder) partBytes(i int) []byte {
 	p := b.parts[i]
-	return b.buf.Bytes()[p.offset : p.offset+p.size : p.offset+p.size]
+	return b.buf.Bytes()[p.Offset : p.Offset+p.Size : p.Offset+p.Size]
 }
 
 // finish closes the segment and returns its bytes, which the builder
 // never touches again.
-func (b *segmentBuilder) finish() ([]byte, []partInfo, error) {
+func (b *segmentBuilder) finish() ([]byte, []PartInfo, error) {
 	if _, err := b.cutFragment(); err != nil {
 		return nil, nil, err
 	}
@@ -145,8 +145,9 @@ func (b *segmentBuilder) finish() ([]byte, []partInfo, error) {
 	return body, parts, nil
 }
 
-// marshalInit builds the CMAF header (ftyp+moov) of a single-track file.
-func marshalInit(t *trackInfo) ([]byte, error) {
+// MarshalInit builds the CMAF header (ftyp+moov) of a single-track file:
+// the init segment of t.
+func MarshalInit(t *Track) ([]byte, error) {
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{
 		ID:        cmafTrackID,
 		TimeScale: t.timescale,

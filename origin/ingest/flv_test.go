@@ -1,4 +1,4 @@
-package origin
+package ingest
 
 import (
 	"bytes"
@@ -6,6 +6,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 // flvFile builds an FLV from tags.
@@ -22,7 +25,7 @@ func flvFile(tags ...flvTag) []byte {
 }
 
 func avcConfigRecord() []byte {
-	sps, pps := testSPS(), testPPS()
+	sps, pps := mediatest.SPS(), mediatest.PPS()
 	b := []byte{1, sps[1], sps[2], sps[3], 0xff, 0xe1}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(sps)))
 	b = append(b, sps...)
@@ -93,7 +96,7 @@ func TestParseDemoClip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(c.sps, testSPS()) || c.asc.SampleRate != 48000 || c.period != 2*time.Second {
+	if !bytes.Equal(c.sps, mediatest.SPS()) || c.asc.SampleRate != 48000 || c.period != 2*time.Second {
 		t.Errorf("clip: sps %x rate %d period %v", c.sps, c.asc.SampleRate, c.period)
 	}
 	for i := 1; i < len(c.frames); i++ {
@@ -122,12 +125,12 @@ func TestEmbeddedDemoClip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := newH264Track(c.sps, c.pps)
+	v, err := media.NewH264Track(c.sps, c.pps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.height > 720 || c.period%(2*time.Second) != 0 {
-		t.Errorf("demo clip %dx%d, loop %v", v.width, v.height, c.period)
+	if v.Height() > 720 || c.period%(2*time.Second) != 0 {
+		t.Errorf("demo clip %dx%d, loop %v", v.Width(), v.Height(), c.period)
 	}
 	// Looped, audio neither overlaps nor leaves a gap beyond a frame.
 	var prev time.Duration = -1

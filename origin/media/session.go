@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"bytes"
@@ -19,21 +19,21 @@ import (
 // older frames are dropped.
 const maxPreAudio = 512
 
-// session is one publisher's media, fed by the ingest path (RTMP, or the
-// demo, which publishes over RTMP too). It cuts CMAF fragments and
-// segments and hands completed segments to its Stream. Its methods are
+// Session is one publisher's media, fed by an ingest protocol. It cuts
+// CMAF fragments and segments and hands them to its Sink. Its methods are
 // called from a single goroutine.
-type session struct {
-	st     *Stream
+type Session struct {
+	sink   Sink
+	cfg    Config
 	log    *slog.Logger
-	tracks [2]*trackInfo
+	tracks [2]*Track
 
 	// awaitAV1 is set while an AV1 track waits for a sequence header,
 	// which enhanced RTMP does not send out of band.
 	awaitAV1 bool
 
 	started  bool
-	epoch    *epoch
+	epoch    int // EpochStart.ID
 	rtmpBase time.Duration
 	tickBase [2]uint64
 	video    *videoSeg
@@ -41,6 +41,7 @@ type session struct {
 	ts       *tsMuxer
 	preAudio []rawAudio
 	closed   bool
+	err      error // the first write error; every later write returns it
 }
 
 type rawAudio struct {
@@ -48,17 +49,21 @@ type rawAudio struct {
 	payload []byte
 }
 
-// newSession prepares a publish session of st with the given tracks
-// (either may be nil, not both). hasAV1 marks a video track whose info
-// comes with its first keyframe.
-func (st *Stream) newSession(tracks [2]*trackInfo, hasAV1 bool) *session {
-	return &session{st: st, log: st.log, tracks: tracks, awaitAV1: hasAV1}
+// NewSession prepares a publish session with the given tracks (either may
+// be nil, not both) that delivers to sink. awaitAV1 marks a video track
+// whose parameters come with its first keyframe (enhanced RTMP sends no
+// AV1 sequence header out of band).
+func NewSession(sink Sink, tracks [2]*Track, awaitAV1 bool, cfg Config, log *slog.Logger) *Session {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Session{sink: sink, cfg: cfg, log: log, tracks: tracks, awaitAV1: awaitAV1}
 }
 
-func (s *session) hasVideo() bool { return s.tracks[kindVideo] != nil || s.awaitAV1 }
+func (s *Session) hasVideo() bool { return s.tracks[KindVideo] != nil || s.awaitAV1 }
 
 // toTicks maps an RTMP timestamp onto track k's continuous media timeline.
-func (s *session) toTicks(k trackKind, t time.Duration) (uint64, bool) {
+func (s *Session) toTicks(k Kind, t time.Duration) (uint64, bool) {
 	if t < s.rtmpBase {
 		return 0, false
 	}
@@ -71,50 +76,39 @@ func (s *session) toTicks(k trackKind, t time.Duration) (uint64, bool) {
 
 // start begins the session's epoch at the first keyframe (or first audio
 // frame of an audio-only stream).
-func (s *session) start(base time.Duration, arrival time.Time) error {
-	st := s.st
-	st.mu.Lock()
-	e, puts, err := st.beginEpochLocked(s.tracks, arrival)
-	vseq, aseq := st.rends[kindVideo].nextSeq, st.rends[kindAudio].nextSeq
-	var tseq uint64
-	if st.ts != nil {
-		tseq = st.ts.nextSeq
-	}
-	st.mu.Unlock()
+func (s *Session) start(base time.Duration, arrival time.Time) error {
+	es, err := s.sink.BeginEpoch(s.tracks, arrival)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", st.name, err)
+		return err
 	}
-	// The init segments are complete now; no playlist names them yet.
-	st.files.apply(puts, nil)
-
-	s.epoch, s.rtmpBase, s.started = e, base, true
-	cfg := &st.cfg.Segment
+	s.epoch, s.rtmpBase, s.started = es.ID, base, true
+	cfg := &s.cfg
 	for k, t := range s.tracks {
 		if t != nil {
-			s.tickBase[k] = uint64(math.Round(e.mediaStart * float64(t.timescale)))
+			s.tickBase[k] = uint64(math.Round(es.MediaStart * float64(t.timescale)))
 		}
 	}
-	if v := s.tracks[kindVideo]; v != nil {
+	if v := s.tracks[KindVideo]; v != nil {
 		s.video = &videoSeg{
-			s: s, info: v, nextSeq: vseq,
+			s: s, info: v, nextSeq: es.NextSeq[KindVideo],
 			target:    durTicks(cfg.TargetDuration, v.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, v.timescale),
-			partTicks: durTicks(cfg.partTarget(), v.timescale),
+			partTicks: durTicks(cfg.PartTarget, v.timescale),
 		}
 	}
-	if a := s.tracks[kindAudio]; a != nil {
+	if a := s.tracks[KindAudio]; a != nil {
 		s.audio = &audioSeg{
-			s: s, info: a, nextSeq: aseq,
+			s: s, info: a, nextSeq: es.NextSeq[KindAudio],
 			selfCut:   s.video == nil,
 			target:    durTicks(cfg.TargetDuration, a.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, a.timescale),
-			partTicks: durTicks(cfg.partTarget(), a.timescale),
+			partTicks: durTicks(cfg.PartTarget, a.timescale),
 		}
 	}
-	if st.ts != nil {
-		s.ts = newTSMuxer(s, tseq)
+	if cfg.LegacyTS {
+		s.ts = newTSMuxer(s, es.NextTSSeq)
 	}
-	s.log.Info("publish session started", "epoch", e.id, "media_start", e.mediaStart, "presentation_start", e.presStart)
+	s.log.Info("publish session started", "epoch", es.ID, "media_start", es.MediaStart, "presentation_start", es.PresStart)
 	pre := s.preAudio
 	s.preAudio = nil
 	for _, a := range pre {
@@ -129,24 +123,68 @@ func durTicks(d time.Duration, ts uint32) uint64 {
 	return uint64(d.Seconds()*float64(ts) + 0.5)
 }
 
-// cutPart ends b's open fragment of segment seq of track k and, with
-// LL-HLS on, publishes it as a part.
-func (s *session) cutPart(k trackKind, seq uint64, b *segmentBuilder) error {
+// cutPart ends b's open fragment of segment seq of track k and delivers
+// it as a part.
+func (s *Session) cutPart(k Kind, seq uint64, b *segmentBuilder) error {
 	cut, err := b.cutFragment()
-	if err != nil || !cut || !s.st.cfg.HLS.LowLatency.On() {
+	if err != nil || !cut {
 		return err
 	}
 	i := len(b.parts) - 1
-	s.st.publishPart(completedPart{
-		kind: k, seq: seq, epoch: s.epoch, scale: s.tracks[k].timescale,
-		index: i, info: b.parts[i], body: b.partBytes(i),
+	s.sink.Part(Part{
+		Kind: k, Seq: seq, Epoch: s.epoch, Timescale: s.tracks[k].timescale,
+		Index: i, Info: b.parts[i], Body: b.partBytes(i),
 	})
 	return nil
 }
 
+// keep records the first write error.
+func (s *Session) keep(err error) error {
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return err
+}
+
+// WriteH264 ingests one H.264 access unit (NALUs without start codes) with
+// its presentation and decode timestamps on the publisher's clock.
+func (s *Session) WriteH264(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.keep(s.writeH264(pts, dts, au, arrival))
+}
+
+// WriteH265 ingests one H.265 access unit.
+func (s *Session) WriteH265(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.keep(s.writeH265(pts, dts, au, arrival))
+}
+
+// WriteAV1 ingests one AV1 temporal unit (OBUs).
+func (s *Session) WriteAV1(pts time.Duration, tu [][]byte, arrival time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.keep(s.writeAV1(pts, tu, arrival))
+}
+
+// WriteAudio ingests one audio frame (AAC access unit or Opus packet).
+func (s *Session) WriteAudio(pts time.Duration, payload []byte, arrival time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.keep(s.writeAudio(pts, payload, arrival))
+}
+
+// Err is the first error a write returned, nil if none.
+func (s *Session) Err() error { return s.err }
+
 // writeH264 ingests one H.264 access unit (NALUs without start codes).
-func (s *session) writeH264(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
-	t := s.tracks[kindVideo]
+func (s *Session) writeH264(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
+	t := s.tracks[KindVideo]
 	if t == nil || t.family != familyH264 {
 		return nil
 	}
@@ -182,7 +220,7 @@ func (s *session) writeH264(pts, dts time.Duration, au [][]byte, arrival time.Ti
 			pps = cur.PPS
 		}
 		if !bytes.Equal(sps, cur.SPS) || !bytes.Equal(pps, cur.PPS) {
-			nt, err := newH264Track(sps, pps)
+			nt, err := NewH264Track(sps, pps)
 			if err != nil {
 				return err
 			}
@@ -202,8 +240,8 @@ func (s *session) writeH264(pts, dts time.Duration, au [][]byte, arrival time.Ti
 }
 
 // writeH265 ingests one H.265 access unit.
-func (s *session) writeH265(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
-	t := s.tracks[kindVideo]
+func (s *Session) writeH265(pts, dts time.Duration, au [][]byte, arrival time.Time) error {
+	t := s.tracks[KindVideo]
 	if t == nil || t.family != familyH265 {
 		return nil
 	}
@@ -232,7 +270,7 @@ func (s *session) writeH265(pts, dts time.Duration, au [][]byte, arrival time.Ti
 		cur := t.codec.(*mp4codecs.H265)
 		vps, sps, pps = orBytes(vps, cur.VPS), orBytes(sps, cur.SPS), orBytes(pps, cur.PPS)
 		if !bytes.Equal(vps, cur.VPS) || !bytes.Equal(sps, cur.SPS) || !bytes.Equal(pps, cur.PPS) {
-			nt, err := newH265Track(vps, sps, pps)
+			nt, err := NewH265Track(vps, sps, pps)
 			if err != nil {
 				return err
 			}
@@ -259,7 +297,7 @@ func orBytes(b, def []byte) []byte {
 }
 
 // writeAV1 ingests one AV1 temporal unit (OBUs).
-func (s *session) writeAV1(pts time.Duration, tu [][]byte, arrival time.Time) error {
+func (s *Session) writeAV1(pts time.Duration, tu [][]byte, arrival time.Time) error {
 	key := av1.IsRandomAccess2(tu)
 	if s.awaitAV1 {
 		if !key {
@@ -267,11 +305,11 @@ func (s *session) writeAV1(pts time.Duration, tu [][]byte, arrival time.Time) er
 		}
 		for _, obu := range tu {
 			if len(obu) > 0 && av1.OBUType((obu[0]>>3)&0xf) == av1.OBUTypeSequenceHeader {
-				t, err := newAV1Track(obu)
+				t, err := NewAV1Track(obu)
 				if err != nil {
 					return err
 				}
-				s.tracks[kindVideo] = t
+				s.tracks[KindVideo] = t
 				s.awaitAV1 = false
 				break
 			}
@@ -280,7 +318,7 @@ func (s *session) writeAV1(pts time.Duration, tu [][]byte, arrival time.Time) er
 			return nil
 		}
 	}
-	if t := s.tracks[kindVideo]; t == nil || t.family != familyAV1 {
+	if t := s.tracks[KindVideo]; t == nil || t.family != familyAV1 {
 		return nil
 	}
 	payload, err := av1.Bitstream(tu).Marshal()
@@ -292,21 +330,21 @@ func (s *session) writeAV1(pts time.Duration, tu [][]byte, arrival time.Time) er
 
 // reconfigure ends the current epoch and starts the next one with a new
 // video track at the next keyframe.
-func (s *session) reconfigure(t *trackInfo) error {
+func (s *Session) reconfigure(t *Track) error {
 	s.log.Info("video parameters changed; starting a new epoch", "codec", t.codecString)
 	if s.started {
 		if err := s.flush(); err != nil {
 			return err
 		}
-		s.st.closeEpoch()
+		s.sink.EndEpoch()
 	}
-	s.tracks[kindVideo] = t
+	s.tracks[KindVideo] = t
 	s.started = false
 	s.video, s.audio, s.ts = nil, nil, nil
 	return nil
 }
 
-func (s *session) writeVideo(pts, dts time.Duration, key bool, payload []byte, nalus [][]byte, arrival time.Time) error {
+func (s *Session) writeVideo(pts, dts time.Duration, key bool, payload []byte, nalus [][]byte, arrival time.Time) error {
 	if !s.started {
 		if !key {
 			return nil // decoding starts at a keyframe
@@ -315,14 +353,14 @@ func (s *session) writeVideo(pts, dts time.Duration, key bool, payload []byte, n
 			return err
 		}
 	}
-	dtsT, ok := s.toTicks(kindVideo, dts)
+	dtsT, ok := s.toTicks(KindVideo, dts)
 	if !ok {
 		return nil
 	}
-	ptsT, _ := s.toTicks(kindVideo, max(pts, s.rtmpBase))
+	ptsT, _ := s.toTicks(KindVideo, max(pts, s.rtmpBase))
 	off := int64(ptsT) - int64(dtsT)
 	if pts < dts {
-		off = -int64(uint64((dts-pts)/time.Microsecond) * uint64(s.tracks[kindVideo].timescale) / 1e6)
+		off = -int64(uint64((dts-pts)/time.Microsecond) * uint64(s.tracks[KindVideo].timescale) / 1e6)
 	}
 	smp := sample{dts: dtsT, ptsOff: int32(off), sync: key, payload: payload}
 	cut, err := s.video.push(smp, arrival)
@@ -339,8 +377,8 @@ func (s *session) writeVideo(pts, dts time.Duration, key bool, payload []byte, n
 }
 
 // writeAudio ingests one audio frame (AAC access unit or Opus packet).
-func (s *session) writeAudio(pts time.Duration, payload []byte, arrival time.Time) error {
-	t := s.tracks[kindAudio]
+func (s *Session) writeAudio(pts time.Duration, payload []byte, arrival time.Time) error {
+	t := s.tracks[KindAudio]
 	if t == nil || len(payload) == 0 {
 		return nil
 	}
@@ -357,7 +395,7 @@ func (s *session) writeAudio(pts time.Duration, payload []byte, arrival time.Tim
 			return err
 		}
 	}
-	raw, ok := s.toTicks(kindAudio, pts)
+	raw, ok := s.toTicks(KindAudio, pts)
 	if !ok {
 		return nil
 	}
@@ -381,35 +419,35 @@ func (s *session) writeAudio(pts time.Duration, payload []byte, arrival time.Tim
 }
 
 // boundary tells the audio track that video cut a segment at videoTicks.
-func (s *session) boundary(videoTicks uint64) error {
+func (s *Session) boundary(videoTicks uint64) error {
 	if s.audio == nil {
 		return nil
 	}
-	vts := uint64(s.tracks[kindVideo].timescale)
-	ats := uint64(s.tracks[kindAudio].timescale)
-	rel := videoTicks - s.tickBase[kindVideo]
-	b := s.tickBase[kindAudio] + (rel*ats+vts/2)/vts
+	vts := uint64(s.tracks[KindVideo].timescale)
+	ats := uint64(s.tracks[KindAudio].timescale)
+	rel := videoTicks - s.tickBase[KindVideo]
+	b := s.tickBase[KindAudio] + (rel*ats+vts/2)/vts
 	return s.audio.addBoundary(b)
 }
 
 // safeAudioLimit is the audio time before which no future video boundary
 // can fall: future keyframes decode after every video frame seen so far.
-func (s *session) safeAudioLimit() uint64 {
+func (s *Session) safeAudioLimit() uint64 {
 	if s.video == nil {
 		return math.MaxUint64
 	}
 	if !s.video.haveDTS {
 		return 0
 	}
-	vts := uint64(s.tracks[kindVideo].timescale)
-	ats := uint64(s.tracks[kindAudio].timescale)
-	rel := s.video.maxDTS - s.tickBase[kindVideo]
-	return s.tickBase[kindAudio] + rel*ats/vts
+	vts := uint64(s.tracks[KindVideo].timescale)
+	ats := uint64(s.tracks[KindAudio].timescale)
+	rel := s.video.maxDTS - s.tickBase[KindVideo]
+	return s.tickBase[KindAudio] + rel*ats/vts
 }
 
 // flush completes the epoch's open segments; called at disconnect and
 // before a reconfiguration.
-func (s *session) flush() error {
+func (s *Session) flush() error {
 	var errs []error
 	if s.video != nil {
 		errs = append(errs, s.video.flush())
@@ -423,8 +461,8 @@ func (s *session) flush() error {
 	return errors.Join(errs...)
 }
 
-// close ends the session.
-func (s *session) close() error {
+// Close ends the session: the open segments are completed and delivered.
+func (s *Session) Close() error {
 	if s.closed {
 		return nil
 	}
@@ -439,8 +477,8 @@ func (s *session) close() error {
 // after the target duration, fragments every fragTicks. A sample's
 // duration is known when the next one arrives, so one sample waits.
 type videoSeg struct {
-	s         *session
-	info      *trackInfo
+	s         *Session
+	info      *Track
 	b         segmentBuilder
 	open      bool
 	seq       uint64
@@ -468,7 +506,7 @@ func (v *videoSeg) push(smp sample, arrival time.Time) (bool, error) {
 		p.dur = uint32(smp.dts - p.dts)
 		v.lastDur = p.dur
 		if !v.b.fits(p.dur, v.partTicks) {
-			if err := v.s.cutPart(kindVideo, v.seq, &v.b); err != nil {
+			if err := v.s.cutPart(KindVideo, v.seq, &v.b); err != nil {
 				return false, err
 			}
 		}
@@ -484,7 +522,7 @@ func (v *videoSeg) push(smp sample, arrival time.Time) (bool, error) {
 				return false, err
 			}
 		} else if v.b.fragDur >= v.fragTicks {
-			if err := v.s.cutPart(kindVideo, v.seq, &v.b); err != nil {
+			if err := v.s.cutPart(KindVideo, v.seq, &v.b); err != nil {
 				return false, err
 			}
 		}
@@ -508,10 +546,10 @@ func (v *videoSeg) finish(arrival time.Time) error {
 		}
 		return err
 	}
-	v.s.st.publish(completedSegment{
-		kind: kindVideo, seq: v.seq, epoch: v.s.epoch, start: start, dur: end - start,
-		scale: v.info.timescale, body: body, parts: parts, arrival: arrival,
-	}, nil)
+	v.s.sink.Segment(Segment{
+		Kind: KindVideo, Seq: v.seq, Epoch: v.s.epoch, Start: start, Dur: end - start,
+		Timescale: v.info.timescale, Body: body, Parts: parts, Arrival: arrival,
+	})
 	return nil
 }
 
@@ -523,7 +561,7 @@ func (v *videoSeg) flush() error {
 			p.dur = v.info.timescale / 30
 		}
 		if !v.b.fits(p.dur, v.partTicks) {
-			if err := v.s.cutPart(kindVideo, v.seq, &v.b); err != nil {
+			if err := v.s.cutPart(KindVideo, v.seq, &v.b); err != nil {
 				return err
 			}
 		}
@@ -541,8 +579,8 @@ func (v *videoSeg) flush() error {
 // laid end to end at their codec duration while the RTMP timestamps agree
 // within a frame, so millisecond rounding does not make gaps or overlaps.
 type audioSeg struct {
-	s         *session
-	info      *trackInfo
+	s         *Session
+	info      *Track
 	b         segmentBuilder
 	open      bool
 	seq       uint64
@@ -670,13 +708,13 @@ func (a *audioSeg) add(smp sample) error {
 		a.open, a.seq = true, a.nextSeq
 	}
 	if !a.b.fits(smp.dur, a.partTicks) {
-		if err := a.s.cutPart(kindAudio, a.seq, &a.b); err != nil {
+		if err := a.s.cutPart(KindAudio, a.seq, &a.b); err != nil {
 			return err
 		}
 	}
 	a.b.add(smp)
 	if a.b.fragDur >= a.fragTicks {
-		return a.s.cutPart(kindAudio, a.seq, &a.b)
+		return a.s.cutPart(KindAudio, a.seq, &a.b)
 	}
 	return nil
 }
@@ -692,10 +730,10 @@ func (a *audioSeg) finish() error {
 		}
 		return err
 	}
-	a.s.st.publish(completedSegment{
-		kind: kindAudio, seq: a.seq, epoch: a.s.epoch, start: start, dur: end - start,
-		scale: a.info.timescale, body: body, parts: parts,
-	}, nil)
+	a.s.sink.Segment(Segment{
+		Kind: KindAudio, Seq: a.seq, Epoch: a.s.epoch, Start: start, Dur: end - start,
+		Timescale: a.info.timescale, Body: body, Parts: parts,
+	})
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package origin
+package live
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/Eyevinn/hls-m3u8/m3u8"
 	"github.com/zencoder/go-dash/v3/mpd"
+
+	"github.com/edgecache/edgecache/origin/media"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -50,17 +52,17 @@ func goldenCases() []struct {
 				timeShiftBuffer: 12 * time.Second, presentationDelay: 6 * time.Second, utcTimingURL: "/dash/time",
 				periods: []dashPeriod{
 					{id: "p3", start: 80 * time.Second, reps: []dashRepresentation{
-						{kind: kindVideo, id: "video", codecs: "avc1.64001f", bandwidth: 3000000, timescale: 90000,
+						{kind: media.KindVideo, id: "video", codecs: "avc1.64001f", bandwidth: 3000000, timescale: 90000,
 							width: 1280, height: 720, frameRate: 30, initURI: "live/tok/video/init-3.mp4",
 							mediaURI: "live/tok/video/$Number$.m4s", startNumber: 41, pto: 7200000,
 							segments: []dashSegment{{7380000, 180000}, {7560000, 180000}, {7740000, 135000}}},
-						{kind: kindAudio, id: "audio", codecs: "mp4a.40.2", bandwidth: 130000, timescale: 48000,
+						{kind: media.KindAudio, id: "audio", codecs: "mp4a.40.2", bandwidth: 130000, timescale: 48000,
 							sampleRate: 48000, channels: 2, initURI: "live/tok/audio/init-3.mp4",
 							mediaURI: "live/tok/audio/$Number$.m4s", startNumber: 41, pto: 3840000,
 							segments: []dashSegment{{3936000, 96256}, {4032256, 95232}, {4127488, 72704}}},
 					}},
 					{id: "p4", start: 90250 * time.Millisecond, reps: []dashRepresentation{
-						{kind: kindVideo, id: "video", codecs: "avc1.64001f", bandwidth: 3000000, timescale: 90000,
+						{kind: media.KindVideo, id: "video", codecs: "avc1.64001f", bandwidth: 3000000, timescale: 90000,
 							width: 1280, height: 720, frameRate: 30, initURI: "live/tok/video/init-4.mp4",
 							mediaURI: "live/tok/video/$Number$.m4s", startNumber: 44, pto: 7875000,
 							segments: []dashSegment{{7875000, 180000}, {8055000, 180000}}},

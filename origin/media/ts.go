@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // tsMuxer produces the optional legacy rendition: muxed audio+video
 // MPEG-TS segments cut on the same keyframes as the CMAF segments.
 type tsMuxer struct {
-	s       *session
+	s       *Session
 	w       *mpegts.Writer
 	out     *switchWriter
 	vt, at  *mpegts.Track
@@ -33,8 +33,8 @@ func (w *switchWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
 
 // newTSMuxer returns nil when the tracks cannot go into the legacy
 // rendition (it needs H.264 or H.265 video; audio must be AAC if present).
-func newTSMuxer(s *session, seq uint64) *tsMuxer {
-	v, a := s.tracks[kindVideo], s.tracks[kindAudio]
+func newTSMuxer(s *Session, seq uint64) *tsMuxer {
+	v, a := s.tracks[KindVideo], s.tracks[KindAudio]
 	if v == nil || (v.family != familyH264 && v.family != familyH265) {
 		return nil
 	}
@@ -104,11 +104,11 @@ func (m *tsMuxer) writeAudio(audioTicks uint64, au []byte) error {
 		return nil
 	}
 	s := m.s
-	ats := uint64(s.tracks[kindAudio].timescale)
-	if audioTicks < s.tickBase[kindAudio] {
+	ats := uint64(s.tracks[KindAudio].timescale)
+	if audioTicks < s.tickBase[KindAudio] {
 		return nil
 	}
-	pts := s.tickBase[kindVideo] + (audioTicks-s.tickBase[kindAudio])*90000/ats
+	pts := s.tickBase[KindVideo] + (audioTicks-s.tickBase[KindAudio])*90000/ats
 	return m.w.WriteMPEG4Audio(m.at, int64(pts), [][]byte{au})
 }
 
@@ -120,10 +120,10 @@ func (m *tsMuxer) finish(end uint64) error {
 	if len(body) == 0 || end <= m.start {
 		return nil
 	}
-	m.s.st.publish(completedSegment{
-		ts: true, kind: kindVideo, seq: m.seq, epoch: m.s.epoch,
-		start: m.start, dur: end - m.start, scale: 90000, body: body,
-	}, nil)
+	m.s.sink.Segment(Segment{
+		TS: true, Kind: KindVideo, Seq: m.seq, Epoch: m.s.epoch,
+		Start: m.start, Dur: end - m.start, Timescale: 90000, Body: body,
+	})
 	return nil
 }
 

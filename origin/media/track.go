@@ -1,4 +1,4 @@
-package origin
+package media
 
 import (
 	"errors"
@@ -16,22 +16,24 @@ import (
 // ErrUnsupportedCodec is returned for tracks the packager cannot package.
 var ErrUnsupportedCodec = errors.New("unsupported codec")
 
-type trackKind uint8
+// Kind is a track's kind; it indexes per-kind arrays.
+type Kind uint8
 
+// Track kinds.
 const (
-	kindVideo trackKind = iota
-	kindAudio
+	KindVideo Kind = iota
+	KindAudio
 )
 
 // String is the track's name in URLs and metric labels.
-func (k trackKind) String() string {
-	if k == kindVideo {
+func (k Kind) String() string {
+	if k == KindVideo {
 		return "video"
 	}
 	return "audio"
 }
 
-// codecFamily tells the ingest path how to turn access units into samples.
+// codecFamily tells the session how to turn access units into samples.
 type codecFamily uint8
 
 const (
@@ -42,10 +44,11 @@ const (
 	familyOpus
 )
 
-// trackInfo describes one elementary stream of a publish session. It is
-// immutable once built.
-type trackInfo struct {
-	kind        trackKind
+// Track describes one elementary stream of a publish session, built from
+// the codec parameters an ingest protocol announces. It is immutable once
+// built: its fields are read through methods.
+type Track struct {
+	kind        Kind
 	family      codecFamily
 	codec       mp4codecs.Codec // for the CMAF init segment
 	timescale   uint32
@@ -63,16 +66,32 @@ type trackInfo struct {
 	frameSamples int
 }
 
-// sameInit reports whether two sessions' tracks would produce the same
-// init segment, so players can keep decoding across them.
-func (t *trackInfo) sameInit(o *trackInfo) bool {
-	if t == nil || o == nil {
-		return t == o
-	}
-	return t.codecString == o.codecString && fmt.Sprintf("%#v", t.codec) == fmt.Sprintf("%#v", o.codec)
-}
+// Kind is video or audio.
+func (t *Track) Kind() Kind { return t.kind }
 
-func newH264Track(sps, pps []byte) (*trackInfo, error) {
+// Timescale is the track's media timescale (ticks per second).
+func (t *Track) Timescale() uint32 { return t.timescale }
+
+// CodecString is the RFC 6381 codec, for CODECS= and @codecs.
+func (t *Track) CodecString() string { return t.codecString }
+
+// Width, Height and FrameRate describe a video track (zero for audio).
+func (t *Track) Width() int { return t.width }
+
+// Height is the video height in pixels.
+func (t *Track) Height() int { return t.height }
+
+// FrameRate is the video frame rate, 0 when unknown.
+func (t *Track) FrameRate() float64 { return t.frameRate }
+
+// SampleRate and Channels describe an audio track (zero for video).
+func (t *Track) SampleRate() int { return t.sampleRate }
+
+// Channels is the audio channel count.
+func (t *Track) Channels() int { return t.channels }
+
+// NewH264Track describes an H.264 track from its SPS and PPS.
+func NewH264Track(sps, pps []byte) (*Track, error) {
 	if len(sps) < 4 || len(pps) == 0 {
 		return nil, fmt.Errorf("h264: %w: missing SPS/PPS", ErrUnsupportedCodec)
 	}
@@ -80,8 +99,8 @@ func newH264Track(sps, pps []byte) (*trackInfo, error) {
 	if err := s.Unmarshal(sps); err != nil {
 		return nil, fmt.Errorf("h264: parse SPS: %w", err)
 	}
-	return &trackInfo{
-		kind:        kindVideo,
+	return &Track{
+		kind:        KindVideo,
 		family:      familyH264,
 		codec:       &mp4codecs.H264{SPS: clone(sps), PPS: clone(pps)},
 		timescale:   90000,
@@ -92,7 +111,8 @@ func newH264Track(sps, pps []byte) (*trackInfo, error) {
 	}, nil
 }
 
-func newH265Track(vps, sps, pps []byte) (*trackInfo, error) {
+// NewH265Track describes an H.265 track from its VPS, SPS and PPS.
+func NewH265Track(vps, sps, pps []byte) (*Track, error) {
 	if len(vps) == 0 || len(sps) == 0 || len(pps) == 0 {
 		return nil, fmt.Errorf("h265: %w: missing VPS/SPS/PPS", ErrUnsupportedCodec)
 	}
@@ -100,8 +120,8 @@ func newH265Track(vps, sps, pps []byte) (*trackInfo, error) {
 	if err := s.Unmarshal(sps); err != nil {
 		return nil, fmt.Errorf("h265: parse SPS: %w", err)
 	}
-	return &trackInfo{
-		kind:        kindVideo,
+	return &Track{
+		kind:        KindVideo,
 		family:      familyH265,
 		codec:       &mp4codecs.H265{VPS: clone(vps), SPS: clone(sps), PPS: clone(pps)},
 		timescale:   90000,
@@ -153,7 +173,8 @@ func hevcCodecString(s *h265.SPS, rawSPS []byte) string {
 	return b.String()
 }
 
-func newAV1Track(seqHeaderOBU []byte) (*trackInfo, error) {
+// NewAV1Track describes an AV1 track from its sequence header OBU.
+func NewAV1Track(seqHeaderOBU []byte) (*Track, error) {
 	var sh av1.SequenceHeader
 	if err := sh.Unmarshal(seqHeaderOBU); err != nil {
 		return nil, fmt.Errorf("av1: parse sequence header: %w", err)
@@ -177,8 +198,8 @@ func newAV1Track(seqHeaderOBU []byte) (*trackInfo, error) {
 	if ti := sh.TimingInfo; ti != nil && ti.NumUnitsInDisplayTick != 0 {
 		fps = float64(ti.TimeScale) / float64(ti.NumUnitsInDisplayTick)
 	}
-	return &trackInfo{
-		kind:        kindVideo,
+	return &Track{
+		kind:        KindVideo,
 		family:      familyAV1,
 		codec:       &mp4codecs.AV1{SequenceHeader: clone(seqHeaderOBU)},
 		timescale:   90000,
@@ -189,7 +210,8 @@ func newAV1Track(seqHeaderOBU []byte) (*trackInfo, error) {
 	}, nil
 }
 
-func newAACTrack(cfg *mpeg4audio.AudioSpecificConfig) (*trackInfo, error) {
+// NewAACTrack describes an AAC track from its AudioSpecificConfig.
+func NewAACTrack(cfg *mpeg4audio.AudioSpecificConfig) (*Track, error) {
 	if cfg == nil || cfg.SampleRate <= 0 {
 		return nil, fmt.Errorf("aac: %w: missing AudioSpecificConfig", ErrUnsupportedCodec)
 	}
@@ -204,8 +226,8 @@ func newAACTrack(cfg *mpeg4audio.AudioSpecificConfig) (*trackInfo, error) {
 	if cfg.FrameLengthFlag {
 		frame = 960
 	}
-	return &trackInfo{
-		kind:         kindAudio,
+	return &Track{
+		kind:         KindAudio,
 		family:       familyAAC,
 		codec:        &mp4codecs.MPEG4Audio{Config: *cfg},
 		timescale:    uint32(cfg.SampleRate),
@@ -216,12 +238,14 @@ func newAACTrack(cfg *mpeg4audio.AudioSpecificConfig) (*trackInfo, error) {
 	}, nil
 }
 
-func newOpusTrack(channels int) *trackInfo {
+// NewOpusTrack describes an Opus track with channels channels (2 when
+// not positive).
+func NewOpusTrack(channels int) *Track {
 	if channels <= 0 {
 		channels = 2
 	}
-	return &trackInfo{
-		kind:        kindAudio,
+	return &Track{
+		kind:        KindAudio,
 		family:      familyOpus,
 		codec:       &mp4codecs.Opus{ChannelCount: channels},
 		timescale:   48000,

@@ -1,4 +1,4 @@
-package origin
+package live
 
 import (
 	"fmt"
@@ -6,41 +6,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the packager's Prometheus collectors, registered on the
-// Registerer given to New (tests pass a fresh registry).
-type metrics struct {
+// Metrics are the live streams' Prometheus collectors.
+type Metrics struct {
 	streams     prometheus.Gauge
-	bytesIn     *prometheus.CounterVec
-	bitrateIn   *prometheus.GaugeVec
 	segments    *prometheus.CounterVec
-	rejections  *prometheus.CounterVec
 	listLatency prometheus.Histogram
 	held        *prometheus.GaugeVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// NewMetrics registers the collectors on reg (tests pass a fresh registry).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	const ns, sub = "edgecache", "packager"
-	m := &metrics{
+	m := &Metrics{
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "streams_publishing",
 			Help: "Streams that currently have a publisher.",
 		}),
-		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "ingest_bytes_total",
-			Help: "Bytes received from publishers; rate() of it is the ingest bitrate.",
-		}, []string{"stream"}),
-		bitrateIn: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "ingest_bitrate_bits_per_second",
-			Help: "Ingest bitrate of a stream over the last few seconds.",
-		}, []string{"stream"}),
 		segments: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "segments_total",
 			Help: "Complete segments produced, by track (video, audio, ts).",
 		}, []string{"stream", "track"}),
-		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "publish_rejections_total",
-			Help: "Publish attempts rejected, by reason.",
-		}, []string{"reason"}),
 		listLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "keyframe_to_listed_seconds",
 			Help:    "Time from the arrival of the keyframe that closes a segment to the playlists listing it.",
@@ -51,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "LL-HLS requests being held: blocking playlist reloads (playlist) and preload hints (part).",
 		}, []string{"kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.streams, m.bytesIn, m.bitrateIn, m.segments, m.rejections, m.listLatency, m.held} {
+	for _, c := range []prometheus.Collector{m.streams, m.segments, m.listLatency, m.held} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register packager metrics: %w", err)
 		}
@@ -60,8 +45,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // forget drops a removed stream's labelled series.
-func (m *metrics) forget(stream string) {
-	m.bytesIn.DeleteLabelValues(stream)
-	m.bitrateIn.DeleteLabelValues(stream)
+func (m *Metrics) forget(stream string) {
 	m.segments.DeletePartialMatch(prometheus.Labels{"stream": stream})
 }

@@ -1,6 +1,7 @@
-package origin
+package live
 
 import (
+	"bytes"
 	"hash/fnv"
 	"strconv"
 	"sync"
@@ -27,10 +28,10 @@ const (
 	mimeTS       = "video/mp2t"
 )
 
-// entry is one complete object as served over HTTP. It is immutable once
+// Entry is one complete object as served over HTTP. It is immutable once
 // built: the store hands the same value to every reader (groupcache
 // ByteView style), so nobody may write to body.
-type entry struct {
+type Entry struct {
 	body        []byte
 	contentType string
 	class       cacheClass
@@ -38,13 +39,32 @@ type entry struct {
 	modTime     time.Time
 }
 
-func newEntry(body []byte, contentType string, class cacheClass, etag string, now time.Time) *entry {
+// ContentType is the object's Content-Type.
+func (e *Entry) ContentType() string { return e.contentType }
+
+// ETag is the object's strong entity tag, quoted.
+func (e *Entry) ETag() string { return e.etag }
+
+// ModTime is when the object was built.
+func (e *Entry) ModTime() time.Time { return e.modTime }
+
+// Immutable reports an init or media segment (or part), whose URL never
+// names other bytes; the rest are live playlists and MPDs.
+func (e *Entry) Immutable() bool { return e.class == classImmutable }
+
+// Len is the body's length in bytes.
+func (e *Entry) Len() int { return len(e.body) }
+
+// NewReader reads the body; nobody can write to it through the reader.
+func (e *Entry) NewReader() *bytes.Reader { return bytes.NewReader(e.body) }
+
+func newEntry(body []byte, contentType string, class cacheClass, etag string, now time.Time) *Entry {
 	if etag == "" {
 		h := fnv.New64a()
 		h.Write(body)
 		etag = strconv.FormatUint(h.Sum64(), 36)
 	}
-	return &entry{body: body, contentType: contentType, class: class, etag: `"` + etag + `"`, modTime: now}
+	return &Entry{body: body, contentType: contentType, class: class, etag: `"` + etag + `"`, modTime: now}
 }
 
 // fileSet is a stream's HTTP namespace: names relative to /hls/STREAM/
@@ -58,12 +78,12 @@ func newEntry(body []byte, contentType string, class cacheClass, etag string, no
 // visible under its own name before its segment is complete.
 type fileSet struct {
 	mu    sync.RWMutex // guards files
-	files map[string]*entry
+	files map[string]*Entry
 }
 
-func newFileSet() *fileSet { return &fileSet{files: make(map[string]*entry)} }
+func newFileSet() *fileSet { return &fileSet{files: make(map[string]*Entry)} }
 
-func (f *fileSet) get(name string) (*entry, bool) {
+func (f *fileSet) get(name string) (*Entry, bool) {
 	f.mu.RLock()
 	e, ok := f.files[name]
 	f.mu.RUnlock()
@@ -71,7 +91,7 @@ func (f *fileSet) get(name string) (*entry, bool) {
 }
 
 // apply makes puts visible and removes dels in one step.
-func (f *fileSet) apply(puts map[string]*entry, dels []string) {
+func (f *fileSet) apply(puts map[string]*Entry, dels []string) {
 	f.mu.Lock()
 	for _, name := range dels {
 		delete(f.files, name)

@@ -1,19 +1,17 @@
-package origin
+package live
 
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"strconv"
 	"sync"
 	"time"
-)
 
-// ErrStreamBusy is returned when a stream already has a publisher.
-var ErrStreamBusy = errors.New("stream already has a publisher")
+	"github.com/edgecache/edgecache/origin/media"
+)
 
 // segMeta describes one complete media segment of a rendition.
 type segMeta struct {
@@ -49,14 +47,14 @@ type epoch struct {
 	id         int
 	presStart  float64 // seconds since availabilityStartTime (P)
 	mediaStart float64 // seconds of continuous media time (S)
-	tracks     [2]*trackInfo
+	tracks     [2]*media.Track
 	initName   [2]string
 }
 
 // rendition is a track kind's persistent output across publish sessions:
 // the window of listed segments and the ones retired from it.
 type rendition struct {
-	kind     trackKind
+	kind     media.Kind
 	segs     []*segMeta // listed, oldest first
 	retired  []retiredSeg
 	nextSeq  uint64
@@ -67,7 +65,7 @@ type rendition struct {
 
 	// LL-HLS (fMP4 renditions with hls.low_latency on).
 	open  *openSeg // the segment being produced; nil until its first part
-	delta *entry   // the Playlist Delta Update; nil when nothing is skippable
+	delta *Entry   // the Playlist Delta Update; nil when nothing is skippable
 }
 
 func (r *rendition) endSeconds() float64 {
@@ -105,25 +103,24 @@ type Stream struct {
 	token string // in immutable URLs: never the same across restarts
 	cfg   *Config
 	log   *slog.Logger
-	m     *metrics
+	m     *Metrics
 	files *fileSet
 
-	mu            sync.Mutex // guards the fields below
-	ast           time.Time  // availabilityStartTime; zero until first media
-	publishing    bool
-	idleSince     time.Time
-	epochs        []*epoch
-	nextEpoch     int
-	rends         [2]*rendition
-	ts            *rendition // legacy MPEG-TS, when enabled
-	presEnd       float64    // end of the latest segment, presentation seconds
-	lastTracks    [2]*trackInfo
-	changed       chan struct{}
-	lastMediaTime time.Time
-	epochClosed   bool // the last epoch ended and the next has not begun
+	mu          sync.Mutex // guards the fields below
+	ast         time.Time  // availabilityStartTime; zero until first media
+	publishing  bool
+	idleSince   time.Time
+	epochs      []*epoch
+	nextEpoch   int
+	rends       [2]*rendition
+	ts          *rendition // legacy MPEG-TS, when enabled
+	presEnd     float64    // end of the latest segment, presentation seconds
+	lastTracks  [2]*media.Track
+	changed     chan struct{}
+	epochClosed bool // the last epoch ended and the next has not begun
 }
 
-func newStream(name string, cfg *Config, log *slog.Logger, m *metrics, now time.Time) *Stream {
+func newStream(name string, cfg *Config, log *slog.Logger, m *Metrics, now time.Time) *Stream {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	token := strconv.FormatInt(now.UnixMilli(), 36) + strconv.FormatUint(uint64(binary.BigEndian.Uint32(rnd[:])%1296), 36)
@@ -135,16 +132,39 @@ func newStream(name string, cfg *Config, log *slog.Logger, m *metrics, now time.
 		m:       m,
 		files:   newFileSet(),
 		changed: make(chan struct{}),
-		rends:   [2]*rendition{{kind: kindVideo}, {kind: kindAudio}},
+		rends:   [2]*rendition{{kind: media.KindVideo}, {kind: media.KindAudio}},
 	}
 	if cfg.HLS.LegacyTS {
-		st.ts = &rendition{kind: kindVideo}
+		st.ts = &rendition{kind: media.KindVideo}
 	}
 	return st
 }
 
 // Name returns the stream name.
 func (st *Stream) Name() string { return st.name }
+
+// Token is the stream's part of its immutable URLs.
+func (st *Stream) Token() string { return st.token }
+
+// SegmentInfo describes one listed segment.
+type SegmentInfo struct {
+	MSN      uint64
+	Name     string
+	Duration time.Duration
+	Parts    int
+}
+
+// Segments lists kind k's window, oldest first.
+func (st *Stream) Segments(k media.Kind) []SegmentInfo {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	segs := st.rends[k].segs
+	out := make([]SegmentInfo, len(segs))
+	for i, s := range segs {
+		out[i] = SegmentInfo{MSN: s.seq, Name: s.name, Duration: time.Duration(s.seconds() * float64(time.Second)), Parts: len(s.parts)}
+	}
+	return out
+}
 
 // Changed returns a channel that is closed at the next change of the
 // stream's playlists. Blocking playlist reloads (LL-HLS _HLS_msn) wait on
@@ -177,14 +197,15 @@ func (st *Stream) release(now time.Time) {
 	if !st.cfg.HLS.LowLatency.On() {
 		return
 	}
-	puts := map[string]*entry{}
+	puts := map[string]*Entry{}
 	dels := st.dropOpenLocked()
 	st.renderMediaLocked(puts, now)
 	st.files.apply(puts, dels)
 	st.notifyLocked()
 }
 
-func (st *Stream) isPublishing() bool {
+// IsPublishing reports whether the stream has a publisher.
+func (st *Stream) IsPublishing() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.publishing
@@ -197,20 +218,24 @@ func (st *Stream) idle(before time.Time) bool {
 	return !st.publishing && st.idleSince.Before(before)
 }
 
-// path names (relative to the stream's directory).
+// Names in a stream's namespace.
 const (
-	nameMultivariant = "index.m3u8" // also served as /hls/STREAM.m3u8
-	nameMPD          = "manifest.mpd"
+	NameMultivariant = "index.m3u8" // also served as /hls/STREAM.m3u8
+	NameMPD          = "manifest.mpd"
 	nameTSPlaylist   = "ts.m3u8"
 )
 
-func playlistName(k trackKind) string { return k.String() + ".m3u8" }
+// PlaylistName is the file name of kind's media playlist.
+func PlaylistName(k media.Kind) string { return k.String() + ".m3u8" }
 
-func (st *Stream) initName(k trackKind, e int) string {
+// InitName is the init segment of kind k in epoch e.
+func (st *Stream) InitName(k media.Kind, e int) string {
 	return st.token + "/" + k.String() + "/init-" + strconv.Itoa(e) + ".mp4"
 }
 
-func (st *Stream) segName(k trackKind, seq uint64) string {
+// SegmentName is segment seq of kind k; the URL layout is
+// TOKEN/KIND/MSN.m4s, TOKEN never the same across restarts.
+func (st *Stream) SegmentName(k media.Kind, seq uint64) string {
 	return st.token + "/" + k.String() + "/" + strconv.FormatUint(seq, 10) + ".m4s"
 }
 
@@ -220,7 +245,7 @@ func (st *Stream) tsSegName(seq uint64) string {
 
 // beginEpochLocked starts the outputs of a publish session whose first
 // media arrived at now.
-func (st *Stream) beginEpochLocked(tracks [2]*trackInfo, now time.Time) (*epoch, map[string]*entry, error) {
+func (st *Stream) beginEpochLocked(tracks [2]*media.Track, now time.Time) (*epoch, map[string]*Entry, error) {
 	if st.ast.IsZero() {
 		st.ast = now
 	}
@@ -243,17 +268,17 @@ func (st *Stream) beginEpochLocked(tracks [2]*trackInfo, now time.Time) (*epoch,
 	// rendition that made fewer segments than another (audio that began
 	// late, an empty audio slot) must not be aligned up to it: the gap
 	// would shift the number of every segment listed after it.
-	puts := map[string]*entry{}
+	puts := map[string]*Entry{}
 	for k, t := range tracks {
 		if t == nil {
 			continue
 		}
-		body, err := marshalInit(t)
+		body, err := media.MarshalInit(t)
 		if err != nil {
 			return nil, nil, err
 		}
-		e.initName[k] = st.initName(trackKind(k), e.id)
-		puts[e.initName[k]] = newEntry(body, mimeFor(trackKind(k)), classImmutable, st.token+"-"+e.initName[k], now)
+		e.initName[k] = st.InitName(media.Kind(k), e.id)
+		puts[e.initName[k]] = newEntry(body, mimeFor(media.Kind(k)), classImmutable, st.token+"-"+e.initName[k], now)
 	}
 	st.epochs = append(st.epochs, e)
 	st.epochClosed = false
@@ -261,68 +286,56 @@ func (st *Stream) beginEpochLocked(tracks [2]*trackInfo, now time.Time) (*epoch,
 	return e, puts, nil
 }
 
-func mimeFor(k trackKind) string {
-	if k == kindVideo {
+func mimeFor(k media.Kind) string {
+	if k == media.KindVideo {
 		return mimeVideoMP4
 	}
 	return mimeAudioMP4
-}
-
-// completedSegment is handed from a track segmenter to the stream.
-type completedSegment struct {
-	kind    trackKind
-	ts      bool // legacy MPEG-TS rendition
-	seq     uint64
-	epoch   *epoch
-	start   uint64
-	dur     uint64
-	scale   uint32
-	body    []byte
-	parts   []partInfo
-	arrival time.Time // arrival of the keyframe that closed it (zero: n/a)
 }
 
 // publish makes a completed segment visible together with the
 // playlists that list it. Its LL-HLS parts, already served from the bytes
 // of the segment being built, are served from the finished segment's bytes
 // from now on: the same content, one copy.
-func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
+func (st *Stream) publish(c media.Segment) {
 	now := time.Now()
 	st.mu.Lock()
-	r := st.rends[c.kind]
-	kindLabel := c.kind.String()
-	name := st.segName(c.kind, c.seq)
-	ctype := mimeFor(c.kind)
-	if c.ts {
-		r, kindLabel, name, ctype = st.ts, "ts", st.tsSegName(c.seq), mimeTS
+	e := st.epochLocked(c.Epoch)
+	if e == nil || c.TS && st.ts == nil {
+		st.mu.Unlock()
+		st.log.Error("segment of no current epoch or rendition", "epoch", c.Epoch, "msn", c.Seq)
+		return
+	}
+	r := st.rends[c.Kind]
+	kindLabel := c.Kind.String()
+	name := st.SegmentName(c.Kind, c.Seq)
+	ctype := mimeFor(c.Kind)
+	if c.TS {
+		r, kindLabel, name, ctype = st.ts, "ts", st.tsSegName(c.Seq), mimeTS
 	}
 	seg := &segMeta{
-		seq: c.seq, epoch: c.epoch, start: c.start, dur: c.dur, timescale: c.scale,
-		size: len(c.body), name: name, parts: partMetas(c.parts),
+		seq: c.Seq, epoch: e, start: c.Start, dur: c.Dur, timescale: c.Timescale,
+		size: len(c.Body), name: name, parts: partMetas(c.Parts),
 	}
 	if n := len(r.segs); n > 0 {
-		seg.disc = r.segs[n-1].epoch != c.epoch
+		seg.disc = r.segs[n-1].epoch != e
 	} else {
-		seg.disc = c.epoch.id > 0
+		seg.disc = e.id > 0
 	}
 	r.segs = append(r.segs, seg)
-	r.nextSeq = max(r.nextSeq, c.seq+1)
+	r.nextSeq = max(r.nextSeq, c.Seq+1)
 	r.maxDur = math.Max(r.maxDur, seg.seconds())
-	r.endTicks, r.endTS = c.start+c.dur, c.scale
+	r.endTicks, r.endTS = c.Start+c.Dur, c.Timescale
 	st.presEnd = math.Max(st.presEnd, seg.presStart()+seg.seconds())
-	st.lastMediaTime = now
 
-	puts := map[string]*entry{}
-	for k, v := range extra {
-		puts[k] = v
-	}
-	puts[name] = newEntry(c.body, ctype, classImmutable, st.token+"-"+name, now)
-	if !c.ts && st.cfg.HLS.LowLatency.On() {
-		for i, p := range c.parts {
-			pn := st.partName(c.kind, c.seq, i)
-			puts[pn] = newEntry(c.body[p.offset:p.offset+p.size:p.offset+p.size], ctype, classImmutable, st.token+"-"+pn, now)
+	puts := map[string]*Entry{}
+	puts[name] = newEntry(c.Body, ctype, classImmutable, st.token+"-"+name, now)
+	if !c.TS && st.cfg.HLS.LowLatency.On() {
+		for i, p := range c.Parts {
+			pn := st.PartName(c.Kind, c.Seq, i)
+			puts[pn] = newEntry(c.Body[p.Offset:p.Offset+p.Size:p.Offset+p.Size], ctype, classImmutable, st.token+"-"+pn, now)
 		}
-		if r.open != nil && r.open.seq <= c.seq {
+		if r.open != nil && r.open.seq <= c.Seq {
 			r.open = nil
 		}
 	}
@@ -343,9 +356,19 @@ func (st *Stream) publish(c completedSegment, extra map[string]*entry) {
 	st.mu.Unlock()
 
 	st.m.segments.WithLabelValues(st.name, kindLabel).Inc()
-	if !c.arrival.IsZero() {
-		st.m.listLatency.Observe(time.Since(c.arrival).Seconds())
+	if !c.Arrival.IsZero() {
+		st.m.listLatency.Observe(time.Since(c.Arrival).Seconds())
 	}
+}
+
+// epochLocked finds an epoch by id; the newest is almost always it.
+func (st *Stream) epochLocked(id int) *epoch {
+	for i := len(st.epochs) - 1; i >= 0; i-- {
+		if st.epochs[i].id == id {
+			return st.epochs[i]
+		}
+	}
+	return nil
 }
 
 // notifyLocked wakes everyone waiting on Changed.
@@ -355,7 +378,7 @@ func (st *Stream) notifyLocked() {
 }
 
 // renderLocked re-renders every playlist into puts.
-func (st *Stream) renderLocked(puts map[string]*entry, now time.Time) {
+func (st *Stream) renderLocked(puts map[string]*Entry, now time.Time) {
 	st.renderMediaLocked(puts, now)
 	if st.ts != nil && len(st.ts.segs) > 0 {
 		if b, err := st.mediaPlaylistLocked(st.ts, true).encode(); err == nil {
@@ -363,11 +386,11 @@ func (st *Stream) renderLocked(puts map[string]*entry, now time.Time) {
 		}
 	}
 	if mv := st.multivariantLocked(); mv != nil {
-		puts[nameMultivariant] = newEntry(mv.encode(), mimeHLS, classLive, "", now)
+		puts[NameMultivariant] = newEntry(mv.encode(), mimeHLS, classLive, "", now)
 	}
 	if man := st.manifestLocked(now); man != nil {
 		if b, err := man.encode(); err == nil {
-			puts[nameMPD] = newEntry(b, mimeDASH, classLive, "", now)
+			puts[NameMPD] = newEntry(b, mimeDASH, classLive, "", now)
 		} else {
 			st.log.Error("render mpd", "err", err)
 		}
@@ -376,7 +399,7 @@ func (st *Stream) renderLocked(puts map[string]*entry, now time.Time) {
 
 // renderMediaLocked re-renders the fMP4 media playlists (and their delta
 // updates) into puts: what a new LL-HLS part changes.
-func (st *Stream) renderMediaLocked(puts map[string]*entry, now time.Time) {
+func (st *Stream) renderMediaLocked(puts map[string]*Entry, now time.Time) {
 	for _, r := range st.rends {
 		r.delta = nil
 		if len(r.segs) == 0 {
@@ -388,7 +411,7 @@ func (st *Stream) renderMediaLocked(puts map[string]*entry, now time.Time) {
 			st.log.Error("render playlist", "track", r.kind, "err", err)
 			continue
 		}
-		puts[playlistName(r.kind)] = newEntry(b, mimeHLS, classLive, "", now)
+		puts[PlaylistName(r.kind)] = newEntry(b, mimeHLS, classLive, "", now)
 		if n := p.skippable(); n > 0 {
 			d, err := p.encodeDelta(n)
 			if err != nil {
@@ -433,32 +456,32 @@ func (st *Stream) targetLocked(r *rendition) uint {
 // multivariantLocked describes the latest session's tracks; nil until the
 // main rendition has a segment, so BANDWIDTH is a measured value.
 func (st *Stream) multivariantLocked() *hlsMultivariant {
-	v, a := st.lastTracks[kindVideo], st.lastTracks[kindAudio]
+	v, a := st.lastTracks[media.KindVideo], st.lastTracks[media.KindAudio]
 	mv := &hlsMultivariant{}
 	var peak, avg float64
 	var codecs []string
 	if v != nil {
-		if len(st.rends[kindVideo].segs) == 0 {
+		if len(st.rends[media.KindVideo].segs) == 0 {
 			return nil
 		}
-		mv.videoURI = st.name + "/" + playlistName(kindVideo)
-		mv.width, mv.height, mv.frameRate = v.width, v.height, v.frameRate
-		p, q := st.rends[kindVideo].bitrates()
+		mv.videoURI = st.name + "/" + PlaylistName(media.KindVideo)
+		mv.width, mv.height, mv.frameRate = v.Width(), v.Height(), v.FrameRate()
+		p, q := st.rends[media.KindVideo].bitrates()
 		peak, avg = peak+p, avg+q
-		codecs = append(codecs, v.codecString)
+		codecs = append(codecs, v.CodecString())
 	}
 	if a != nil {
-		if len(st.rends[kindAudio].segs) == 0 && v == nil {
+		if len(st.rends[media.KindAudio].segs) == 0 && v == nil {
 			return nil
 		}
-		mv.audioURI = st.name + "/" + playlistName(kindAudio)
-		mv.channels = a.channels
-		p, q := st.rends[kindAudio].bitrates()
+		mv.audioURI = st.name + "/" + PlaylistName(media.KindAudio)
+		mv.channels = a.Channels()
+		p, q := st.rends[media.KindAudio].bitrates()
 		if p == 0 {
 			p, q = 128000, 128000
 		}
 		peak, avg = peak+p, avg+q
-		codecs = append(codecs, a.codecString)
+		codecs = append(codecs, a.CodecString())
 	}
 	if v == nil && a == nil {
 		return nil
@@ -498,18 +521,18 @@ func (st *Stream) manifestLocked(now time.Time) *dashManifest {
 				continue
 			}
 			rep := dashRepresentation{
-				kind:       trackKind(k),
-				id:         trackKind(k).String(),
-				codecs:     t.codecString,
-				timescale:  t.timescale,
-				width:      t.width,
-				height:     t.height,
-				frameRate:  t.frameRate,
-				sampleRate: t.sampleRate,
-				channels:   t.channels,
+				kind:       media.Kind(k),
+				id:         media.Kind(k).String(),
+				codecs:     t.CodecString(),
+				timescale:  t.Timescale(),
+				width:      t.Width(),
+				height:     t.Height(),
+				frameRate:  t.FrameRate(),
+				sampleRate: t.SampleRate(),
+				channels:   t.Channels(),
 				initURI:    st.name + "/" + e.initName[k],
-				mediaURI:   st.name + "/" + st.token + "/" + trackKind(k).String() + "/$Number$.m4s",
-				pto:        uint64(math.Round(e.mediaStart * float64(t.timescale))),
+				mediaURI:   st.name + "/" + st.token + "/" + media.Kind(k).String() + "/$Number$.m4s",
+				pto:        uint64(math.Round(e.mediaStart * float64(t.Timescale()))),
 			}
 			for _, s := range r.segs {
 				if s.epoch != e {
@@ -558,7 +581,7 @@ func (st *Stream) expire(now time.Time) {
 				// EXT-X-PART tags (three target durations from the live
 				// edge) by its window and retention.
 				for i := range rs.seg.parts {
-					dels = append(dels, st.partName(r.kind, rs.seg.seq, i))
+					dels = append(dels, st.PartName(r.kind, rs.seg.seq, i))
 				}
 				continue
 			}
@@ -601,7 +624,8 @@ func (st *Stream) allRendsLocked() []*rendition {
 	return rs
 }
 
-// file looks up a name in the stream's namespace.
-func (st *Stream) file(name string) (*entry, bool) { return st.files.get(name) }
+// File looks up a name in the stream's namespace (relative to
+// /hls/STREAM/ and /dash/STREAM/).
+func (st *Stream) File(name string) (*Entry, bool) { return st.files.get(name) }
 
 func (st *Stream) String() string { return fmt.Sprintf("stream %s", st.name) }

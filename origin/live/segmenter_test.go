@@ -1,4 +1,4 @@
-package origin
+package live
 
 import (
 	"bytes"
@@ -11,6 +11,9 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+
+	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 func TestSegmentation(t *testing.T) {
@@ -31,15 +34,15 @@ func TestSegmentation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestServer(t, func(c *Config) {
+			s := newTestRegistry(t, func(c *Config) {
 				c.Segment.Window = 100
 				c.Segment.TargetDuration = tc.target
 			})
-			st, sess := startSession(t, s, "test", h264AACTracks(t))
-			f := &feeder{t: t, sess: sess, fps: tc.fps, gop: tc.gop, audio: true, bframes: tc.bframes, base: 5 * time.Second}
-			f.run(tc.frames)
+			st, sess := startSession(t, s, "test", mediatest.H264AACTracks(t))
+			f := &mediatest.Feeder{T: t, Sess: sess, FPS: tc.fps, GOP: tc.gop, Audio: true, BFrames: tc.bframes, Base: 5 * time.Second}
+			f.Run(tc.frames)
 
-			v, a := st.rends[kindVideo], st.rends[kindAudio]
+			v, a := st.rends[media.KindVideo], st.rends[media.KindAudio]
 			if len(v.segs) != tc.wantSegs {
 				t.Fatalf("video segments before close = %d, want %d", len(v.segs), tc.wantSegs)
 			}
@@ -92,7 +95,7 @@ func checkContinuous(t *testing.T, r *rendition) {
 // metadata.
 func checkSegmentBytes(t *testing.T, st *Stream, seg *segMeta, video, bframes bool) {
 	t.Helper()
-	e, ok := st.file(seg.name)
+	e, ok := st.File(seg.name)
 	if !ok {
 		t.Fatalf("segment %s not served", seg.name)
 	}
@@ -130,82 +133,17 @@ func checkSegmentBytes(t *testing.T, st *Stream, seg *segMeta, video, bframes bo
 	}
 }
 
-func TestInitSegments(t *testing.T) {
-	tracks := h264AACTracks(t)
-	v265, err := newH265Track(testVPS265(), testSPS265(), testPPS265())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		tr   *trackInfo
-	}{
-		{"h264", tracks[kindVideo]},
-		{"h265", v265},
-		{"aac", tracks[kindAudio]},
-		{"opus", newOpusTrack(2)},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			b, err := marshalInit(tc.tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var init fmp4.Init
-			if err := init.Unmarshal(bytes.NewReader(b)); err != nil {
-				t.Fatal(err)
-			}
-			if len(init.Tracks) != 1 || init.Tracks[0].TimeScale != tc.tr.timescale {
-				t.Fatalf("init tracks %+v", init.Tracks)
-			}
-		})
-	}
-}
-
-func TestCodecStrings(t *testing.T) {
-	v, err := newH264Track(testSPS(), testPPS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := newH265Track(testVPS265(), testSPS265(), testPPS265())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newAACTrack(testASC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name, got, want string
-	}{
-		{"h264 high 3.1", v.codecString, "avc1.64001f"},
-		{"h265 main L93", h.codecString, "hvc1.1.6.L93.90"},
-		{"aac lc", a.codecString, "mp4a.40.2"},
-		{"opus", newOpusTrack(2).codecString, "opus"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.got != tc.want {
-				t.Errorf("codec string %q, want %q", tc.got, tc.want)
-			}
-		})
-	}
-	if v.width != 1280 || v.height != 720 || h.width != 1280 || h.height != 720 {
-		t.Errorf("resolution: h264 %dx%d, h265 %dx%d", v.width, v.height, h.width, h.height)
-	}
-}
-
 // A segment and the playlists naming it become visible together; the
 // next segment's name is never served before it is complete.
 func TestVisibility(t *testing.T) {
-	s := newTestServer(t, func(c *Config) { c.Segment.Window = 3 })
-	st, sess := startSession(t, s, "vis", h264AACTracks(t))
+	s := newTestRegistry(t, func(c *Config) { c.Segment.Window = 3 })
+	st, sess := startSession(t, s, "vis", mediatest.H264AACTracks(t))
 	var listed []string
-	f := &feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true}
-	f.onFrame = func(frame int, key bool) {
+	f := &mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: 60, Audio: true}
+	f.OnFrame = func(frame int, key bool) {
 		// Invariant after every frame: everything a playlist names is served.
 		for _, pl := range []string{"video.m3u8", "audio.m3u8"} {
-			e, ok := st.file(pl)
+			e, ok := st.File(pl)
 			if !ok {
 				continue
 			}
@@ -214,57 +152,56 @@ func TestVisibility(t *testing.T) {
 				tag, val, _ := strings.Cut(line, ":")
 				switch {
 				case tag == "#EXT-X-MAP" || tag == "#EXT-X-PART":
-					uri = attrs(val)["URI"]
+					uri = mediatest.Attrs(val)["URI"]
 				case tag == "#EXT-X-PRELOAD-HINT":
 					// The next part: not served until complete.
-					if _, ok := st.file(attrs(val)["URI"]); ok {
-						t.Fatalf("frame %d: %s hints %s, which is already served", frame, pl, attrs(val)["URI"])
+					if _, ok := st.File(mediatest.Attrs(val)["URI"]); ok {
+						t.Fatalf("frame %d: %s hints %s, which is already served", frame, pl, mediatest.Attrs(val)["URI"])
 					}
 					continue
 				case line == "" || line[0] == '#':
 					continue
 				}
-				if _, ok := st.file(uri); !ok {
+				if _, ok := st.File(uri); !ok {
 					t.Fatalf("frame %d: %s lists %s, which is not served", frame, pl, uri)
 				}
 			}
 		}
-		// The segment in progress is not served.
-		if v := sess.video; v != nil && v.open {
-			if _, ok := st.file(st.segName(kindVideo, v.seq)); ok {
-				t.Fatalf("frame %d: segment %d served while open", frame, v.seq)
-			}
+		// The segment in progress, the next one, is not served.
+		next := st.rends[media.KindVideo].nextSeq
+		if _, ok := st.File(st.SegmentName(media.KindVideo, next)); ok {
+			t.Fatalf("frame %d: segment %d served while open", frame, next)
 		}
 		if key && frame > 0 {
-			listed = append(listed, st.segName(kindVideo, uint64(frame/60-1)))
+			listed = append(listed, st.SegmentName(media.KindVideo, uint64(frame/60-1)))
 		}
 	}
-	f.run(60*8 + 1)
+	f.Run(60*8 + 1)
 	// Segments that left the window stay fetchable (RFC 8216 6.2.2).
 	for _, name := range listed {
-		if _, ok := st.file(name); !ok {
+		if _, ok := st.File(name); !ok {
 			t.Errorf("%s gone right after leaving the window", name)
 		}
 	}
 	endSession(t, s, st, sess)
 	// And expire after the retention time.
 	st.expire(time.Now().Add(s.cfg.Segment.Retain + time.Second))
-	if _, ok := st.file(listed[0]); ok {
+	if _, ok := st.File(listed[0]); ok {
 		t.Errorf("%s still served after retention", listed[0])
 	}
-	if _, ok := st.file(st.segName(kindVideo, st.rends[kindVideo].segs[0].seq)); !ok {
+	if _, ok := st.File(st.SegmentName(media.KindVideo, st.rends[media.KindVideo].segs[0].seq)); !ok {
 		t.Errorf("listed segment expired")
 	}
 }
 
 func TestRepublish(t *testing.T) {
-	s := newTestServer(t, func(c *Config) { c.Segment.Window = 20 })
-	tracks := h264AACTracks(t)
+	s := newTestRegistry(t, func(c *Config) { c.Segment.Window = 20 })
+	tracks := mediatest.H264AACTracks(t)
 	st, sess := startSession(t, s, "re", tracks)
-	(&feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true, base: 0}).run(60*3 + 20)
+	(&mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: 60, Audio: true, Base: 0}).Run(60*3 + 20)
 	endSession(t, s, st, sess)
 	ast := st.ast
-	v := st.rends[kindVideo]
+	v := st.rends[media.KindVideo]
 	firstEpochEnd := v.segs[len(v.segs)-1].start + v.segs[len(v.segs)-1].dur
 	n1 := len(v.segs)
 	names := map[string]string{}
@@ -279,7 +216,7 @@ func TestRepublish(t *testing.T) {
 	if st2 != st {
 		t.Fatal("republish made a new stream")
 	}
-	(&feeder{t: t, sess: sess2, fps: 30, gop: 60, audio: true, base: 0}).run(60*3 + 1)
+	(&mediatest.Feeder{T: t, Sess: sess2, FPS: 30, GOP: 60, Audio: true, Base: 0}).Run(60*3 + 1)
 	endSession(t, s, st, sess2)
 
 	if !st.ast.Equal(ast) {
@@ -288,7 +225,7 @@ func TestRepublish(t *testing.T) {
 	checkContinuous(t, v) // sequence numbers and tfdt continue
 	// Audio resumes in sync with video: its tfdt may skip the few ms it
 	// ended before the video, never overlap.
-	a := st.rends[kindAudio]
+	a := st.rends[media.KindAudio]
 	for i := 1; i < len(a.segs); i++ {
 		p, c := a.segs[i-1], a.segs[i]
 		if c.seq != p.seq+1 {
@@ -311,100 +248,106 @@ func TestRepublish(t *testing.T) {
 			t.Errorf("URL %s reused", seg.name)
 		}
 	}
-	pl, _ := st.file("video.m3u8")
+	pl, _ := st.File("video.m3u8")
 	body := string(pl.body)
 	for _, want := range []string{"#EXT-X-DISCONTINUITY\n", "init-0.mp4", "init-1.mp4"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("playlist lacks %q:\n%s", want, body)
 		}
 	}
-	mpdE, _ := st.file(nameMPD)
+	mpdE, _ := st.File(NameMPD)
 	if n := strings.Count(string(mpdE.body), "<Period "); n != 2 {
 		t.Errorf("MPD has %d periods, want 2:\n%s", n, mpdE.body)
 	}
 }
 
 func TestParameterChangeStartsEpoch(t *testing.T) {
-	s := newTestServer(t, func(c *Config) { c.Segment.Window = 20 })
-	st, sess := startSession(t, s, "pc", h264AACTracks(t))
-	f := &feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true}
-	f.run(130)
+	s := newTestRegistry(t, func(c *Config) { c.Segment.Window = 20 })
+	st, sess := startSession(t, s, "pc", mediatest.H264AACTracks(t))
+	f := &mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: 60, Audio: true}
+	f.Run(130)
 	// New SPS mid-stream (e.g. a resolution change in OBS).
-	sps := testSPS()
+	sps := mediatest.SPS()
 	sps[len(sps)-2] ^= 0x01
-	if err := sess.writeH264(f.videoTS(f.frame), f.videoTS(f.frame), [][]byte{sps, testPPS()}, time.Now()); err != nil {
+	if err := sess.WriteH264(f.VideoTS(f.Frame), f.VideoTS(f.Frame), [][]byte{sps, mediatest.PPS()}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	f.sps = sps
-	f.run(121)
+	f.SPS = sps
+	f.Run(121)
 	endSession(t, s, st, sess)
 	if got := len(st.epochs); got != 2 {
 		t.Fatalf("epochs = %d, want 2", got)
 	}
-	cur := st.epochs[1].tracks[kindVideo].codec.(*mp4codecs.H264)
-	if !bytes.Equal(cur.SPS, sps) {
+	// The new epoch's init segment carries the new SPS.
+	e, ok := st.File(st.epochs[1].initName[media.KindVideo])
+	if !ok {
+		t.Fatal("new epoch's init segment not served")
+	}
+	var init fmp4.Init
+	if err := init.Unmarshal(bytes.NewReader(e.body)); err != nil {
+		t.Fatal(err)
+	}
+	if cur, ok := init.Tracks[0].Codec.(*mp4codecs.H264); !ok || !bytes.Equal(cur.SPS, sps) {
 		t.Errorf("new epoch does not carry the new SPS")
 	}
-	checkContinuous(t, st.rends[kindVideo])
+	checkContinuous(t, st.rends[media.KindVideo])
 }
 
 func TestAudioOnly(t *testing.T) {
-	s := newTestServer(t, nil)
-	a, err := newAACTrack(testASC())
+	s := newTestRegistry(t, nil)
+	a, err := media.NewAACTrack(mediatest.ASC())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, sess := startSession(t, s, "radio", [2]*trackInfo{nil, a})
+	st, sess := startSession(t, s, "radio", [2]*media.Track{nil, a})
 	for i := 0; i < 48000*5/1024; i++ {
-		if err := sess.writeAudio(time.Duration(i)*1024*time.Second/48000, []byte{1, 2, 3}, time.Now()); err != nil {
+		if err := sess.WriteAudio(time.Duration(i)*1024*time.Second/48000, []byte{1, 2, 3}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	endSession(t, s, st, sess)
-	r := st.rends[kindAudio]
+	r := st.rends[media.KindAudio]
 	if len(r.segs) < 2 {
 		t.Fatalf("audio-only produced %d segments", len(r.segs))
 	}
 	checkContinuous(t, r)
-	mv, ok := st.file(nameMultivariant)
+	mv, ok := st.File(NameMultivariant)
 	if !ok || !strings.Contains(string(mv.body), "radio/audio.m3u8") || strings.Contains(string(mv.body), "EXT-X-MEDIA") {
 		t.Errorf("audio-only multivariant:\n%s", mv.body)
 	}
 }
 
 func BenchmarkVideoPush(b *testing.B) {
-	s := newTestServer(b, nil)
-	st, sess := startSession(b, s, "bench", h264AACTracks(b))
+	s := newTestRegistry(b, nil)
+	st, sess := startSession(b, s, "bench", mediatest.H264AACTracks(b))
 	_ = st
-	f := &feeder{t: b, sess: sess, fps: 30, gop: 60, audio: true}
+	f := &mediatest.Feeder{T: b, Sess: sess, FPS: 30, GOP: 60, Audio: true}
 	b.ReportAllocs()
 	b.ResetTimer()
-	f.run(b.N)
+	f.Run(b.N)
 }
 
-// When video stops, audio keeps being segmented and the held-back queue
-// stays bounded.
+// When video stops, audio keeps being segmented.
 func TestVideoStallAudioContinues(t *testing.T) {
-	s := newTestServer(t, func(c *Config) { c.Segment.Window = 50 })
-	st, sess := startSession(t, s, "stall", h264AACTracks(t))
-	f := &feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true}
-	f.run(121)
-	before := len(st.rends[kindAudio].segs)
+	s := newTestRegistry(t, func(c *Config) { c.Segment.Window = 50 })
+	st, sess := startSession(t, s, "stall", mediatest.H264AACTracks(t))
+	f := &mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: 60, Audio: true}
+	f.Run(121)
+	before := len(st.rends[media.KindAudio].segs)
 	for i := 0; i < 48000*20/1024; i++ {
-		ts := f.audioTS(f.aframe).Truncate(time.Millisecond)
-		if err := sess.writeAudio(ts, []byte{0x21, byte(i)}, time.Now()); err != nil {
+		ts := f.AudioTS(f.AFrame).Truncate(time.Millisecond)
+		if err := sess.WriteAudio(ts, []byte{0x21, byte(i)}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		f.aframe++
+		f.AFrame++
 	}
-	if q := len(sess.audio.queue); q > maxAudioQueue+1 {
-		t.Errorf("audio queue grew to %d", q)
-	}
-	if got := len(st.rends[kindAudio].segs); got <= before+2 {
+	// The held-back queue's bound is checked in media
+	// (TestVideoStallAudioQueueBounded).
+	if got := len(st.rends[media.KindAudio].segs); got <= before+2 {
 		t.Errorf("audio segments %d -> %d during a 20 s video stall", before, got)
 	}
 	endSession(t, s, st, sess)
-	checkContinuous(t, st.rends[kindAudio])
+	checkContinuous(t, st.rends[media.KindAudio])
 }
 
 // TestRepublishNoSequenceGap: a rendition that made fewer segments than
@@ -415,31 +358,31 @@ func TestVideoStallAudioContinues(t *testing.T) {
 // gap left the window, and players and the edge's gate see URIs change
 // their numbers.
 func TestRepublishNoSequenceGap(t *testing.T) {
-	s := newTestServer(t, func(c *Config) { c.Segment.Window = 20 })
-	tracks := h264AACTracks(t)
+	s := newTestRegistry(t, func(c *Config) { c.Segment.Window = 20 })
+	tracks := mediatest.H264AACTracks(t)
 	st, sess := startSession(t, s, "gap", tracks)
-	(&feeder{t: t, sess: sess, fps: 30, gop: 60, audio: true, noAudioN: 70}).run(60*3 + 20)
+	(&mediatest.Feeder{T: t, Sess: sess, FPS: 30, GOP: 60, Audio: true, NoAudioN: 70}).Run(60*3 + 20)
 	endSession(t, s, st, sess)
-	v, a := st.rends[kindVideo], st.rends[kindAudio]
+	v, a := st.rends[media.KindVideo], st.rends[media.KindAudio]
 	if a.nextSeq >= v.nextSeq {
 		t.Fatalf("setup: audio made %d segments, video %d; audio must lag", a.nextSeq, v.nextSeq)
 	}
 	time.Sleep(10 * time.Millisecond)
 	_, sess2 := startSession(t, s, "gap", tracks)
-	(&feeder{t: t, sess: sess2, fps: 30, gop: 60, audio: true}).run(60*3 + 1)
+	(&mediatest.Feeder{T: t, Sess: sess2, FPS: 30, GOP: 60, Audio: true}).Run(60*3 + 1)
 	endSession(t, s, st, sess2)
 
 	seqRe := regexp.MustCompile(`/(\d+)\.m4s$`)
-	for _, k := range []trackKind{kindVideo, kindAudio} {
+	for _, k := range []media.Kind{media.KindVideo, media.KindAudio} {
 		r := st.rends[k]
 		for i := 1; i < len(r.segs); i++ {
 			if r.segs[i].seq != r.segs[i-1].seq+1 {
 				t.Errorf("%v: sequence %d follows %d", k, r.segs[i].seq, r.segs[i-1].seq)
 			}
 		}
-		e, ok := st.file(playlistName(k))
+		e, ok := st.File(PlaylistName(k))
 		if !ok {
-			t.Fatalf("no %s", playlistName(k))
+			t.Fatalf("no %s", PlaylistName(k))
 		}
 		msn := -1
 		n := 0

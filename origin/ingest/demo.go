@@ -1,4 +1,4 @@
-package origin
+package ingest
 
 import (
 	"context"
@@ -55,8 +55,8 @@ func (s *Server) demoClip() (*demoClip, error) {
 // random per-run token. It returns once the loop is started; ctx or Close
 // stops it, and a dropped connection is retried.
 func (s *Server) StartDemo(ctx context.Context, name string) error {
-	if !validStreamName(name) {
-		return fmt.Errorf("start demo %q: %w", name, reject(reasonBadRequest, errors.New("invalid stream name")))
+	if !ValidStreamName(name) {
+		return fmt.Errorf("start demo %q: %w", name, Reject(ReasonBadRequest, errors.New("invalid stream name")))
 	}
 	clip, err := s.demoClip()
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Server) demoStopped(name string) {
 // publishDemo publishes the clip in a loop until ctx is done or the
 // connection fails.
 func (s *Server) publishDemo(ctx context.Context, addr, name, token string, clip *demoClip) error {
-	u, err := url.Parse("rtmp://" + addr + "/" + s.cfg.RTMP.App + "#" + name + "?demo_token=" + token)
+	u, err := url.Parse("rtmp://" + addr + "/" + s.cfg.App + "#" + name + "?demo_token=" + token)
 	if err != nil {
 		return fmt.Errorf("demo url: %w", err)
 	}

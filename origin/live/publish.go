@@ -1,0 +1,55 @@
+package live
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/edgecache/edgecache/origin/media"
+)
+
+// Open starts a publish session on an acquired stream: the media layer
+// cuts what the publisher sends, and the stream publishes it.
+func (st *Stream) Open(tracks [2]*media.Track, awaitAV1 bool) *media.Session {
+	cfg := media.Config{
+		TargetDuration:   st.cfg.Segment.TargetDuration,
+		FragmentDuration: st.cfg.Segment.FragmentDuration,
+		PartTarget:       st.cfg.Segment.PartTarget(),
+		LegacyTS:         st.ts != nil,
+	}
+	return media.NewSession(sink{st}, tracks, awaitAV1, cfg, st.log)
+}
+
+// sink is how a stream's session hands over what it cut.
+type sink struct{ st *Stream }
+
+var _ media.Sink = sink{}
+
+func (s sink) BeginEpoch(tracks [2]*media.Track, arrival time.Time) (media.EpochStart, error) {
+	st := s.st
+	st.mu.Lock()
+	e, puts, err := st.beginEpochLocked(tracks, arrival)
+	es := media.EpochStart{NextSeq: [2]uint64{st.rends[media.KindVideo].nextSeq, st.rends[media.KindAudio].nextSeq}}
+	if st.ts != nil {
+		es.NextTSSeq = st.ts.nextSeq
+	}
+	st.mu.Unlock()
+	if err != nil {
+		return es, fmt.Errorf("start %s: %w", st.name, err)
+	}
+	// The init segments are complete now; no playlist names them yet.
+	st.files.apply(puts, nil)
+	es.ID, es.MediaStart, es.PresStart = e.id, e.mediaStart, e.presStart
+	return es, nil
+}
+
+func (s sink) Segment(c media.Segment) { s.st.publish(c) }
+
+// Part publishes a part with LL-HLS on; without it, fragments are only
+// the segment's insides.
+func (s sink) Part(c media.Part) {
+	if s.st.cfg.HLS.LowLatency.On() {
+		s.st.publishPart(c)
+	}
+}
+
+func (s sink) EndEpoch() { s.st.closeEpoch() }
