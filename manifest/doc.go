@@ -8,9 +8,14 @@
 // Rewriting is done at the line/attribute level for HLS and at the
 // XML-token level for DASH. Only the spans that hold an absolute origin URL
 // change; every other byte (comments, attribute order, whitespace, line
-// endings, the XML declaration) passes through untouched. The libraries
-// github.com/Eyevinn/hls-m3u8 and github.com/zencoder/go-dash are used only
-// for reading, never to re-encode, because re-encoding drops tags and
-// attributes they do not model (see hlslib.go and dashparse.go for what
-// they lose).
+// endings, the XML declaration) passes through untouched. HLS is read by
+// this package's own line scan; github.com/Eyevinn/hls-m3u8 reads every
+// test and fuzz input a second time and must agree (hlslib_test.go says
+// what it gets wrong and so why it is not the reader here).
+// github.com/zencoder/go-dash is used only for reading, never to re-encode,
+// because re-encoding drops what it does not model (dashparse.go).
+//
+// The LL-HLS blocking-reload rules (RFC 8216bis 6.2.5: delivery
+// directives, "reaches", "too far", the Advance Part Limit) live here too
+// (llhls.go), for the packager and the edge alike.
 package manifest

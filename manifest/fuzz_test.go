@@ -154,6 +154,10 @@ func FuzzParseHLS(f *testing.F) {
 		if v, _, err := Compare(st, st); v != VerdictOK || err != nil {
 			t.Fatalf("Compare with itself: %v %v", v, err)
 		}
+		// A second, independent reader agrees (hlslib_test.go).
+		if d := libraryDisagrees(in, st); d != "" {
+			t.Fatalf("%q: %s", in, d)
+		}
 	})
 }
 

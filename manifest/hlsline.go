@@ -13,12 +13,19 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // nextLine returns the content [start, end) of the line that begins at i,
 // without its terminator, and the index where the next line begins. A line
 // ends at LF; one CR before the LF belongs to the terminator (RFC 8216bis
-// 4.1: lines end with LF or CRLF). This is exactly what hls-m3u8's
-// trimLineEnd does, so the two see the same lines.
+// 4.1: lines end with LF or CRLF), and a CR at the very end, with no LF
+// after it, is dropped too: what hls-m3u8 (trimLineEnd) sees as the line
+// once the line is terminated.
 func nextLine(data []byte, i int) (start, end, next int) {
 	j := bytes.IndexByte(data[i:], '\n')
 	if j < 0 {
-		return i, len(data), len(data)
+		// The last line, with no LF: a CR left at the end is the start of
+		// a terminator cut off, not content.
+		end = len(data)
+		if end > i && data[end-1] == '\r' {
+			end--
+		}
+		return i, end, len(data)
 	}
 	end = i + j
 	next = end + 1

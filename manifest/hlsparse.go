@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
-
-	"github.com/Eyevinn/hls-m3u8/m3u8"
 )
 
 // HLSState is what the edge needs to know about a playlist.
@@ -87,27 +86,43 @@ type HLSServerControl struct {
 // it, tags of both playlist kinds (RFC 8216bis 4.1), a media playlist with no
 // EXT-X-TARGETDURATION (4.4.3.1, REQUIRED), values that are not numbers.
 //
-// For media playlists hls-m3u8 reads the classic tags (segments, sequence
-// numbers, end list, playlist type, server control, skip); the rest, and
-// multivariant playlists, come from this package's own scan, see hlslib.go
-// for why.
+// Everything comes from this package's own line scan, which keeps the
+// input byte for byte; github.com/Eyevinn/hls-m3u8 reads every test and
+// fuzz input a second time, independently, and must agree on the numbers
+// (hlslib_test.go, which also lists why it is not the reader here).
 func ParseHLS(data []byte) (*HLSState, error) {
 	sc, err := scanHLS(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse hls: %w", err)
 	}
 	st := &HLSState{
-		Multivariant:     sc.multivariant,
-		Version:          sc.version,
-		TargetDuration:   sc.targetDuration,
-		PartTarget:       sc.partTarget,
-		Parts:            sc.parts,
-		PreloadHints:     sc.hints,
-		Maps:             sc.maps,
-		RenditionReports: sc.reports,
+		Multivariant:          sc.multivariant,
+		Version:               sc.version,
+		TargetDuration:        sc.targetDuration,
+		PartTarget:            sc.partTarget,
+		MediaSequence:         sc.mediaSequence,
+		DiscontinuitySequence: sc.discontinuitySequence,
+		EndList:               sc.endList,
+		PlaylistType:          sc.playlistType,
+		Segments:              sc.segs,
+		Parts:                 sc.parts,
+		PreloadHints:          sc.hints,
+		Maps:                  sc.maps,
+		RenditionReports:      sc.reports,
+		ServerControl:         sc.serverControl,
+		Skipped:               sc.skipped,
 	}
-	if err := decodeWithLibrary(st, sc); err != nil {
-		return nil, fmt.Errorf("parse hls: %w", err)
+	if st.Multivariant {
+		st.Variants = append(sc.variants, sc.mediaURIs...)
+		st.Segments = nil
+	} else {
+		first := st.MediaSequence + st.Skipped
+		if first < st.MediaSequence || first+uint64(len(st.Segments)) < first {
+			return nil, fmt.Errorf("parse hls: %w", malformed("media sequence numbers overflow"))
+		}
+		for i := range st.Segments {
+			st.Segments[i].MSN = first + uint64(i)
+		}
 	}
 	if !st.Multivariant {
 		first := st.MediaSequence + st.Skipped
@@ -162,19 +177,19 @@ type hlsScan struct {
 	version        int
 	targetDuration time.Duration
 	partTarget     time.Duration
-	segs           []scanSeg
 	parts          []HLSPart // MSN holds the segment index
 	hints          []HLSPreloadHint
 	maps           []string
 	reports        []HLSRenditionReport
 	variants       []string // STREAM-INF and I-FRAME-STREAM-INF URIs
 	mediaURIs      []string
-	feed           bytes.Buffer // the lines hls-m3u8 is given, see hlslib.go
-}
 
-type scanSeg struct {
-	byteRange string
-	pdt       time.Time
+	mediaSequence, discontinuitySequence uint64
+	endList                              bool
+	playlistType                         string
+	serverControl                        HLSServerControl
+	skipped                              uint64
+	segs                                 []HLSSegment // MSN set by ParseHLS
 }
 
 func malformed(format string, args ...any) error {
@@ -182,18 +197,18 @@ func malformed(format string, args ...any) error {
 }
 
 // scanHLS does the line scan. It validates what it reads and decides the
-// playlist kind; hls-m3u8 is only run on input this has accepted.
+// playlist kind.
 func scanHLS(data []byte) (*hlsScan, error) {
 	i, ok := headerEnd(data)
 	if !ok {
 		return nil, malformed("first line is not #EXTM3U")
 	}
 	sc := &hlsScan{version: 1}
-	sc.feed.Grow(len(data))
-	sc.feed.WriteString("#EXTM3U\n")
 	var (
 		sawMedia, sawMV, haveTD               bool
 		pendingInf, pendingStreamInf, havePDT bool
+		pendingDisc, pendingGap               bool
+		pendingDur                            time.Duration
 		pendingBR                             string
 		pendingPDT                            time.Time
 		partIndex                             int
@@ -216,10 +231,13 @@ func scanHLS(data []byte) (*hlsScan, error) {
 				pendingStreamInf = false
 				sc.variants = append(sc.variants, string(line))
 			case pendingInf:
-				sc.segs = append(sc.segs, scanSeg{byteRange: pendingBR, pdt: pendingPDT})
+				sc.segs = append(sc.segs, HLSSegment{
+					URI: string(line), Duration: pendingDur, Discontinuity: pendingDisc, Gap: pendingGap,
+					ByteRange: pendingBR, ProgramDateTime: pendingPDT,
+				})
 				pendingInf, pendingBR, havePDT, pendingPDT = false, "", false, time.Time{}
+				pendingDisc, pendingGap = false, false
 				partIndex = 0
-				sc.keep(line)
 			default:
 				return nil, malformed("line %d: URI line with no EXTINF or EXT-X-STREAM-INF before it", lineNo)
 			}
@@ -247,35 +265,55 @@ func scanHLS(data []byte) (*hlsScan, error) {
 				sc.version = int(v)
 			}
 		case "EXT-X-TARGETDURATION":
-			// decimal-integer per 4.4.3.1; "6.0" is tolerated.
+			// decimal-integer per 4.4.3.1; "6.0" is tolerated, ".5" is not
+			// (it starts with no digit).
+			if len(val) == 0 || val[0] < '0' || val[0] > '9' {
+				err = malformed("target duration %q", val)
+				break
+			}
 			sc.targetDuration, err = parseSeconds(string(val))
 			haveTD = true
-			sc.keep(line) // makes hls-m3u8 see a media playlist even with no segments
-		case "EXT-X-MEDIA-SEQUENCE", "EXT-X-DISCONTINUITY-SEQUENCE":
-			_, err = strconv.ParseUint(string(val), 10, 64)
-			sc.keep(line)
+		case "EXT-X-MEDIA-SEQUENCE":
+			sc.mediaSequence, err = strconv.ParseUint(string(val), 10, 64)
+		case "EXT-X-DISCONTINUITY-SEQUENCE":
+			sc.discontinuitySequence, err = strconv.ParseUint(string(val), 10, 64)
 		case "EXT-X-PLAYLIST-TYPE":
 			if s := string(val); s != "EVENT" && s != "VOD" {
 				err = malformed("playlist type %q", s)
+			} else {
+				sc.playlistType = s
 			}
-			sc.keep(line)
-		case "EXT-X-ENDLIST", "EXT-X-SERVER-CONTROL", "EXT-X-SKIP", "EXT-X-DISCONTINUITY", "EXT-X-GAP":
-			sc.keep(line)
+		case "EXT-X-ENDLIST":
+			sc.endList = true
+		case "EXT-X-DISCONTINUITY":
+			pendingDisc = true
+		case "EXT-X-GAP":
+			pendingGap = true
+		case "EXT-X-SERVER-CONTROL":
+			err = sc.scanServerControl(val)
+		case "EXT-X-SKIP":
+			// RFC 8216bis 4.4.5.2: SKIPPED-SEGMENTS is REQUIRED.
+			var v string
+			if v, err = requiredAttr(val, "SKIPPED-SEGMENTS"); err == nil {
+				sc.skipped, err = strconv.ParseUint(v, 10, 64)
+			}
+			if err == nil {
+				err = checkAttrNames(val)
+			}
 		case "EXTINF":
 			if pendingInf {
 				return nil, malformed("line %d: second EXTINF for one segment", lineNo)
 			}
 			pendingInf = true
-			d := val
-			if c := bytes.IndexByte(d, ','); c >= 0 {
-				d = d[:c]
-			} else {
+			d, _, comma := bytes.Cut(val, []byte(","))
+			var perr error
+			pendingDur, perr = parseSeconds(string(d))
+			switch {
+			case perr != nil:
+				err = perr
+			case !comma:
 				err = malformed("EXTINF without comma")
 			}
-			if _, perr := parseSeconds(string(d)); perr != nil {
-				err = perr
-			}
-			sc.keep(line)
 		case "EXT-X-BYTERANGE":
 			pendingBR = string(val)
 			err = checkByteRange(pendingBR)
@@ -284,7 +322,7 @@ func scanHLS(data []byte) (*hlsScan, error) {
 			// the parts of that segment come first, and hls-m3u8 wrongly
 			// gives the date to the second part instead.
 			if !havePDT {
-				pendingPDT, err = m3u8.FullTimeParse(string(val))
+				pendingPDT, err = parseDateTime(string(val))
 				havePDT = true
 			}
 		case "EXT-X-PART-INF":
@@ -338,10 +376,84 @@ func scanHLS(data []byte) (*hlsScan, error) {
 	return sc, nil
 }
 
-// keep adds a line to what hls-m3u8 will see.
-func (sc *hlsScan) keep(line []byte) {
-	sc.feed.Write(line)
-	sc.feed.WriteByte('\n')
+// scanServerControl reads EXT-X-SERVER-CONTROL (RFC 8216bis 4.4.3.8).
+func (sc *hlsScan) scanServerControl(val []byte) error {
+	ctl := HLSServerControl{}
+	as := attrScanner{b: val}
+	for {
+		name, vs, ve, _, ok := as.next()
+		if !ok {
+			break
+		}
+		v := string(val[vs:ve])
+		var err error
+		switch string(name) {
+		case "CAN-BLOCK-RELOAD":
+			ctl.CanBlockReload = v == "YES"
+		case "CAN-SKIP-DATERANGES":
+			ctl.CanSkipDateRanges = v == "YES"
+		case "CAN-SKIP-UNTIL":
+			ctl.CanSkipUntil, err = floatSeconds(v)
+		case "HOLD-BACK":
+			ctl.HoldBack, err = floatSeconds(v)
+		case "PART-HOLD-BACK":
+			ctl.PartHoldBack, err = floatSeconds(v)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if as.bad {
+		return malformed("unterminated quoted-string")
+	}
+	if err := checkAttrNames(val); err != nil {
+		return err
+	}
+	sc.serverControl = ctl
+	return nil
+}
+
+// checkAttrNames refuses attribute names outside RFC 8216bis 4.2's
+// [A-Z0-9-], which a lax reader could take for the name they end with.
+func checkAttrNames(val []byte) error {
+	as := attrScanner{b: val}
+	for {
+		name, _, _, _, ok := as.next()
+		if !ok {
+			return nil
+		}
+		for _, c := range name {
+			if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' {
+				return malformed("attribute name %q", name)
+			}
+		}
+	}
+}
+
+// floatSeconds reads a decimal-floating-point number of seconds, refusing
+// what strconv.ParseFloat lets through but no duration is: NaN,
+// infinities, negatives and overflows.
+func floatSeconds(s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f*1e9 >= math.MaxInt64 {
+		return 0, malformed("duration %q", s)
+	}
+	return time.Duration(math.Round(f * 1e9)), nil
+}
+
+// parseDateTime reads EXT-X-PROGRAM-DATE-TIME: ISO 8601 with fractional
+// seconds and a zone written Z, +hh:mm, +hhmm or +hh.
+func parseDateTime(s string) (time.Time, error) {
+	for _, layout := range []string{
+		"2006-01-02T15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999Z0700",
+		"2006-01-02T15:04:05.999999999Z07",
+	} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, malformed("date-time %q", s)
 }
 
 func (sc *hlsScan) scanPartInf(val []byte) error {
