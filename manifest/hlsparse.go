@@ -379,15 +379,9 @@ func scanHLS(data []byte) (*hlsScan, error) {
 // scanServerControl reads EXT-X-SERVER-CONTROL (RFC 8216bis 4.4.3.8).
 func (sc *hlsScan) scanServerControl(val []byte) error {
 	ctl := HLSServerControl{}
-	as := attrScanner{b: val}
-	for {
-		name, vs, ve, _, ok := as.next()
-		if !ok {
-			break
-		}
-		v := string(val[vs:ve])
+	err := eachAttr(val, func(name, v string) error {
 		var err error
-		switch string(name) {
+		switch name {
 		case "CAN-BLOCK-RELOAD":
 			ctl.CanBlockReload = v == "YES"
 		case "CAN-SKIP-DATERANGES":
@@ -402,9 +396,10 @@ func (sc *hlsScan) scanServerControl(val []byte) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-	}
-	if as.bad {
-		return malformed("unterminated quoted-string")
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := checkAttrNames(val); err != nil {
 		return err
@@ -413,21 +408,36 @@ func (sc *hlsScan) scanServerControl(val []byte) error {
 	return nil
 }
 
+// eachAttr calls fn with every attribute of an attribute list, stopping
+// at its first error; an unterminated quoted-string is malformed.
+func eachAttr(val []byte, fn func(name, v string) error) error {
+	as := attrScanner{b: val}
+	for {
+		name, vs, ve, _, ok := as.next()
+		if !ok {
+			break
+		}
+		if err := fn(string(name), string(val[vs:ve])); err != nil {
+			return err
+		}
+	}
+	if as.bad {
+		return malformed("unterminated quoted-string")
+	}
+	return nil
+}
+
 // checkAttrNames refuses attribute names outside RFC 8216bis 4.2's
 // [A-Z0-9-], which a lax reader could take for the name they end with.
 func checkAttrNames(val []byte) error {
-	as := attrScanner{b: val}
-	for {
-		name, _, _, _, ok := as.next()
-		if !ok {
-			return nil
-		}
-		for _, c := range name {
+	return eachAttr(val, func(name, _ string) error {
+		for _, c := range []byte(name) {
 			if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' {
 				return malformed("attribute name %q", name)
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // floatSeconds reads a decimal-floating-point number of seconds, refusing
@@ -477,15 +487,9 @@ func (sc *hlsScan) scanMap(val []byte) error {
 func (sc *hlsScan) scanPart(val []byte, segIndex, partIndex int) error {
 	p := HLSPart{MSN: uint64(segIndex), Index: partIndex}
 	haveDur := false
-	as := attrScanner{b: val}
-	for {
-		name, vs, ve, _, ok := as.next()
-		if !ok {
-			break
-		}
-		v := string(val[vs:ve])
+	err := eachAttr(val, func(name, v string) error {
 		var err error
-		switch string(name) {
+		switch name {
 		case "URI":
 			p.URI = v
 		case "DURATION":
@@ -499,12 +503,10 @@ func (sc *hlsScan) scanPart(val []byte, segIndex, partIndex int) error {
 			p.ByteRange = v
 			err = checkByteRange(v)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	if as.bad {
-		return malformed("unterminated quoted-string")
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if p.URI == "" || !haveDur {
 		return malformed("EXT-X-PART needs URI and DURATION")
@@ -515,15 +517,9 @@ func (sc *hlsScan) scanPart(val []byte, segIndex, partIndex int) error {
 
 func (sc *hlsScan) scanHint(val []byte) error {
 	var h HLSPreloadHint
-	as := attrScanner{b: val}
-	for {
-		name, vs, ve, _, ok := as.next()
-		if !ok {
-			break
-		}
-		v := string(val[vs:ve])
+	err := eachAttr(val, func(name, v string) error {
 		var err error
-		switch string(name) {
+		switch name {
 		case "TYPE":
 			h.Type = v
 		case "URI":
@@ -536,9 +532,10 @@ func (sc *hlsScan) scanHint(val []byte) error {
 		if err != nil {
 			return malformed("%s: %v", name, err)
 		}
-	}
-	if as.bad {
-		return malformed("unterminated quoted-string")
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if h.URI == "" || h.Type == "" {
 		return malformed("EXT-X-PRELOAD-HINT needs TYPE and URI")
@@ -549,15 +546,9 @@ func (sc *hlsScan) scanHint(val []byte) error {
 
 func (sc *hlsScan) scanReport(val []byte) error {
 	r := HLSRenditionReport{LastPart: -1}
-	as := attrScanner{b: val}
-	for {
-		name, vs, ve, _, ok := as.next()
-		if !ok {
-			break
-		}
-		v := string(val[vs:ve])
+	err := eachAttr(val, func(name, v string) error {
 		var err error
-		switch string(name) {
+		switch name {
 		case "URI":
 			r.URI = v
 		case "LAST-MSN":
@@ -570,9 +561,10 @@ func (sc *hlsScan) scanReport(val []byte) error {
 		if err != nil {
 			return malformed("%s: %v", name, err)
 		}
-	}
-	if as.bad {
-		return malformed("unterminated quoted-string")
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if r.URI == "" {
 		return malformed("EXT-X-RENDITION-REPORT needs URI")
