@@ -157,8 +157,10 @@ func (c claims) Claim(name string) (ingest.Stream, error) {
 	switch {
 	case errors.Is(err, live.ErrTooManyStreams):
 		return nil, ingest.Reject(ingest.ReasonLimit, err)
-	case err != nil:
+	case errors.Is(err, live.ErrStreamBusy):
 		return nil, ingest.Reject(ingest.ReasonBusy, err)
+	case err != nil:
+		return nil, err
 	}
 	return claimed{c.r, st}, nil
 }
