@@ -36,7 +36,10 @@ type Config struct {
 	// playlists there, once per fill rather than once per request).
 	Complete func(h *Head, body []byte) any
 	// MaxInflightBytes bounds the bytes held by the buffers of fills in
-	// flight, counted as they arrive (issue 11, finding 6). A collecting
+	// flight, counted as they arrive (issue 11, finding 6): a collecting
+	// fill's buffer doubles as bytes come, each step counted before it is
+	// allocated (an announced length up to 2 MiB is taken whole at the
+	// first byte, so small objects take one allocation). A collecting
 	// fill that would go over it is demoted to pass-through (not stored,
 	// no longer joinable, Stats.BudgetDemotions); a pass-through fill that
 	// holds a chunk waits while the budget is spent. Each pass-through

@@ -43,6 +43,14 @@ type Fetch func(ctx context.Context, w *FillWriter) error
 // finding 6: the announced length used to be allocated up front).
 const minGrow = 64 << 10
 
+// exactUpTo is the largest announced length a collecting fill allocates
+// (and counts in the budget) whole at its first byte rather than growing
+// to: most segments and every LL-HLS part, one allocation and no copy,
+// like before the budget (BenchmarkFillFanout doubled its time and bytes
+// with growth from minGrow). Counting it before it has all arrived only
+// demotes earlier; the bound on what fills hold still holds.
+const exactUpTo = 2 << 20
+
 // fill is one origin fetch that any number of readers stream while it runs
 // (read-while-write).
 //
@@ -299,6 +307,10 @@ func (f *fill) growLocked(n int64) bool {
 		limit = cl
 	}
 	want := min(max(2*int64(cap(f.buf)), need, minGrow), limit)
+	if cl := f.head.ContentLength; cl >= 0 && cl <= exactUpTo {
+		want = cl
+	}
+	// If the budget cannot take want, it may still take the exact need.
 	if !c.budget.tryTake(want - f.held) {
 		want = need
 		if !c.budget.tryTake(want - f.held) {
