@@ -100,6 +100,9 @@ type fill struct {
 	// resolved: the fill ended with an existing complete entry: a 304's
 	// refreshed copy, or one another fill had just stored (finishedFill).
 	resolved bool
+	// draining: finished without storing while readers were still sending
+	// its bytes; what it holds stays counted until the last one leaves.
+	draining bool
 }
 
 // chunk is one immutable piece of a pass-through window.
@@ -374,9 +377,9 @@ func (f *fill) trimLocked() bool {
 	return true
 }
 
-// releaseLocked returns everything the fill counts in the budget: a
-// finished fill's bytes count in the store's budget if stored, and in no
-// budget while its last readers drain them.
+// releaseLocked returns everything the fill counts in the budget: when it
+// failed, when its entry is stored (the store's budget counts it from
+// then), or when the last reader of a body that was not stored has left.
 func (f *fill) releaseLocked() {
 	f.c.budget.release(f.held)
 	f.held = 0
@@ -476,10 +479,11 @@ func (f *fill) finish(err error, keep func(*Head) time.Duration, complete func(*
 			e = e.WithHead(h)
 		}
 	}
-	f.releaseLocked()
 	f.mu.Unlock()
 
+	stored := false
 	if store && c.store.set(e, keepFor) {
+		stored = true
 		// A purge that matched the fill after the decision above removes
 		// what was just stored here, or finds it in the store itself
 		// (issue 12, finding 12: purged content never comes back).
@@ -496,6 +500,15 @@ func (f *fill) finish(err error, keep func(*Head) time.Duration, complete func(*
 	f.mu.Lock()
 	f.entry = e
 	f.done = true
+	if stored || len(f.readers) == 0 {
+		// Stored bytes count in the store's budget from now on.
+		f.releaseLocked()
+	} else {
+		// Not stored (pass-through, refused, purged): its bytes stay in
+		// memory while readers still send them, so they stay counted
+		// until the last reader leaves (Close).
+		f.draining = true
+	}
 	f.broadcastLocked()
 	f.mu.Unlock()
 	c.retire(f)
@@ -771,6 +784,10 @@ func (r *Reader) Close() error {
 	}
 	delete(f.readers, r)
 	f.trimLocked()
+	if f.draining && len(f.readers) == 0 {
+		f.draining = false
+		f.releaseLocked()
+	}
 	f.broadcastLocked()
 	return nil
 }
