@@ -82,16 +82,17 @@ func TestLargeHitCorked(t *testing.T) {
 		w.Write(body)
 	}))
 	defer origin.Close()
-	e := newEdge(t, origin.URL, nil)
 	var mu sync.Mutex
 	var conns []*net.TCPConn
-	next := e.Config.ConnContext
-	e.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		mu.Lock()
-		conns = append(conns, c.(*net.TCPConn))
-		mu.Unlock()
-		return next(ctx, c)
-	}
+	e := newEdgeServer(t, origin.URL, nil, func(s *http.Server) {
+		next := s.ConnContext
+		s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			mu.Lock()
+			conns = append(conns, c.(*net.TCPConn))
+			mu.Unlock()
+			return next(ctx, c)
+		}
+	})
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	for i, want := range []string{"MISS", "HIT", "HIT"} {

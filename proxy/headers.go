@@ -138,7 +138,8 @@ func (rt *route) passThroughHeader(h http.Header) {
 
 // originResponseHeader is what the edge keeps of an origin's response
 // head. Age stays until the policy has counted it into the entry's initial
-// age (RFC 9111 4.2.3), which removes it: the edge sends its own.
+// age (RFC 9111 4.2.3), and Edgecache-Cache-Control until the policy has
+// read it; the policy then removes both.
 func originResponseHeader(in http.Header) http.Header {
 	h := in.Clone()
 	removeHopByHop(h)
@@ -146,8 +147,6 @@ func originResponseHeader(in http.Header) http.Header {
 	// actually has.
 	h.Del("X-Cache-Status")
 	h.Del("Content-Length")
-	// The edge's own targeted field (RFC 9213) is for it alone.
-	h.Del("Edgecache-Cache-Control")
 	return h
 }
 

@@ -37,6 +37,13 @@ type edge struct {
 // the defaults by mod.
 func newEdge(t testing.TB, originURL string, mod func(*Config)) *edge {
 	t.Helper()
+	return newEdgeServer(t, originURL, mod, nil)
+}
+
+// newEdgeServer is newEdge with srvMod applied to the viewers' server
+// before it starts (a server's fields must not change once it serves).
+func newEdgeServer(t testing.TB, originURL string, mod func(*Config), srvMod func(*http.Server)) *edge {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Routes = []Route{{Prefix: "/", Origin: originURL}}
 	cfg.ServerName = "edge-test"
@@ -50,6 +57,9 @@ func newEdge(t testing.TB, originURL string, mod func(*Config)) *edge {
 	}
 	srv := httptest.NewUnstartedServer(p)
 	srv.Config = p.Server(nil) // the server cmd/edgecache runs
+	if srvMod != nil {
+		srvMod(srv.Config)
+	}
 	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()

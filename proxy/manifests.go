@@ -137,11 +137,20 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 				}
 				p.log.Warn("playlist still inconsistent after the bound, taking it", "url", fr.upstream, "err", cerr)
 			case manifest.VerdictRestart:
-				p.log.Info("stream restart detected, purging reused URLs", "url", fr.upstream, "reused", len(reused))
+				// Every URI the new stream lists may name bytes the edge
+				// holds from the old one, in or long out of the old
+				// window: purge them all (a fill in flight for one stores
+				// nothing), and forget the old stream's high-water mark,
+				// so the new playlist is followed and prefetched at once.
+				maps, segs, parts := listedRefs(info.hls)
+				keys := p.keysFor(fr, append(append(maps, segs...), parts...))
+				p.log.Info("stream restart detected, purging what the new playlist lists", "url", fr.upstream, "reused", len(reused), "purged", len(keys))
 				p.metrics.GateReject("restart")
-				for _, k := range p.keysFor(fr, reused) {
+				for _, k := range keys {
 					p.cache.Purge(k)
 				}
+				rendition, _ := renditionOf(fr.key)
+				p.streams.reset(rendition)
 			}
 		}
 		p.manifestLifetime(&hd, info, p.view().policy.class(manifest.KindManifest), fr.authorized)
@@ -153,6 +162,7 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 		}
 	}
 	p.applyVary(&hd, fr)
+	dropOwnFields(hd.Header)
 	p.finishManifestHead(&hd, info, out)
 	if perr == nil && fr.kind != kindPrefetch {
 		// Before any viewer can read the new playlist: its new segments are
@@ -269,7 +279,12 @@ func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPo
 	}
 	if derived > 0 {
 		cc, targeted := responseCacheControl(hd.Header)
-		if explicit, ok := explicitLifetime(hd.Header, cc, targeted); !ok || explicit > derived {
+		explicit, ok := explicitLifetime(hd.Header, cc, targeted)
+		if cc.NoCache {
+			// RFC 9111 5.2.2.4: validated before every use.
+			explicit, ok = 0, true
+		}
+		if !ok || explicit > derived {
 			hd.Lifetime = derived
 		}
 		if swr > 0 {

@@ -167,6 +167,13 @@ func validDictionary(values []string) bool {
 	return true
 }
 
+// dropOwnFields removes, once every rule has read the head, what was
+// addressed to the edge alone: its targeted cache-control field (RFC 9213
+// 2.1) never reaches a viewer.
+func dropOwnFields(h http.Header) {
+	h.Del(targetedFields[0])
+}
+
 // staleWindows is how long past its lifetime a response may be served
 // while one request refreshes it, and when the origin fails. The class's
 // windows apply unless the origin forbade serving stale: no-cache (RFC 9111
@@ -258,6 +265,7 @@ func (p *policy) refreshedHead(old *cache.Head, h304 http.Header, reqTime, respT
 	}
 	nh := p.head(manifest.Class(old.Label), old.Status, merged, old.ContentLength, reqTime, respTime, false)
 	nh.Extra = old.Extra
+	dropOwnFields(nh.Header)
 	return nh
 }
 

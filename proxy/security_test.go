@@ -448,10 +448,27 @@ type held struct {
 	*recorder
 	arrived chan struct{} // one value per request received
 	release chan struct{}
+	once    sync.Once
 }
+
+// waitArrival waits for the origin's next request. It is a liveness
+// guard, not a timing bound: a request that never comes fails the test
+// instead of hanging it.
+func (h *held) waitArrival(t testing.TB, what string) {
+	t.Helper()
+	select {
+	case <-h.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the origin never received %s", what)
+	}
+}
+
+// open releases the held request; calling it again does nothing.
+func (h *held) open() { h.once.Do(func() { close(h.release) }) }
 
 func newHeld(t testing.TB, answer func(w http.ResponseWriter, r *http.Request)) *held {
 	h := &held{arrived: make(chan struct{}, 16), release: make(chan struct{})}
+	t.Cleanup(h.open)
 	var once sync.Once
 	h.recorder = newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		h.arrived <- struct{}{}
@@ -489,10 +506,10 @@ func TestSecurityAuthorizedFillNotJoined(t *testing.T) {
 	})
 	e := newHLSEdge(t, h.recorder, func(c *Config) { c.Routes[0].ForwardHeaders = []string{"Authorization"} })
 	a := goGet(t, e.URL+"/hls/seg.ts", "Authorization", "Bearer A")
-	<-h.arrived
+	h.waitArrival(t, "A's request")
 	b := goGet(t, e.URL+"/hls/seg.ts")
-	<-h.arrived // B went upstream on its own while A is held
-	close(h.release)
+	h.waitArrival(t, "B's own request while A's is held (B joined A's fill)")
+	h.open()
 	ra, rb := <-a, <-b
 	if ra.err != nil || rb.err != nil {
 		t.Fatal(ra.err, rb.err)
@@ -541,11 +558,11 @@ func TestSecurityVaryJoin(t *testing.T) {
 	})
 	e := newHLSEdge(t, h.recorder, nil)
 	a := goGet(t, e.URL+"/hls/seg.ts", "Origin", "https://a.example")
-	<-h.arrived
+	h.waitArrival(t, "A's request")
 	b := goGet(t, e.URL+"/hls/seg.ts", "Origin", "https://b.example")
 	// B joins A's fill (the URL's Vary is not known yet), sees the head
 	// vary on Origin and goes upstream for its own variant.
-	close(h.release)
+	h.open()
 	ra, rb := <-a, <-b
 	if ra.err != nil || rb.err != nil {
 		t.Fatal(ra.err, rb.err)

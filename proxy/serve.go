@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -18,6 +19,10 @@ import (
 // with its own write deadline, so a stalled client cannot hold a response
 // forever.
 const largeBody = 256 << 10
+
+// errNotKept: a range was asked of a body the edge streamed through
+// without keeping it.
+var errNotKept = errors.New("body larger than max_object_bytes was not kept")
 
 // firstWrite caps the first body write of a streamed fill.
 const firstWrite = 16 << 10
@@ -113,7 +118,7 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 			return
 		}
 	}
-	if hd.Status == http.StatusOK && len(r.Header["Range"]) > 0 && (hd.ContentLength > p.cache.MaxObjectBytes() || rdr.PassThrough()) {
+	if hd.Status == http.StatusOK && len(r.Header["Range"]) > 0 && p.tooLargeForRanges(hd, rdr) {
 		// Too large to store: reading the whole object for this range
 		// would cost the origin all of it. Leave the fill (it stops when
 		// no reader is left) and ask for the range alone.
@@ -129,6 +134,20 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 		r.Header.Del("Range")
 	}
 	p.serveReader(w, r, key, rdr, hd, st)
+}
+
+// tooLargeForRanges reports a fill whose object will not be stored
+// because of its size: ranges of it go upstream. A body of unknown length
+// is waited for until it ends or outgrows the limit.
+func (p *Proxy) tooLargeForRanges(hd *cache.Head, rdr *cache.Reader) bool {
+	if hd.ContentLength > p.cache.MaxObjectBytes() || rdr.PassThrough() {
+		return true
+	}
+	if hd.ContentLength >= 0 {
+		return false
+	}
+	_, pt, err := rdr.Settle()
+	return err == nil && pt
 }
 
 // otherVariant reports that a fill's head is for a variant other than the
@@ -242,6 +261,19 @@ func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entr
 	h := p.setHead(w, hd, e.Age(now), st)
 	class := manifest.Class(hd.Label)
 	if hd.Status == http.StatusOK && needsServeContent(r) {
+		if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && len(r.Header["Range"]) == 0 && acceptsGzip(r.Header) {
+			// A gzip client's conditionals are about the gzip copy, which
+			// has its own validator (RFC 9110 8.8.3): check them against
+			// it, and answer 200 with that copy when they fail.
+			h["Content-Encoding"] = p.gzipHeader
+			h["Content-Length"] = mi.gzLength
+			if mi.gzETag != nil {
+				h["Etag"] = mi.gzETag
+			}
+			p.serveContent(w, r, hd, bytes.NewReader(mi.gz))
+			p.record(e.Key(), class, st, 0)
+			return
+		}
 		p.serveContent(w, r, hd, e.NewReader())
 		p.record(e.Key(), class, st, 0)
 		return
@@ -315,7 +347,13 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			p.serveContent(w, r, hd, rdr)
 		} else {
 			// Ranges of a body of unknown length wait for its end.
-			e, err := rdr.Wait()
+			e, pt, err := rdr.Settle()
+			if err == nil && pt {
+				// Outgrew the object limit: the body is not kept, so no
+				// range can be cut from it here. (serveFill sends such
+				// ranges upstream before they get here.)
+				err = errNotKept
+			}
 			if err != nil {
 				p.fail(w, r, st, err)
 				return
@@ -339,15 +377,19 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 	var n int64
 	first := true
 	for {
-		b, err := rdr.Next()
-		if first && len(b) > firstWrite {
+		var (
+			b   []byte
+			err error
+		)
+		if first {
 			// A small first write gets every waiter of a herd its first
 			// bytes before any one of them takes a large share of the
 			// machine's copy bandwidth; the rest goes in large writes.
-			rdr.Seek(int64(firstWrite-len(b)), io.SeekCurrent)
-			b = b[:firstWrite]
+			b, err = rdr.NextMax(firstWrite)
+			first = false
+		} else {
+			b, err = rdr.Next()
 		}
-		first = false
 		if len(b) > 0 {
 			rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout))
 			m, werr := w.Write(b)

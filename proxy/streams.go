@@ -97,6 +97,17 @@ func (s *streams) observe(rendition, skip, key string, st *manifest.HLSState, no
 	return true
 }
 
+// reset forgets what a rendition's old stream reached and listed, after a
+// restart: its next playlist is taken as the first one.
+func (s *streams) reset(rendition string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.byKey[rendition]; r != nil {
+		r.newest = nil
+		r.listedOnce = false
+	}
+}
+
 // newest returns the most advanced playlist of a rendition in a delta
 // mode; a full playlist stands in for a delta request when it is newer.
 func (s *streams) newest(rendition, skip string) (newestPlaylist, bool) {

@@ -31,7 +31,6 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
 	log := newLogger(stdout, cfg.LogFormat, level)
-	setMemoryLimit(log, int64(cfg.Proxy.Cache.MaxBytes))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -44,6 +43,13 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		return err
 	}
 	defer p.Close()
+	limCtx, stopLimit := context.WithCancel(ctx)
+	limDone := make(chan struct{})
+	go func() {
+		defer close(limDone)
+		memoryLimit(limCtx, log, p.Config().Cache, func() int64 { return p.Cache().Stats().InflightBytes })
+	}()
+	defer func() { stopLimit(); <-limDone }()
 
 	// The running settings that a reload may change outside the proxy.
 	var running atomic.Pointer[edgeconfig.File]
@@ -142,18 +148,33 @@ func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// setMemoryLimit keeps the Go heap close to the cache budget. Without it
-// the collector lets the heap reach twice the live cache before it runs;
-// with it, RSS stays near the budget plus a small base. GOMEMLIMIT in the
-// environment wins.
-func setMemoryLimit(log *slog.Logger, cacheBytes int64) {
+// memoryLimit keeps the Go heap close to what is live: the cache budget
+// plus the bytes fills in flight hold now, plus a twentieth and 32 MiB of
+// room for the collector. Without it the collector lets the heap reach
+// twice the live cache before it runs; with a fixed limit under the live
+// heap (a burst of fills on top of a full cache) it would run without end
+// and stall every request. So the limit follows the in-flight count,
+// which the in-flight budget bounds. GOMEMLIMIT in the environment wins.
+// It runs until ctx ends.
+func memoryLimit(ctx context.Context, log *slog.Logger, c proxy.CacheConfig, inflight func() int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	// The live heap is the cache plus fills in flight; a twentieth of the
-	// budget and 32 MiB leave the collector room without letting garbage
-	// double the footprint.
-	limit := cacheBytes + cacheBytes/20 + 32<<20
-	debug.SetMemoryLimit(limit)
-	log.Debug("memory limit set", "bytes", limit)
+	set := func() int64 {
+		live := int64(c.MaxBytes) + inflight()
+		limit := live + live/20 + 32<<20
+		debug.SetMemoryLimit(limit)
+		return limit
+	}
+	log.Debug("memory limit set", "bytes", set())
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			set()
+		}
+	}
 }

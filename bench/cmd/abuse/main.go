@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -37,13 +38,15 @@ func main() {
 	budget := flag.String("budget", "", "cache.max_inflight_bytes for the edge (empty: its default)")
 	maxBytes := flag.String("cache", "512MiB", "cache.max_bytes for the edge")
 	hold := flag.Duration("hold", 20*time.Second, "how long slowloris connections are held (bounded)")
+	timeout := flag.Duration("timeout", 5*time.Minute, "how long one abusive request may take before it counts as failed")
+	dump := flag.Bool("dump", false, "on a failed request, have the edge print its goroutines (SIGQUIT) to stderr")
 	flag.Parse()
-	if err := run(*edgeBin, *mode, *n, *size, *budget, *maxBytes, *hold); err != nil {
+	if err := run(*edgeBin, *mode, *n, *size, *budget, *maxBytes, *hold, *timeout, *dump); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(edgeBin, mode string, n, size int, budget, maxBytes string, hold time.Duration) error {
+func run(edgeBin, mode string, n, size int, budget, maxBytes string, hold, timeout time.Duration, dump bool) error {
 	obj := make([]byte, size)
 	for i := range obj {
 		obj[i] = byte(i * 31)
@@ -132,7 +135,12 @@ func run(edgeBin, mode string, n, size int, budget, maxBytes string, hold time.D
 	var detail string
 	switch mode {
 	case "bust":
-		detail, err = bust(base, n, len(obj))
+		var failed bool
+		detail, failed, err = bust(base, n, len(obj), timeout)
+		if failed && dump {
+			cmd.Process.Signal(syscall.SIGQUIT)
+			time.Sleep(time.Second)
+		}
 	case "slowloris":
 		detail, err = slowloris(edgeAddr, n, hold)
 	default:
@@ -158,30 +166,32 @@ func run(edgeBin, mode string, n, size int, budget, maxBytes string, hold time.D
 }
 
 // bust sends n concurrent requests, each with its own query string.
-func bust(base string, n, size int) (string, error) {
+func bust(base string, n, size int, timeout time.Duration) (string, bool, error) {
 	var wg sync.WaitGroup
 	var ok, bad atomic.Int64
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: n, DisableCompression: true}, Timeout: 5 * time.Minute}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: n, DisableCompression: true}, Timeout: timeout}
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp, err := client.Get(fmt.Sprintf("%s/big.ts?bust=%d", base, i))
 			if err != nil {
+				log.Printf("request %d: %v", i, err)
 				bad.Add(1)
 				return
 			}
-			m, _ := io.Copy(io.Discard, resp.Body)
+			m, err := io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 && m == int64(size) {
 				ok.Add(1)
 			} else {
+				log.Printf("request %d: %d, %d bytes: %v", i, resp.StatusCode, m, err)
 				bad.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
-	return fmt.Sprintf("%d whole bodies, %d failed", ok.Load(), bad.Load()), nil
+	return fmt.Sprintf("%d whole bodies, %d failed", ok.Load(), bad.Load()), bad.Load() > 0, nil
 }
 
 // slowloris opens n connections that send a request head a byte at a
@@ -272,6 +282,6 @@ func procStatus(pid int, field string) int64 {
 	return 0
 }
 
-func rss(pid int) int64 { return procStatus(pid, "VmRSS") }
-func hwm(pid int) int64 { return procStatus(pid, "VmHWM") }
+func rss(pid int) int64   { return procStatus(pid, "VmRSS") }
+func hwm(pid int) int64   { return procStatus(pid, "VmHWM") }
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
