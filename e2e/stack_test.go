@@ -27,6 +27,9 @@ import (
 // test` installs them first (scripts/test-deps.sh).
 func needTool(t *testing.T, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: needs %s, which make test installs", name)
+	}
 	p, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("%s not found: this end-to-end test drives the real tool; run `make test-deps` (it installs it)", name)
