@@ -107,9 +107,7 @@ func normalisePath(raw string) (string, error) {
 			case isUnreserved(v):
 				seg.WriteByte(v)
 			default:
-				seg.WriteByte('%')
-				seg.WriteByte(upperHex[v>>4])
-				seg.WriteByte(upperHex[v&15])
+				writeEscaped(&seg, v)
 			}
 			dec = append(dec, v)
 			continue
@@ -123,9 +121,7 @@ func normalisePath(raw string) (string, error) {
 			seg.WriteByte(c)
 		default:
 			// Outside pchar (a space, quotes, non-ASCII bytes): encoded.
-			seg.WriteByte('%')
-			seg.WriteByte(upperHex[c>>4])
-			seg.WriteByte(upperHex[c&15])
+			writeEscaped(&seg, c)
 		}
 		dec = append(dec, c)
 	}
@@ -141,6 +137,14 @@ func normalisePath(raw string) (string, error) {
 		b.WriteByte('/')
 	}
 	return b.String(), nil
+}
+
+// writeEscaped writes c percent-encoded with upper-case hex digits (RFC
+// 3986 6.2.2.1).
+func writeEscaped(b *strings.Builder, c byte) {
+	b.WriteByte('%')
+	b.WriteByte(upperHex[c>>4])
+	b.WriteByte(upperHex[c&15])
 }
 
 // canonicalFast returns raw itself when it is already canonical and needs
