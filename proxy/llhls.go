@@ -154,7 +154,7 @@ func (p *Proxy) serveNewest(w http.ResponseWriter, r *http.Request, key string) 
 		return false
 	}
 	p.metrics.Joined()
-	p.serveReader(w, r, key, rdr, hd, statusHit)
+	p.serveReader(w, r, key, rdr, &hd, statusHit)
 	return true
 }
 

@@ -319,10 +319,11 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 
 // completeHead finishes the head of a body that arrived chunked: the stored
 // entry knows its length.
-func completeHead(h *cache.Head, body []byte) any {
+func completeHead(h *cache.Head, body cache.ByteView) any {
 	if h.Header.Get("Content-Length") == "" {
-		h.Header = h.Header.Clone()
-		h.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		nh := h.Header.Clone()
+		nh.Set("Content-Length", strconv.Itoa(body.Len()))
+		h.Header = cache.NewHeader(nh)
 	}
 	return h.Extra
 }
