@@ -96,7 +96,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		return nil, err
 	}
 	p.cache = c
-	m, err := metrics.New(reg, c.Stats)
+	m, err := metrics.New(reg, c.Stats, CacheStatuses(), ClassNames())
 	if err != nil {
 		c.Close()
 		return nil, err
