@@ -17,22 +17,22 @@ import (
 func TestParseDirectives(t *testing.T) {
 	cases := []struct {
 		query string
-		want  hlsDirectives
+		want  manifest.Directives
 		bad   bool
 	}{
-		{"_HLS_msn=10", hlsDirectives{blocking: true, msn: 10, part: -1}, false},
-		{"_HLS_part=2&_HLS_msn=10", hlsDirectives{blocking: true, msn: 10, part: 2}, false},
-		{"_HLS_msn=10&_HLS_part=2&_HLS_skip=YES", hlsDirectives{blocking: true, msn: 10, part: 2, skip: "YES"}, false},
-		{"_HLS_skip=v2&token=x", hlsDirectives{part: -1, skip: "v2"}, false},
-		{"_HLS_part=2", hlsDirectives{}, true}, // part without msn
-		{"_HLS_msn=-1", hlsDirectives{}, true},
-		{"_HLS_msn=ten", hlsDirectives{}, true},
-		{"_HLS_msn=1&_HLS_part=x", hlsDirectives{}, true},
-		{"_HLS_msn=1&_HLS_msn=2", hlsDirectives{}, true},
-		{"_HLS_skip=NO", hlsDirectives{}, true},
+		{"_HLS_msn=10", manifest.Directives{Block: true, MSN: 10, Part: -1}, false},
+		{"_HLS_part=2&_HLS_msn=10", manifest.Directives{Block: true, MSN: 10, Part: 2}, false},
+		{"_HLS_msn=10&_HLS_part=2&_HLS_skip=YES", manifest.Directives{Block: true, MSN: 10, Part: 2, Skip: "YES"}, false},
+		{"_HLS_skip=v2&token=x", manifest.Directives{Part: -1, Skip: "v2"}, false},
+		{"_HLS_part=2", manifest.Directives{}, true}, // part without msn
+		{"_HLS_msn=-1", manifest.Directives{}, true},
+		{"_HLS_msn=ten", manifest.Directives{}, true},
+		{"_HLS_msn=1&_HLS_part=x", manifest.Directives{}, true},
+		{"_HLS_msn=1&_HLS_msn=2", manifest.Directives{}, true},
+		{"_HLS_skip=NO", manifest.Directives{}, true},
 	}
 	for _, tc := range cases {
-		got, err := parseDirectives(tc.query)
+		got, err := manifest.ParseDirectives(tc.query)
 		if tc.bad {
 			if err == nil {
 				t.Errorf("%q: accepted as %+v", tc.query, got)

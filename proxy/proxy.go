@@ -154,16 +154,21 @@ func (p *Proxy) Reload(cfg Config) (restartNeeded []string, err error) {
 		return nil, err
 	}
 	old := p.view().cfg
-	keep := func(name string, differs bool) {
-		if differs {
-			restartNeeded = append(restartNeeded, name)
+	for _, s := range []struct {
+		name    string
+		changed bool
+	}{
+		{"cache", cfg.Cache != old.Cache},
+		{"origin", cfg.Origin != old.Origin},
+		{"client", cfg.Client != old.Client},
+		{"server_name", cfg.ServerName != old.ServerName},
+		{"prefetch_concurrency", cfg.PrefetchConcurrency != old.PrefetchConcurrency},
+	} {
+		if s.changed {
+			restartNeeded = append(restartNeeded, s.name)
 		}
 	}
-	keep("cache", cfg.Cache != old.Cache)
-	keep("origin", cfg.Origin != old.Origin)
-	keep("client", cfg.Client != old.Client)
-	keep("server_name", cfg.ServerName != old.ServerName)
-	keep("prefetch_concurrency", cfg.PrefetchConcurrency != old.PrefetchConcurrency)
+	// The settings above stay as they run until a restart.
 	cfg.Cache, cfg.Origin, cfg.Client = old.Cache, old.Origin, old.Client
 	cfg.ServerName, cfg.PrefetchConcurrency = old.ServerName, old.PrefetchConcurrency
 	p.cur.Store(p.newView(cfg))
