@@ -152,7 +152,7 @@ func (o *llOrigin) hold(w http.ResponseWriter, r *http.Request, ready func() (ok
 		select {
 		case <-ch:
 		case <-deadline:
-			http.Error(w, "timeout", 503)
+			http.Error(w, "timeout", http.StatusServiceUnavailable)
 			return false
 		case <-r.Context().Done():
 			return false
@@ -491,7 +491,7 @@ func TestByteRangeHintCollapse(t *testing.T) {
 			io.WriteString(w, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.75\n#EXT-X-PART-INF:PART-TARGET=0.25\n#EXT-X-MEDIA-SEQUENCE:9\n#EXTINF:1.0,\nseg9.mp4\n#EXT-X-PART:DURATION=0.25,URI=\"seg10.mp4\",BYTERANGE=3000@0,INDEPENDENT=YES\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg10.mp4\",BYTERANGE-START=3000\n")
 		case "/seg10.mp4":
 			if r.Header.Get("Range") != "bytes=3000-" {
-				http.Error(w, "want the hinted range", 416)
+				http.Error(w, "want the hinted range", http.StatusRequestedRangeNotSatisfiable)
 				return
 			}
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes 3000-%d/%d", 3000+chunk*chunks-1, 3000+chunk*chunks))
