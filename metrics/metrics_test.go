@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/cache"
+	"github.com/edgecache/edgecache/metrics/metricstest"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 var (
@@ -24,47 +24,6 @@ func newTest(t *testing.T, stats func() cache.Stats) (*Metrics, *prometheus.Regi
 		t.Fatal(err)
 	}
 	return m, reg
-}
-
-// value reads one series back from reg: a counter's or gauge's value, a
-// histogram's sample count. ok is false when there is no such series.
-func value(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (v float64, ok bool) {
-	t.Helper()
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if !matches(m, labels) {
-				continue
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue(), true
-			case m.Gauge != nil:
-				return m.Gauge.GetValue(), true
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount()), true
-			}
-		}
-	}
-	return 0, false
-}
-
-func matches(m *dto.Metric, labels map[string]string) bool {
-	if len(m.GetLabel()) != len(labels) {
-		return false
-	}
-	for _, lp := range m.GetLabel() {
-		if labels[lp.GetName()] != lp.GetValue() {
-			return false
-		}
-	}
-	return true
 }
 
 type series struct {
@@ -128,7 +87,7 @@ func TestMethods(t *testing.T) {
 			m, reg := newTest(t, nil)
 			tc.do(m)
 			for _, s := range tc.want {
-				got, ok := value(t, reg, s.name, s.labels)
+				got, ok := metricstest.Value(t, reg, s.name, s.labels)
 				if !ok || got != s.want {
 					t.Errorf("%s%v = %v (present %v), want %v", s.name, s.labels, got, ok, s.want)
 				}
@@ -144,7 +103,7 @@ func TestRequestCountersUpFront(t *testing.T) {
 	_, reg := newTest(t, nil)
 	for _, s := range testStatuses {
 		for _, c := range testClasses {
-			if _, ok := value(t, reg, "edgecache_requests_total", map[string]string{"cache_status": s, "class": c}); !ok {
+			if _, ok := metricstest.Value(t, reg, "edgecache_requests_total", map[string]string{"cache_status": s, "class": c}); !ok {
 				t.Errorf("no counter for %s/%s", s, c)
 			}
 		}
@@ -213,13 +172,13 @@ func TestCacheCollector(t *testing.T) {
 		"edgecache_inflight_max_bytes":               11,
 		"edgecache_inflight_demotions_total":         12,
 	} {
-		if got, ok := value(t, reg, name, nil); !ok || got != want {
+		if got, ok := metricstest.Value(t, reg, name, nil); !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
 		}
 	}
 	// Read at scrape time, not at registration.
 	st.Entries = 30
-	if got, _ := value(t, reg, "edgecache_cache_entries", nil); got != 30 {
+	if got, _ := metricstest.Value(t, reg, "edgecache_cache_entries", nil); got != 30 {
 		t.Errorf("entries after a change = %v, want 30", got)
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"testing"
 
+	"github.com/edgecache/edgecache/metrics/metricstest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,27 +21,9 @@ func TestEveryStatusAndClassCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	have := map[[2]string]bool{}
-	for _, f := range fams {
-		if f.GetName() != "edgecache_requests_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			var k [2]string
-			for _, lp := range m.GetLabel() {
-				switch lp.GetName() {
-				case "cache_status":
-					k[0] = lp.GetValue()
-				case "class":
-					k[1] = lp.GetValue()
-				}
-			}
-			have[k] = true
-		}
+	for _, ls := range metricstest.Labels(t, reg, "edgecache_requests_total") {
+		have[[2]string{ls["cache_status"], ls["class"]}] = true
 	}
 	classes := ClassNames()
 	for s := cacheStatus(0); s < numStatus; s++ {
