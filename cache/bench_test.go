@@ -48,7 +48,7 @@ func BenchmarkFillFanout(b *testing.B) {
 				n := 0
 				for {
 					p, err := r.Next()
-					n += len(p)
+					n += p.Len()
 					if err == io.EOF {
 						break
 					}

@@ -224,7 +224,7 @@ func TestDemotedFillIsNotJoinable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got[0] = append(got[0], p...)
+		got[0] = append(got[0], p.ByteSlice()...)
 	}
 	if !a.PassThrough() {
 		close(hold)

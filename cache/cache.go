@@ -30,11 +30,14 @@ type Config struct {
 	// freshness lifetime plus however long the caller may serve it stale or
 	// revalidate it. Nil means Lifetime + StaleWhileRevalidate +
 	// StaleIfError.
-	Keep func(h *Head) time.Duration
+	Keep func(h Head) time.Duration
 	// Complete, when set, is called once for every body that will be
 	// stored, before it is; its result becomes Head.Extra (the proxy parses
-	// playlists there, once per fill rather than once per request).
-	Complete func(h *Head, body []byte) any
+	// playlists there, once per fill rather than once per request). h is
+	// the cache's own copy of the head about to be stored, not yet seen by
+	// any reader: Complete may finish it (a chunked body's length, say,
+	// in a new Header).
+	Complete func(h *Head, body ByteView) any
 	// MaxInflightBytes bounds the bytes held by the buffers of fills in
 	// flight, counted as they arrive (issue 11, finding 6): a collecting
 	// fill's buffer doubles as bytes come, each step counted before it is
@@ -99,7 +102,7 @@ func New(cfg Config, log *slog.Logger) (*Cache, error) {
 		cfg.PassThroughWindow = 4 << 20
 	}
 	if cfg.Keep == nil {
-		cfg.Keep = func(h *Head) time.Duration {
+		cfg.Keep = func(h Head) time.Duration {
 			return h.Lifetime + h.StaleWhileRevalidate + h.StaleIfError
 		}
 	}
@@ -141,7 +144,7 @@ func (c *Cache) MaxObjectBytes() int64 { return c.cfg.MaxObjectBytes }
 func (c *Cache) Get(key string) *Entry { return c.store.get(key) }
 
 // Put stores an entry outside a fill.
-func (c *Cache) Put(e *Entry) bool { return c.store.set(e, c.cfg.Keep(&e.head)) }
+func (c *Cache) Put(e *Entry) bool { return c.store.set(e, c.cfg.Keep(e.head)) }
 
 // Join attaches a reader to the fill in flight for key, or returns nil when
 // there is none. ctx is the reader's own: it ends the reader's waits, never

@@ -69,7 +69,7 @@ func slowFetch(calls *atomic.Int32, b []byte, d time.Duration, h Head) Fetch {
 }
 
 func storable() Head {
-	return Head{Status: 200, Header: http.Header{"Content-Type": {"video/mp4"}}, Lifetime: time.Minute, Store: true, Shared: true}
+	return Head{Status: 200, Header: NewHeader(http.Header{"Content-Type": {"video/mp4"}}), Lifetime: time.Minute, Store: true, Shared: true}
 }
 
 // fakeClock is a settable clock for Config.Now.
@@ -150,7 +150,7 @@ func TestFillHerdStreamsOneFetch(t *testing.T) {
 			var got []byte
 			for {
 				p, err := r.Next()
-				if len(got) == 0 && len(p) > 0 {
+				if len(got) == 0 && p.Len() > 0 {
 					if lastSent.Load() {
 						errs <- fmt.Errorf("reader %d got its first byte after the origin sent its last", i)
 					}
@@ -158,7 +158,7 @@ func TestFillHerdStreamsOneFetch(t *testing.T) {
 						close(allFirst)
 					}
 				}
-				got = append(got, p...)
+				got = append(got, p.ByteSlice()...)
 				if err == io.EOF {
 					break
 				}
@@ -181,7 +181,7 @@ func TestFillHerdStreamsOneFetch(t *testing.T) {
 		t.Fatalf("origin fetched %d times, want 1", got)
 	}
 	e := c.Get("k")
-	if e == nil || !bytes.Equal(e.Body(), want) {
+	if e == nil || !e.Body().EqualBytes(want) {
 		t.Fatal("entry not stored whole")
 	}
 	if !e.Fresh(clock.Now()) {
@@ -268,8 +268,8 @@ func TestFillSurvivesStarterHangup(t *testing.T) {
 	}
 	cancel()
 	first.Close()
-	if p, err := first.Next(); !errors.Is(err, ErrReaderClosed) || len(p) != 0 {
-		t.Fatalf("first reader after hang-up and Close: %d bytes, %v; want ErrReaderClosed", len(p), err)
+	if p, err := first.Next(); !errors.Is(err, ErrReaderClosed) || p.Len() != 0 {
+		t.Fatalf("first reader after hang-up and Close: %d bytes, %v; want ErrReaderClosed", p.Len(), err)
 	}
 	got, err := io.ReadAll(second)
 	if err != nil || !bytes.Equal(got, want) {
@@ -361,7 +361,7 @@ func TestPassThroughIsBoundedAndUncached(t *testing.T) {
 	maxBuf := 0
 	for {
 		p, err := r.Next()
-		got = append(got, p...)
+		got = append(got, p.ByteSlice()...)
 		r.f.mu.Lock()
 		maxBuf = max(maxBuf, len(r.f.buf))
 		r.f.mu.Unlock()
@@ -419,7 +419,7 @@ func TestResolveServesRefreshedEntry(t *testing.T) {
 	}
 	r, _, _ := c.Fill(context.Background(), "k", nil, fetch)
 	e, err := r.Wait()
-	if err != nil || r.Resolved() == nil || string(e.Body()) != "hello" || e.Head().Lifetime != time.Hour {
+	if err != nil || r.Resolved() == nil || e.Body().String() != "hello" || e.Head().Lifetime != time.Hour {
 		t.Fatalf("resolve: %v %v", e, err)
 	}
 	if got := c.Get("k"); got == nil || got.Head().Lifetime != time.Hour {

@@ -10,16 +10,16 @@ package cache
 import (
 	"bytes"
 	"io"
-	"net/http"
 	"time"
 )
 
 // Head is the response head of an entry or a fill: status, header and the
-// freshness the caller's policy assigned. It is immutable once handed to the
-// cache; readers must not modify Header.
+// freshness the caller's policy assigned. The cache hands heads out by
+// value with a read-only Header, so no reader can change a shared one.
 type Head struct {
 	Status int
-	Header http.Header
+	// Header holds the fields; see NewHeader for who may change them when.
+	Header Header
 	// ContentLength is the body length announced by the origin, or -1 when
 	// it is unknown (chunked).
 	ContentLength int64
@@ -44,8 +44,10 @@ type Head struct {
 	// Label is an opaque small number the caller attaches (the proxy keeps
 	// the object class there); the cache never interprets it.
 	Label uint8
-	// Extra is an opaque immutable value the caller attaches when the fill
-	// completes (the proxy keeps parsed playlist state there).
+	// Extra is an opaque value the caller attaches when the fill completes
+	// (the proxy keeps parsed playlist state there). Every reader of the
+	// entry gets the same one: it must be immutable (a pointer to a value
+	// nothing writes after attaching it).
 	Extra any
 	// StoreKey, when non-empty, is the key a fill stores its completed
 	// entry under instead of the fill's own key, and the entry's Key(). The
@@ -57,7 +59,8 @@ type Head struct {
 }
 
 // Entry is a complete, immutable cached response. Nothing a reader does can
-// change it: share it freely, never modify Header or the body slice.
+// change it: its head comes by value with a read-only header, its body as
+// a ByteView. Share it freely.
 type Entry struct {
 	key  string
 	head Head
@@ -65,19 +68,21 @@ type Entry struct {
 }
 
 // NewEntry builds an entry outside a fill (tests, synthetic responses).
+// body and h.Header become the entry's: the caller must not change them.
 func NewEntry(key string, h Head, body []byte) *Entry {
 	h.ContentLength = int64(len(body))
+	h.Header.seal()
 	return &Entry{key: key, head: h, body: body}
 }
 
 // Key returns the cache key the entry is stored under.
 func (e *Entry) Key() string { return e.key }
 
-// Head returns the entry's head. Its Header must not be modified.
-func (e *Entry) Head() *Head { return &e.head }
+// Head returns a copy of the entry's head. Its Header is a read-only view.
+func (e *Entry) Head() Head { return e.head }
 
-// Body returns the stored body. It is shared by every reader: read only.
-func (e *Entry) Body() []byte { return e.body }
+// Body returns a read-only view of the stored body.
+func (e *Entry) Body() ByteView { return ByteView{b: e.body} }
 
 // Len returns the body length.
 func (e *Entry) Len() int64 { return int64(len(e.body)) }
@@ -126,6 +131,7 @@ func (e *Entry) Validators() (etag, lastModified string) {
 // freshness.
 func (e *Entry) WithHead(h Head) *Entry {
 	h.ContentLength = int64(len(e.body))
+	h.Header.seal()
 	return &Entry{key: e.key, head: h, body: e.body}
 }
 
@@ -133,12 +139,5 @@ func (e *Entry) WithHead(h Head) *Entry {
 // strings and a fixed overhead for the structures around them.
 func (e *Entry) cost() int64 {
 	const overhead = 256
-	n := int64(len(e.body)) + int64(len(e.key)) + overhead
-	for k, vs := range e.head.Header {
-		n += int64(len(k)) + 16
-		for _, v := range vs {
-			n += int64(len(v)) + 16
-		}
-	}
-	return n
+	return int64(len(e.body)) + int64(len(e.key)) + overhead + e.head.Header.cost()
 }

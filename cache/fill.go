@@ -184,6 +184,7 @@ func (w *FillWriter) WriteHead(h Head) error {
 		f.mu.Unlock()
 		return fmt.Errorf("fill %s: head written twice", f.key)
 	}
+	h.Header.seal()
 	hd := h
 	f.head = &hd
 	if (!h.Shared && !f.private) || h.ContentLength > c.cfg.MaxObjectBytes {
@@ -422,7 +423,7 @@ func (w *FillWriter) Resolve(e *Entry) error {
 
 // finish ends the fill with the fetch's result, stores a complete body and
 // retires the fill. It runs in the fill's goroutine.
-func (f *fill) finish(err error, keep func(*Head) time.Duration, complete func(*Head, []byte) any) {
+func (f *fill) finish(err error, keep func(Head) time.Duration, complete func(*Head, ByteView) any) {
 	c := f.c
 	f.mu.Lock()
 	if err == nil && f.head == nil {
@@ -463,16 +464,17 @@ func (f *fill) finish(err error, keep func(*Head) time.Duration, complete func(*
 		if h.StoreKey != "" {
 			key = h.StoreKey
 		}
-		keepFor = keep(&h)
+		keepFor = keep(h)
 		if soft {
 			h.Lifetime = min(h.Lifetime, h.InitialAge)
 		}
 		if store && complete != nil {
-			h.Extra = complete(&h, body)
+			h.Extra = complete(&h, ByteView{b: body})
+			h.Header.seal()
 		}
 		e = &Entry{key: key, head: h, body: body}
 	} else {
-		keepFor = keep(&e.head)
+		keepFor = keep(e.head)
 		if soft && store {
 			h := e.head
 			h.Lifetime = min(h.Lifetime, h.InitialAge)
@@ -577,7 +579,7 @@ func (r *Reader) PassThrough() bool {
 // Head waits for the response head. It fails when the fill fails first, when
 // the response is not shareable and this reader did not start the fill, or
 // when the reader's own ctx ends.
-func (r *Reader) Head() (*Head, error) {
+func (r *Reader) Head() (Head, error) {
 	h, _, err := r.headWait(nil)
 	return h, err
 }
@@ -585,7 +587,7 @@ func (r *Reader) Head() (*Head, error) {
 // HeadWithin waits at most d for the response head (d <= 0: not at all).
 // ok is false when d passed first; err is the fill's failure or the
 // reader's ctx ending.
-func (r *Reader) HeadWithin(d time.Duration) (h *Head, ok bool, err error) {
+func (r *Reader) HeadWithin(d time.Duration) (h Head, ok bool, err error) {
 	if d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -597,7 +599,7 @@ func (r *Reader) HeadWithin(d time.Duration) (h *Head, ok bool, err error) {
 }
 
 // headWait waits for the head until timeout fires (nil: no timeout).
-func (r *Reader) headWait(timeout <-chan time.Time) (*Head, bool, error) {
+func (r *Reader) headWait(timeout <-chan time.Time) (Head, bool, error) {
 	f := r.f
 	for {
 		f.mu.Lock()
@@ -606,19 +608,19 @@ func (r *Reader) headWait(timeout <-chan time.Time) (*Head, bool, error) {
 		if h != nil {
 			if !h.Shared && !r.starter {
 				r.Close()
-				return nil, true, ErrNotShared
+				return Head{}, true, ErrNotShared
 			}
-			return h, true, nil
+			return *h, true, nil
 		}
 		if err != nil {
-			return nil, true, err
+			return Head{}, true, err
 		}
 		select {
 		case <-ch:
 		case <-timeout:
-			return nil, false, nil
+			return Head{}, false, nil
 		case <-r.ctx.Done():
-			return nil, true, r.ctx.Err()
+			return Head{}, true, r.ctx.Err()
 		}
 	}
 }
@@ -626,18 +628,22 @@ func (r *Reader) headWait(timeout <-chan time.Time) (*Head, bool, error) {
 // Started reports whether this reader's request started the fill.
 func (r *Reader) Started() bool { return r.starter }
 
-// Next returns the next bytes of the body, waiting for them as needed. The
-// slice is shared and read only. It returns io.EOF after the last byte, and
-// the fill's error if it failed.
-func (r *Reader) Next() ([]byte, error) { return r.next(-1) }
+// Next returns the next bytes of the body, waiting for them as needed, as
+// a view of the fill's shared buffer. It returns io.EOF after the last
+// byte, and the fill's error if it failed.
+func (r *Reader) Next() (ByteView, error) {
+	b, err := r.next(-1)
+	return ByteView{b: b}, err
+}
 
 // NextMax is Next returning at most max bytes (max <= 0: no limit), so a
 // server can cap a write without seeking back.
-func (r *Reader) NextMax(max int) ([]byte, error) {
+func (r *Reader) NextMax(max int) (ByteView, error) {
 	if max <= 0 {
 		max = -1
 	}
-	return r.next(max)
+	b, err := r.next(max)
+	return ByteView{b: b}, err
 }
 
 // Read implements io.Reader over the same wait.

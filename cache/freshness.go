@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -94,7 +93,7 @@ func deltaSeconds(s string) time.Duration {
 // ExplicitLifetime returns the freshness lifetime a shared cache takes from a
 // response (RFC 9111 4.2.1): s-maxage, else max-age, else Expires minus
 // Date. ok is false when the response carries none of them.
-func ExplicitLifetime(h http.Header, cc CacheControl) (lifetime time.Duration, ok bool) {
+func ExplicitLifetime(h Header, cc CacheControl) (lifetime time.Duration, ok bool) {
 	switch {
 	case cc.HasSMaxAge:
 		return cc.SMaxAge, true
@@ -128,7 +127,7 @@ func ExplicitLifetime(h http.Header, cc CacheControl) (lifetime time.Duration, o
 // InitialAge computes the corrected initial age of a response (RFC 9111
 // 4.2.3) from its Age and Date fields and the times the request was sent and
 // the response received.
-func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
+func InitialAge(h Header, requestTime, responseTime time.Time) time.Duration {
 	var apparent time.Duration
 	// An invalid Date gives no apparent age (RFC 9110 5.6.7, 6.6.1).
 	if date, ok := ParseHTTPDate(h.Get("Date")); ok {

@@ -62,7 +62,7 @@ func TestExplicitLifetime(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := ExplicitLifetime(tc.h, ParseCacheControl(tc.h.Values("Cache-Control")))
+			got, ok := ExplicitLifetime(NewHeader(tc.h), ParseCacheControl(tc.h.Values("Cache-Control")))
 			if got != tc.want || ok != tc.ok {
 				t.Fatalf("got %v,%v want %v,%v", got, ok, tc.want, tc.ok)
 			}
@@ -89,7 +89,7 @@ func TestInitialAge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := InitialAge(tc.h, tc.req, now); got != tc.want {
+			if got := InitialAge(NewHeader(tc.h), tc.req, now); got != tc.want {
 				t.Fatalf("got %v want %v", got, tc.want)
 			}
 		})

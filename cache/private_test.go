@@ -92,7 +92,7 @@ func TestStoreKey(t *testing.T) {
 	if e.Key() != h.StoreKey {
 		t.Fatalf("entry key %q", e.Key())
 	}
-	if got := c.Get(h.StoreKey); got != e || !bytes.Equal(got.Body(), want) {
+	if got := c.Get(h.StoreKey); got != e || !got.Body().EqualBytes(want) {
 		t.Fatal("not stored under StoreKey")
 	}
 	if c.Get("/p.m3u8") != nil {

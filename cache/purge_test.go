@@ -146,7 +146,7 @@ func TestSoftPurge(t *testing.T) {
 	now := clock.Now()
 	for _, k := range []string{"/s/a.ts", "/s/a.ts\x00gzip", "/s/b.ts"} {
 		e := c.Get(k)
-		if e == nil || string(e.Body()) != k {
+		if e == nil || e.Body().String() != k {
 			t.Fatalf("%q removed by a soft purge", k)
 		}
 		if e.Fresh(now) || e.Staleness(now) != 0 {

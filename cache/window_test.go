@@ -75,7 +75,7 @@ func TestSeekBeforeWindowFails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, p...)
+		got = append(got, p.ByteSlice()...)
 	}
 	// Back to the start of the last piece read is still allowed.
 	if _, err := r.Seek(-int64(step), io.SeekCurrent); err != nil {
@@ -125,10 +125,10 @@ func TestNextMax(t *testing.T) {
 			var got []byte
 			for {
 				p, err := r.NextMax(tc.max)
-				if tc.max > 0 && len(p) > tc.max {
-					t.Fatalf("NextMax(%d) returned %d bytes", tc.max, len(p))
+				if tc.max > 0 && p.Len() > tc.max {
+					t.Fatalf("NextMax(%d) returned %d bytes", tc.max, p.Len())
 				}
-				got = append(got, p...)
+				got = append(got, p.ByteSlice()...)
 				if err == io.EOF {
 					break
 				}
@@ -174,7 +174,7 @@ func TestPassThroughWindowTwoReaders(t *testing.T) {
 	var got []byte
 	for {
 		p, err := a.NextMax(1000)
-		got = append(got, p...)
+		got = append(got, p.ByteSlice()...)
 		if err == io.EOF {
 			break
 		}

@@ -18,7 +18,19 @@ const (
 	ClassInit                  // init segment (EXT-X-MAP target, DASH Initialization)
 	ClassSegment               // media segment
 	ClassPart                  // LL-HLS partial segment (RFC 8216bis 4.4.4.9)
+	numClasses                 // not a class: new ones go above it
 )
+
+// AllClasses returns every class, for those who list them (metrics
+// creates a counter per class up front): a class added above numClasses
+// is listed without anyone else changing.
+func AllClasses() []Class {
+	cs := make([]Class, numClasses)
+	for i := range cs {
+		cs[i] = Class(i)
+	}
+	return cs
+}
 
 // String returns the lower-case name used in logs and metrics labels.
 func (c Class) String() string {

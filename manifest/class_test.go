@@ -65,3 +65,19 @@ func TestParseKind(t *testing.T) {
 		})
 	}
 }
+
+// TestAllClasses: every class with a name of its own is listed, so
+// metrics, which counts only what it is given, counts it (a class added
+// after numClasses would be named here and fail).
+func TestAllClasses(t *testing.T) {
+	listed := map[Class]bool{}
+	for _, c := range AllClasses() {
+		listed[c] = true
+	}
+	for i := 0; i < 256; i++ {
+		c := Class(i)
+		if named := c == ClassOther || c.String() != "other"; named != listed[c] {
+			t.Errorf("class %d (%s): named %v, listed by AllClasses %v", i, c, named, listed[c])
+		}
+	}
+}

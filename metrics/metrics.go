@@ -12,11 +12,13 @@ import (
 )
 
 // Metrics holds the proxy's collectors. The request counters are created up
-// front for every status and class, so the hot path is a map lookup and an
-// atomic add, with no allocation.
+// front for every status and class New is given, so the hot path is a map
+// lookup and an atomic add, with no allocation.
 type Metrics struct {
 	requests     map[[2]string]prometheus.Counter
 	bytes        map[string]prometheus.Counter
+	requestVec   *prometheus.CounterVec // for labels New was not given
+	bytesVec     *prometheus.CounterVec
 	originReqs   *prometheus.CounterVec
 	fillDuration *prometheus.HistogramVec
 	fillWaiters  prometheus.Counter
@@ -29,11 +31,18 @@ type Metrics struct {
 }
 
 // New registers the metrics on reg. stats, when non-nil, is read at scrape
-// time for the cache gauges.
-func New(reg prometheus.Registerer, stats func() cache.Stats) (*Metrics, error) {
-	// The X-Cache-Status values (nginx's) and the object classes.
-	cacheStatuses := []string{"MISS", "HIT", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "BYPASS"}
-	classes := []string{"hls-multivariant", "hls-media", "dash-mpd", "init", "segment", "part", "other"}
+// time for the cache gauges. statuses and classes are every X-Cache-Status
+// value and object class label Request will see, from their owners
+// (proxy.CacheStatuses, proxy.ClassNames): this package keeps no copy of
+// them that could fall behind. Each must be non-empty and without
+// duplicates.
+func New(reg prometheus.Registerer, stats func() cache.Stats, statuses, classes []string) (*Metrics, error) {
+	if err := checkLabels("cache status", statuses); err != nil {
+		return nil, err
+	}
+	if err := checkLabels("class", classes); err != nil {
+		return nil, err
+	}
 	m := &Metrics{
 		requests: make(map[[2]string]prometheus.Counter),
 		bytes:    make(map[string]prometheus.Counter),
@@ -93,7 +102,8 @@ func New(reg prometheus.Registerer, stats func() cache.Stats) (*Metrics, error) 
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
 	}
-	for _, s := range cacheStatuses {
+	m.requestVec, m.bytesVec = requests, bytes
+	for _, s := range statuses {
 		for _, c := range classes {
 			m.requests[[2]string{s, c}] = requests.WithLabelValues(s, c)
 		}
@@ -104,17 +114,42 @@ func New(reg prometheus.Registerer, stats func() cache.Stats) (*Metrics, error) 
 	return m, nil
 }
 
-// Request counts one client request and its body bytes.
+// checkLabels refuses an empty or repeated label list: either means the
+// owner's list is broken, and a counter would go missing.
+func checkLabels(what string, labels []string) error {
+	if len(labels) == 0 {
+		return fmt.Errorf("metrics: no %s labels", what)
+	}
+	seen := make(map[string]bool, len(labels))
+	for _, l := range labels {
+		if l == "" || seen[l] {
+			return fmt.Errorf("metrics: %s label %q empty or repeated", what, l)
+		}
+		seen[l] = true
+	}
+	return nil
+}
+
+// Request counts one client request and its body bytes. A status or class
+// New was not given is still counted, on a slower path that allocates
+// (its counter is looked up by label each time), never dropped.
 func (m *Metrics) Request(status, class string, n int64) {
 	if m == nil {
 		return
 	}
-	if c := m.requests[[2]string{status, class}]; c != nil {
-		c.Inc()
+	c := m.requests[[2]string{status, class}]
+	if c == nil {
+		c = m.requestVec.WithLabelValues(status, class)
 	}
-	if c := m.bytes[class]; c != nil && n > 0 {
-		c.Add(float64(n))
+	c.Inc()
+	if n <= 0 {
+		return
 	}
+	b := m.bytes[class]
+	if b == nil {
+		b = m.bytesVec.WithLabelValues(class)
+	}
+	b.Add(float64(n))
 }
 
 // OriginRequest counts one request to an origin.
@@ -230,6 +265,9 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 // Blocking counts one LL-HLS blocking playlist request by how it was
 // answered, and how long it was held.
 func (m *Metrics) Blocking(result string, held time.Duration) {
+	if m == nil {
+		return
+	}
 	m.blocking.WithLabelValues(result).Inc()
 	m.blockHold.Observe(held.Seconds())
 }

@@ -220,7 +220,7 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 		blockingLifetimes(&hd, p.streams.target(rendition), mayStore(&hd, fr.authorized))
 	}
 	p.applyVary(&hd, fr)
-	dropOwnFields(hd.Header)
+	dropOwnFields(hdr)
 	if fr.premature {
 		// Requested before any playlist listed it: an origin may still be
 		// writing it under its final name (nginx-rtmp does). Serve it, keep

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgecache/edgecache/metrics/metricstest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -169,34 +170,14 @@ var testLogLevel = func() slog.Level {
 	return slog.LevelInfo
 }()
 
-// metricValue reads a counter or gauge from reg, by name and one label.
+// metricValue reads a counter or gauge from reg, by name and one label
+// ("": none); 0 when there is no such series.
 func metricValue(t testing.TB, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	var labels map[string]string
+	if label != "" {
+		labels = map[string]string{label: value}
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if label == "" {
-				// An unlabelled metric.
-				if c := m.GetCounter(); c != nil {
-					return c.GetValue()
-				}
-				return m.GetGauge().GetValue()
-			}
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					if c := m.GetCounter(); c != nil {
-						return c.GetValue()
-					}
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	v, _ := metricstest.Value(t, reg, name, labels)
+	return v
 }

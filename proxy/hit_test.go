@@ -48,7 +48,7 @@ func hitProxy(tb testing.TB, path string, size int) *Proxy {
 		"Cache-Control":  {"max-age=3600"},
 		"Etag":           {`"abc"`},
 	}
-	e := cache.NewEntry(path, cache.Head{Status: 200, Header: h, ResponseTime: time.Now(), Lifetime: time.Hour, Store: true, Shared: true}, pattern(size))
+	e := cache.NewEntry(path, cache.Head{Status: 200, Header: cache.NewHeader(h), ResponseTime: time.Now(), Lifetime: time.Hour, Store: true, Shared: true}, pattern(size))
 	if !p.Cache().Put(e) {
 		tb.Fatal("entry not admitted")
 	}

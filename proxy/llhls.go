@@ -25,24 +25,6 @@ import (
 // So the origin sees at most one blocking request per target per
 // rendition, and the spread of targets viewers ask for becomes hits.
 
-// hlsDirectives are a playlist request's delivery directives.
-type hlsDirectives struct {
-	blocking bool   // _HLS_msn present
-	msn      uint64 // _HLS_msn
-	part     int    // _HLS_part, -1 when absent
-	skip     string // _HLS_skip: "", "YES" or "v2"
-}
-
-// parseDirectives reads the _HLS_ parameters of a raw query with the rule
-// set the packager uses too (manifest.ParseDirectives).
-func parseDirectives(rawQuery string) (hlsDirectives, error) {
-	d, err := manifest.ParseDirectives(rawQuery)
-	if err != nil {
-		return hlsDirectives{}, err
-	}
-	return hlsDirectives{blocking: d.Block, msn: d.MSN, part: d.Part, skip: d.Skip}, nil
-}
-
 // stripDirectives removes the _HLS_ parameters of a raw query; keepSkip
 // keeps _HLS_skip (it selects a different playlist, a delta update).
 func stripDirectives(rawQuery string, keepSkip bool) string {
@@ -70,30 +52,31 @@ func renditionOf(key string) (rendition, skip string) {
 	if !ok || !strings.Contains(q, "_HLS_") {
 		return key, ""
 	}
-	d, _ := parseDirectives(q)
+	d, _ := manifest.ParseDirectives(q)
 	if q = stripDirectives(q, false); q != "" {
 		path += "?" + q
 	}
-	return path, d.skip
+	return path, d.Skip
 }
 
 // serveDirectives answers a media playlist request that carries delivery
 // directives.
 func (p *Proxy) serveDirectives(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, path string, cp *ClassPolicy) {
 	start := time.Now()
-	d, err := parseDirectives(r.URL.RawQuery)
+	// The rule set the packager uses too.
+	d, err := manifest.ParseDirectives(r.URL.RawQuery)
 	if err != nil {
 		p.metrics.Blocking("bad_request", 0)
 		p.plainError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !d.blocking {
+	if !d.Block {
 		// A delta update alone is an ordinary playlist of its own.
 		p.serveKey(w, r, rt, rp, cacheKey(path, r.URL.RawQuery, cp.DropQuery), 0)
 		return
 	}
 	rendition := cacheKey(path, stripDirectives(r.URL.RawQuery, false), cp.DropQuery)
-	if n, ok := p.streams.newest(rendition, d.skip); ok {
+	if n, ok := p.streams.newest(rendition, d.Skip); ok {
 		if n.state.EndList {
 			// 6.2.5.2: once the playlist has ended, directives are ignored:
 			// the ended playlist is the answer.
@@ -104,26 +87,20 @@ func (p *Proxy) serveDirectives(w http.ResponseWriter, r *http.Request, rt *rout
 			p.serveKey(w, r, rt, rp, cacheKey(path, stripDirectives(r.URL.RawQuery, true), cp.DropQuery), 0)
 			return
 		}
-		if n.state.Reaches(d.msn, d.part) && p.serveNewest(w, r, n.key) {
+		if n.state.Reaches(d.MSN, d.Part) && p.serveNewest(w, r, n.key) {
 			p.metrics.Blocking("cached", time.Since(start))
 			return
 		}
 		// Judge "too far" only by a playlist recent enough to be the
 		// origin's present: one that is a target duration old may be
 		// behind by a segment already.
-		if time.Since(n.seen) < n.state.TargetDuration && tooFar(n.state, d) {
+		if time.Since(n.seen) < n.state.TargetDuration && n.state.Edge().TooFar(d, n.state.PartTarget) {
 			p.metrics.Blocking("bad_request", 0)
 			p.plainError(w, http.StatusBadRequest, "_HLS_msn/_HLS_part too far ahead of the playlist")
 			return
 		}
 	}
 	p.serveKey(w, r, rt, rp, cacheKey(path, r.URL.RawQuery, cp.DropQuery), p.blockingHold(rendition))
-}
-
-// tooFar applies 6.2.5.2's 400 rules (manifest.Edge.TooFar) to the
-// newest known playlist.
-func tooFar(st *manifest.HLSState, d hlsDirectives) bool {
-	return st.Edge().TooFar(manifest.Directives{Block: d.blocking, MSN: d.msn, Part: d.part, Skip: d.skip}, st.PartTarget)
 }
 
 // blockingHold bounds an upstream blocking request: the origin answers 503
@@ -154,7 +131,7 @@ func (p *Proxy) serveNewest(w http.ResponseWriter, r *http.Request, key string) 
 		return false
 	}
 	p.metrics.Joined()
-	p.serveReader(w, r, key, rdr, hd, statusHit)
+	p.serveReader(w, r, key, rdr, &hd, statusHit)
 	return true
 }
 
@@ -229,6 +206,6 @@ func (p *Proxy) serveOpenRange(w http.ResponseWriter, r *http.Request, rt *route
 // request's cache key names.
 func reachesKey(st *manifest.HLSState, key string) bool {
 	_, q, _ := strings.Cut(key, "?")
-	d, err := parseDirectives(q)
-	return err == nil && d.blocking && st.Reaches(d.msn, d.part)
+	d, err := manifest.ParseDirectives(q)
+	return err == nil && d.Block && st.Reaches(d.MSN, d.Part)
 }

@@ -17,22 +17,22 @@ import (
 func TestParseDirectives(t *testing.T) {
 	cases := []struct {
 		query string
-		want  hlsDirectives
+		want  manifest.Directives
 		bad   bool
 	}{
-		{"_HLS_msn=10", hlsDirectives{blocking: true, msn: 10, part: -1}, false},
-		{"_HLS_part=2&_HLS_msn=10", hlsDirectives{blocking: true, msn: 10, part: 2}, false},
-		{"_HLS_msn=10&_HLS_part=2&_HLS_skip=YES", hlsDirectives{blocking: true, msn: 10, part: 2, skip: "YES"}, false},
-		{"_HLS_skip=v2&token=x", hlsDirectives{part: -1, skip: "v2"}, false},
-		{"_HLS_part=2", hlsDirectives{}, true}, // part without msn
-		{"_HLS_msn=-1", hlsDirectives{}, true},
-		{"_HLS_msn=ten", hlsDirectives{}, true},
-		{"_HLS_msn=1&_HLS_part=x", hlsDirectives{}, true},
-		{"_HLS_msn=1&_HLS_msn=2", hlsDirectives{}, true},
-		{"_HLS_skip=NO", hlsDirectives{}, true},
+		{"_HLS_msn=10", manifest.Directives{Block: true, MSN: 10, Part: -1}, false},
+		{"_HLS_part=2&_HLS_msn=10", manifest.Directives{Block: true, MSN: 10, Part: 2}, false},
+		{"_HLS_msn=10&_HLS_part=2&_HLS_skip=YES", manifest.Directives{Block: true, MSN: 10, Part: 2, Skip: "YES"}, false},
+		{"_HLS_skip=v2&token=x", manifest.Directives{Part: -1, Skip: "v2"}, false},
+		{"_HLS_part=2", manifest.Directives{}, true}, // part without msn
+		{"_HLS_msn=-1", manifest.Directives{}, true},
+		{"_HLS_msn=ten", manifest.Directives{}, true},
+		{"_HLS_msn=1&_HLS_part=x", manifest.Directives{}, true},
+		{"_HLS_msn=1&_HLS_msn=2", manifest.Directives{}, true},
+		{"_HLS_skip=NO", manifest.Directives{}, true},
 	}
 	for _, tc := range cases {
-		got, err := parseDirectives(tc.query)
+		got, err := manifest.ParseDirectives(tc.query)
 		if tc.bad {
 			if err == nil {
 				t.Errorf("%q: accepted as %+v", tc.query, got)
@@ -152,7 +152,7 @@ func (o *llOrigin) hold(w http.ResponseWriter, r *http.Request, ready func() (ok
 		select {
 		case <-ch:
 		case <-deadline:
-			http.Error(w, "timeout", 503)
+			http.Error(w, "timeout", http.StatusServiceUnavailable)
 			return false
 		case <-r.Context().Done():
 			return false
@@ -493,7 +493,7 @@ func TestByteRangeHintCollapse(t *testing.T) {
 			io.WriteString(w, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.75\n#EXT-X-PART-INF:PART-TARGET=0.25\n#EXT-X-MEDIA-SEQUENCE:9\n#EXTINF:1.0,\nseg9.mp4\n#EXT-X-PART:DURATION=0.25,URI=\"seg10.mp4\",BYTERANGE=3000@0,INDEPENDENT=YES\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg10.mp4\",BYTERANGE-START=3000\n")
 		case "/seg10.mp4":
 			if r.Header.Get("Range") != "bytes=3000-" {
-				http.Error(w, "want the hinted range", 416)
+				http.Error(w, "want the hinted range", http.StatusRequestedRangeNotSatisfiable)
 				return
 			}
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes 3000-%d/%d", 3000+chunk*chunks-1, 3000+chunk*chunks))

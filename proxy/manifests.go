@@ -41,8 +41,8 @@ type manifestInfo struct {
 	hls  *manifest.HLSState
 	dash *manifest.DASHState
 	// gz is the body gzip-compressed, with its length and ETag ready for
-	// the response; nil when compression does not pay.
-	gz       []byte
+	// the response; empty when compression does not pay.
+	gz       cache.ByteView
 	gzLength []string
 	gzETag   []string
 	// gated: the origin's new playlist was not trusted and this is the
@@ -162,8 +162,8 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 		}
 	}
 	p.applyVary(&hd, fr)
-	dropOwnFields(hd.Header)
-	p.finishManifestHead(&hd, info, out)
+	dropOwnFields(hdr)
+	p.finishManifestHead(&hd, hdr, info, out)
 	if perr == nil && fr.kind != kindPrefetch {
 		// Before any viewer can read the new playlist: its new segments are
 		// then already in flight when the viewer asks for them. Only
@@ -195,7 +195,7 @@ func gateReason(err error) string {
 // keepLastGood resolves the fill to the last trusted playlist, fresh for a
 // short while, marked as gated since the given time.
 func (p *Proxy) keepLastGood(w *cache.FillWriter, last *cache.Entry, prev *manifestInfo, since time.Time) error {
-	h := *last.Head()
+	h := last.Head()
 	h.ResponseTime = time.Now()
 	h.InitialAge = 0
 	if prev.hls != nil && prev.hls.TargetDuration > 0 {
@@ -311,22 +311,22 @@ func (p *Proxy) manifestLifetime(hd *cache.Head, info *manifestInfo, cp *ClassPo
 }
 
 // finishManifestHead sets the length and encoding fields of a rewritten
-// manifest and prepares its gzip copy.
-func (p *Proxy) finishManifestHead(hd *cache.Head, info *manifestInfo, out []byte) {
+// manifest in hdr, the header hd views, and prepares its gzip copy.
+func (p *Proxy) finishManifestHead(hd *cache.Head, hdr http.Header, info *manifestInfo, out []byte) {
 	hd.ContentLength = int64(len(out))
-	hd.Header.Set("Content-Length", strconv.Itoa(len(out)))
-	if !headerHasToken(hd.Header, "Vary", "Accept-Encoding") {
-		hd.Header.Add("Vary", "Accept-Encoding")
+	hdr.Set("Content-Length", strconv.Itoa(len(out)))
+	if !headerHasToken(hdr, "Vary", "Accept-Encoding") {
+		hdr.Add("Vary", "Accept-Encoding")
 	}
-	if hd.Header.Get("Content-Encoding") == "" && len(out) >= 256 {
+	if hdr.Get("Content-Encoding") == "" && len(out) >= 256 {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		zw.Write(out)
 		zw.Close()
 		if buf.Len() < len(out) {
-			info.gz = buf.Bytes()
+			info.gz = cache.ByteViewOf(buf.Bytes())
 			info.gzLength = []string{strconv.Itoa(buf.Len())}
-			if et := hd.Header.Get("Etag"); et != "" {
+			if et := hdr.Get("Etag"); et != "" {
 				// Another representation needs another validator
 				// (RFC 9110 8.8.3).
 				info.gzETag = []string{strings.TrimSuffix(et, `"`) + `-gzip"`}

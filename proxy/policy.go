@@ -51,13 +51,16 @@ func (p *policy) configuredTTL(cp *ClassPolicy, status int) (time.Duration, bool
 // head builds the cache head of an origin response.
 func (p *policy) head(class manifest.Class, status int, h http.Header, contentLength int64, reqTime, respTime time.Time, authorized bool) cache.Head {
 	cp := p.class(class.Kind())
-	cc, targeted := responseCacheControl(h)
+	// The view reads h as it is changed below and by the fill after: h is
+	// the fill's until it hands the head to the cache.
+	v := cache.NewHeader(h)
+	cc, targeted := responseCacheControl(v)
 	hd := cache.Head{
 		Status:        status,
-		Header:        h,
+		Header:        v,
 		ContentLength: contentLength,
 		ResponseTime:  respTime,
-		InitialAge:    cache.InitialAge(h, reqTime, respTime),
+		InitialAge:    cache.InitialAge(v, reqTime, respTime),
 		Label:         uint8(class),
 	}
 	// The origin's Age is in InitialAge now (RFC 9111 4.2.3); the edge
@@ -66,10 +69,10 @@ func (p *policy) head(class manifest.Class, status int, h http.Header, contentLe
 	// RFC 9111 3: private and no-store responses are for their requester;
 	// a Set-Cookie is per-client state, never given to another client;
 	// "Vary: *" never matches another request (4.1).
-	_, varyStar := varyFields(h)
-	hd.Shared = !cc.Private && !cc.NoStore && len(h.Values("Set-Cookie")) == 0 && !varyStar
-	storable := !storeForbidden(h, cc, status, authorized)
-	life, explicit := explicitLifetime(h, cc, targeted)
+	_, varyStar := varyFields(v)
+	hd.Shared = !cc.Private && !cc.NoStore && !v.Has("Set-Cookie") && !varyStar
+	storable := !storeForbidden(v, cc, status, authorized)
+	life, explicit := explicitLifetime(v, cc, targeted)
 	if cc.NoCache {
 		// RFC 9111 5.2.2.4: store, but validate before every use.
 		life, explicit = 0, true
@@ -89,7 +92,7 @@ func (p *policy) head(class manifest.Class, status int, h http.Header, contentLe
 	}
 	hd.Lifetime = life
 	hd.StaleWhileRevalidate, hd.StaleIfError = staleWindows(cp, cc)
-	if life == 0 && !hasValidators(h) {
+	if life == 0 && !hasValidators(v) {
 		// Stale at once with nothing to revalidate against: keeping it
 		// could only ever serve it stale.
 		storable = storable && (hd.StaleIfError > 0 || hd.StaleWhileRevalidate > 0)
@@ -107,7 +110,7 @@ var targetedFields = [...]string{"Edgecache-Cache-Control", "Cdn-Cache-Control"}
 // caches a response. RFC 9213 2.1: the first targeted field with a valid,
 // non-empty value is used, and Cache-Control and Expires are then ignored;
 // without one, Cache-Control governs.
-func responseCacheControl(h http.Header) (cc cache.CacheControl, targeted bool) {
+func responseCacheControl(h cache.Header) (cc cache.CacheControl, targeted bool) {
 	for _, f := range targetedFields {
 		if v := h.Values(f); len(v) > 0 && validDictionary(v) {
 			return cache.ParseCacheControl(v), true
@@ -118,7 +121,7 @@ func responseCacheControl(h http.Header) (cc cache.CacheControl, targeted bool) 
 
 // explicitLifetime is cache.ExplicitLifetime with RFC 9213's rule: under a
 // targeted field, Expires does not count.
-func explicitLifetime(h http.Header, cc cache.CacheControl, targeted bool) (time.Duration, bool) {
+func explicitLifetime(h cache.Header, cc cache.CacheControl, targeted bool) (time.Duration, bool) {
 	if targeted && !cc.HasMaxAge && !cc.HasSMaxAge {
 		return 0, false
 	}
@@ -201,7 +204,7 @@ func staleWindows(cp *ClassPolicy, cc cache.CacheControl) (swr, sie time.Duratio
 // storeForbidden reports a response the edge must never store, whatever
 // lifetime the config or a playlist would give it. Lifetime rules may
 // shorten a life or refuse to store; only this decides what may be.
-func storeForbidden(h http.Header, cc cache.CacheControl, status int, authorized bool) bool {
+func storeForbidden(h cache.Header, cc cache.CacheControl, status int, authorized bool) bool {
 	switch status {
 	case http.StatusPartialContent, http.StatusNotModified:
 		// Not a whole representation.
@@ -213,7 +216,7 @@ func storeForbidden(h http.Header, cc cache.CacheControl, status int, authorized
 		// viewer (cache-poisoned denial of service, "CPDoS").
 		return true
 	}
-	if cc.Private || cc.NoStore || len(h.Values("Set-Cookie")) > 0 {
+	if cc.Private || cc.NoStore || h.Has("Set-Cookie") {
 		return true
 	}
 	if _, star := varyFields(h); star {
@@ -234,7 +237,7 @@ func mayStore(hd *cache.Head, authorized bool) bool {
 // keep is how long the store holds an entry: its lifetime, the longer of
 // its stale windows, and, when it can be revalidated, as long again, so a
 // conditional refresh can find it.
-func keep(h *cache.Head) time.Duration {
+func keep(h cache.Head) time.Duration {
 	k := h.Lifetime + max(h.StaleWhileRevalidate, h.StaleIfError)
 	if hasValidators(h.Header) {
 		k += max(h.Lifetime, 10*time.Second)
@@ -248,13 +251,13 @@ func keep(h *cache.Head) time.Duration {
 	return k
 }
 
-func hasValidators(h http.Header) bool {
+func hasValidators(h cache.Header) bool {
 	return h.Get("Etag") != "" || h.Get("Last-Modified") != ""
 }
 
 // refreshedHead merges a 304 into the stored head (RFC 9111 4.3.4): the
 // 304's fields replace the stored ones, except those describing the body.
-func (p *policy) refreshedHead(old *cache.Head, h304 http.Header, reqTime, respTime time.Time) cache.Head {
+func (p *policy) refreshedHead(old cache.Head, h304 http.Header, reqTime, respTime time.Time) cache.Head {
 	merged := old.Header.Clone()
 	for k, vs := range h304 {
 		switch k {
@@ -265,7 +268,7 @@ func (p *policy) refreshedHead(old *cache.Head, h304 http.Header, reqTime, respT
 	}
 	nh := p.head(manifest.Class(old.Label), old.Status, merged, old.ContentLength, reqTime, respTime, false)
 	nh.Extra = old.Extra
-	dropOwnFields(nh.Header)
+	dropOwnFields(merged)
 	return nh
 }
 

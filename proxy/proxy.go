@@ -96,7 +96,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		return nil, err
 	}
 	p.cache = c
-	m, err := metrics.New(reg, c.Stats)
+	m, err := metrics.New(reg, c.Stats, CacheStatuses(), ClassNames())
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -154,16 +154,21 @@ func (p *Proxy) Reload(cfg Config) (restartNeeded []string, err error) {
 		return nil, err
 	}
 	old := p.view().cfg
-	keep := func(name string, differs bool) {
-		if differs {
-			restartNeeded = append(restartNeeded, name)
+	for _, s := range []struct {
+		name    string
+		changed bool
+	}{
+		{"cache", cfg.Cache != old.Cache},
+		{"origin", cfg.Origin != old.Origin},
+		{"client", cfg.Client != old.Client},
+		{"server_name", cfg.ServerName != old.ServerName},
+		{"prefetch_concurrency", cfg.PrefetchConcurrency != old.PrefetchConcurrency},
+	} {
+		if s.changed {
+			restartNeeded = append(restartNeeded, s.name)
 		}
 	}
-	keep("cache", cfg.Cache != old.Cache)
-	keep("origin", cfg.Origin != old.Origin)
-	keep("client", cfg.Client != old.Client)
-	keep("server_name", cfg.ServerName != old.ServerName)
-	keep("prefetch_concurrency", cfg.PrefetchConcurrency != old.PrefetchConcurrency)
+	// The settings above stay as they run until a restart.
 	cfg.Cache, cfg.Origin, cfg.Client = old.Cache, old.Origin, old.Client
 	cfg.ServerName, cfg.PrefetchConcurrency = old.ServerName, old.PrefetchConcurrency
 	p.cur.Store(p.newView(cfg))
@@ -319,10 +324,11 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 
 // completeHead finishes the head of a body that arrived chunked: the stored
 // entry knows its length.
-func completeHead(h *cache.Head, body []byte) any {
+func completeHead(h *cache.Head, body cache.ByteView) any {
 	if h.Header.Get("Content-Length") == "" {
-		h.Header = h.Header.Clone()
-		h.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		nh := h.Header.Clone()
+		nh.Set("Content-Length", strconv.Itoa(body.Len()))
+		h.Header = cache.NewHeader(nh)
 	}
 	return h.Extra
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -102,7 +101,7 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 		return
 	}
 	if !started {
-		if mine, ok := otherVariant(hd, key, fr); ok {
+		if mine, ok := otherVariant(&hd, key, fr); ok {
 			// The fill this request joined was started by a request of
 			// another variant (the URL's Vary was not known yet): it must
 			// not be given this one (RFC 9111 4.1). Its own variant is
@@ -118,7 +117,7 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 			return
 		}
 	}
-	if hd.Status == http.StatusOK && len(r.Header["Range"]) > 0 && p.tooLargeForRanges(hd, rdr) {
+	if hd.Status == http.StatusOK && len(r.Header["Range"]) > 0 && p.tooLargeForRanges(&hd, rdr) {
 		// Too large to store: reading the whole object for this range
 		// would cost the origin all of it. Leave the fill (it stops when
 		// no reader is left) and ask for the range alone.
@@ -133,7 +132,7 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 		r = r.Clone(r.Context())
 		r.Header.Del("Range")
 	}
-	p.serveReader(w, r, key, rdr, hd, st)
+	p.serveReader(w, r, key, rdr, &hd, st)
 }
 
 // tooLargeForRanges reports a fill whose object will not be stored
@@ -187,7 +186,7 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 	defer rdr.Close()
 
 	var (
-		hd  *cache.Head
+		hd  cache.Head
 		err error
 	)
 	if e.Staleness(now) <= eh.StaleWhileRevalidate {
@@ -227,7 +226,7 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 		p.serveEntry(w, r, ne, st)
 		return
 	}
-	p.serveReader(w, r, ckey, rdr, hd, st)
+	p.serveReader(w, r, ckey, rdr, &hd, st)
 }
 
 // headFailed answers a request whose fill produced no head for it.
@@ -242,13 +241,11 @@ func (p *Proxy) headFailed(w http.ResponseWriter, r *http.Request, rp *httputil.
 }
 
 // setHead copies a cached head into the response header with Age and
-// X-Cache-Status. The slices are shared with the entry; nothing appends to
-// them.
+// X-Cache-Status. The value slices are shared with the entry (CopyTo):
+// nothing here writes into them.
 func (p *Proxy) setHead(w http.ResponseWriter, hd *cache.Head, age time.Duration, st cacheStatus) http.Header {
 	h := w.Header()
-	for k, v := range hd.Header {
-		h[k] = v
-	}
+	hd.Header.CopyTo(h)
 	h["Age"] = []string{ageValue(age)}
 	h["X-Cache-Status"] = p.statusHeader[st]
 	return h
@@ -258,10 +255,10 @@ func (p *Proxy) setHead(w http.ResponseWriter, hd *cache.Head, age time.Duration
 func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, st cacheStatus) {
 	hd := e.Head()
 	now := time.Now()
-	h := p.setHead(w, hd, e.Age(now), st)
+	h := p.setHead(w, &hd, e.Age(now), st)
 	class := manifest.Class(hd.Label)
 	if hd.Status == http.StatusOK && needsServeContent(r) {
-		if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && len(r.Header["Range"]) == 0 && acceptsGzip(r.Header) {
+		if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz.Len() > 0 && len(r.Header["Range"]) == 0 && acceptsGzip(r.Header) {
 			// A gzip client's conditionals are about the gzip copy, which
 			// has its own validator (RFC 9110 8.8.3): check them against
 			// it, and answer 200 with that copy when they fail.
@@ -270,16 +267,16 @@ func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entr
 			if mi.gzETag != nil {
 				h["Etag"] = mi.gzETag
 			}
-			p.serveContent(w, r, hd, bytes.NewReader(mi.gz))
+			p.serveContent(w, r, &hd, mi.gz.NewReader())
 			p.record(e.Key(), class, st, 0)
 			return
 		}
-		p.serveContent(w, r, hd, e.NewReader())
+		p.serveContent(w, r, &hd, e.NewReader())
 		p.record(e.Key(), class, st, 0)
 		return
 	}
 	body := e.Body()
-	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && acceptsGzip(r.Header) {
+	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz.Len() > 0 && acceptsGzip(r.Header) {
 		body = mi.gz
 		h["Content-Encoding"] = p.gzipHeader
 		h["Content-Length"] = mi.gzLength
@@ -311,18 +308,18 @@ func (p *Proxy) record(key string, class manifest.Class, st cacheStatus, n int64
 // large pieces as the socket allows. A large body gets a write deadline
 // scaled to its size first, so a client that stops reading cannot hold the
 // response forever, and goes out corked behind its head (corkWhile).
-func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b []byte) int64 {
-	if len(b) <= largeBody {
-		n, _ := w.Write(b)
-		return int64(n)
+func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b cache.ByteView) int64 {
+	if b.Len() <= largeBody {
+		n, _ := b.WriteTo(w)
+		return n
 	}
 	rc := http.NewResponseController(w)
 	// The idle timeout, plus the body at no less than 1 MB/s.
-	rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(len(b))*time.Microsecond))
+	rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(b.Len())*time.Microsecond))
 	defer rc.SetWriteDeadline(time.Time{})
-	var n int
-	corkWhile(clientConn(r.Context()), func() { n, _ = w.Write(b) })
-	return int64(n)
+	var n int64
+	corkWhile(clientConn(r.Context()), func() { n, _ = b.WriteTo(w) })
+	return n
 }
 
 // serveReader streams a fill from its first byte.
@@ -331,7 +328,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 		st = statusBypass
 		p.oversized.add(key, time.Now())
 	}
-	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz != nil && !needsServeContent(r) && acceptsGzip(r.Header) {
+	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz.Len() > 0 && !needsServeContent(r) && acceptsGzip(r.Header) {
 		// A manifest fill is complete when its head is out: serve the
 		// gzip copy like a cached entry would.
 		if e, err := rdr.Wait(); err == nil {
@@ -378,7 +375,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 	first := true
 	for {
 		var (
-			b   []byte
+			b   cache.ByteView
 			err error
 		)
 		if first {
@@ -390,10 +387,10 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 		} else {
 			b, err = rdr.Next()
 		}
-		if len(b) > 0 {
+		if b.Len() > 0 {
 			rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout))
-			m, werr := w.Write(b)
-			n += int64(m)
+			m, werr := b.WriteTo(w)
+			n += m
 			if werr != nil {
 				p.record(key, class, st, n)
 				return // the client left

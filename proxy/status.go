@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/edgecache/edgecache/cache"
+	"github.com/edgecache/edgecache/manifest"
 )
 
 // cacheStatus is the X-Cache-Status of a response, with nginx's values and
@@ -26,6 +27,25 @@ const (
 
 func (s cacheStatus) String() string {
 	return [...]string{"MISS", "HIT", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "BYPASS"}[s]
+}
+
+// CacheStatuses returns every X-Cache-Status value the proxy sends, for
+// metrics to create their counters from the one list.
+func CacheStatuses() []string {
+	s := make([]string, numStatus)
+	for i := range s {
+		s[i] = cacheStatus(i).String()
+	}
+	return s
+}
+
+// ClassNames returns the label of every object class, for metrics.
+func ClassNames() []string {
+	var s []string
+	for _, c := range manifest.AllClasses() {
+		s = append(s, c.String())
+	}
+	return s
 }
 
 // statusFor is the one place errors become HTTP status codes (caddy's

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"net/http"
+
+	"github.com/edgecache/edgecache/cache"
 	"slices"
 	"strings"
 	"sync"
@@ -31,8 +33,8 @@ const (
 // varyFields reads a response's Vary: the fields it nominates that make
 // variants, canonical and sorted, and whether it is "*" (never
 // matched, RFC 9111 4.1).
-func varyFields(h http.Header) (fields []string, star bool) {
-	for _, v := range h["Vary"] {
+func varyFields(h cache.Header) (fields []string, star bool) {
+	for _, v := range h.Values("Vary") {
 		for _, f := range strings.Split(v, ",") {
 			f = strings.TrimSpace(f)
 			switch {

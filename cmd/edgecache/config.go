@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/edgecache/edgecache/internal/edgeconfig"
@@ -23,9 +24,52 @@ const envPrefix = "EDGECACHE_"
 // itself comes from -config or EDGECACHE_CONFIG. It returns the path, so
 // the caller can watch the file.
 func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (edgeconfig.File, string, error) {
-	cfg := edgeconfig.Default()
+	cfg, path, _, err := parseArgs(args, getenv, stderr)
+	return cfg, path, err
+}
+
+// command is what the command line asks for besides running the edge.
+type command struct {
+	version bool // print the version and exit
+	check   bool // the config file was given to -check-config: check it and exit
+}
+
+// parseArgs is loadConfig that also reports the command asked for. With
+// -check-config FILE, FILE is read as -config's would be, so it is checked
+// exactly as a start would check it; the error names the file.
+func parseArgs(args []string, getenv func(string) (string, bool), stderr io.Writer) (cfg edgeconfig.File, path string, cmd command, err error) {
 	fs := flag.NewFlagSet("edgecache", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	checkPath := fs.String("check-config", "", "check this config file as a start would, print the verdict and exit (like nginx -t)")
+	fs.BoolVar(&cmd.version, "version", false, "print the version and exit")
+	if getenv != nil {
+		// What to do is the command line's word alone: an EDGECACHE_VERSION
+		// set for some other purpose must not turn a start into a version
+		// print.
+		lookup := getenv
+		getenv = func(k string) (string, bool) {
+			if k == lifecycle.EnvName(envPrefix, "version") || k == lifecycle.EnvName(envPrefix, "check-config") {
+				return "", false
+			}
+			return lookup(k)
+		}
+	}
+	cfg, path, err = parseConfig(fs, args, getenv, checkPath)
+	if *checkPath != "" {
+		cmd.check = true
+		if err != nil && !strings.Contains(err.Error(), *checkPath) {
+			err = fmt.Errorf("config %s: %w", *checkPath, err)
+		}
+	}
+	return cfg, path, cmd, err
+}
+
+// parseConfig defines the config flags on fs, parses args and builds the
+// config. A non-empty *checkPath (a flag parsed with args) stands for
+// -config.
+func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, bool), checkPath *string) (edgeconfig.File, string, error) {
+	stderr := fs.Output()
+	cfg := edgeconfig.Default()
 	configPath := fs.String("config", "", "YAML config file (see edgecache.example.yaml)")
 	listen := fs.String("listen", cfg.Listen, "address viewers connect to")
 	admin := fs.String("admin-listen", cfg.AdminListen, "address of /metrics, /healthz, /readyz")
@@ -45,6 +89,12 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	}
 	if fs.NArg() > 0 {
 		return cfg, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *checkPath != "" {
+		if *configPath != "" && *configPath != *checkPath {
+			return cfg, "", fmt.Errorf("-check-config %s and -config %s: give one file", *checkPath, *configPath)
+		}
+		*configPath = *checkPath
 	}
 	// An environment variable stands in for a flag not given.
 	set, err := lifecycle.SetFromEnv(fs, envPrefix, getenv)
@@ -105,6 +155,9 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 		return cfg, *configPath, fmt.Errorf("shutdown grace %v is negative", cfg.ShutdownGrace)
 	}
 	if err := cfg.Proxy.Validate(); err != nil {
+		if *configPath != "" {
+			err = fmt.Errorf("config %s: %w", *configPath, err)
+		}
 		return cfg, *configPath, err
 	}
 	return cfg, *configPath, nil

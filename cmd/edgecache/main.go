@@ -12,12 +12,22 @@
 // swap), reloads the config without dropping a connection; an invalid one
 // is logged and the running one kept.
 //
-// Every flag -foo-bar can also be set as EDGECACHE_FOO_BAR. Precedence:
-// flag, then environment variable, then config file, then default.
+// Every flag -foo-bar but -version and -check-config can also be set as
+// EDGECACHE_FOO_BAR. Precedence: flag, then environment variable, then
+// config file, then default.
+//
+//	edgecache -check-config edgecache.yaml
+//
+// checks a config file as a start would and exits 0, or 1 naming the file
+// and what is wrong (like nginx -t).
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/edgecache/edgecache/internal/lifecycle"
@@ -25,8 +35,16 @@ import (
 
 func main() {
 	ctx, hup := lifecycle.Signals("edgecache")
-	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, hup); err != nil {
-		fmt.Fprintln(os.Stderr, "edgecache:", err)
-		os.Exit(1)
+	os.Exit(realMain(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, hup))
+}
+
+// realMain runs the command and returns its exit status: 0 after a clean
+// shutdown, -h, -version or a config that checks out; 1 otherwise.
+func realMain(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, hup <-chan os.Signal) int {
+	err := run(ctx, args, getenv, stdout, stderr, hup)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, "edgecache:", err)
+	return 1
 }

@@ -22,11 +22,22 @@ import (
 )
 
 // run starts the edge and blocks until ctx ends, then shuts down. hup
-// delivers reload requests (SIGHUP).
-func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout io.Writer, hup <-chan os.Signal) error {
-	cfg, path, err := loadConfig(args, getenv, os.Stderr)
-	if err != nil {
+// delivers reload requests (SIGHUP). Asked for -version or -check-config,
+// it prints the answer and returns at once.
+func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, hup <-chan os.Signal) error {
+	cfg, path, cmd, err := parseArgs(args, getenv, stderr)
+	switch {
+	case cmd.version:
+		// Whatever the config says: -version answers even where the edge
+		// could not start.
+		bi, ok := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, version(bi, ok))
+		return nil
+	case err != nil:
 		return err
+	case cmd.check:
+		fmt.Fprintf(stdout, "edgecache: config %s is ok\n", path)
+		return nil
 	}
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
@@ -177,4 +188,32 @@ func memoryLimit(ctx context.Context, log *slog.Logger, c proxy.CacheConfig, inf
 			set()
 		}
 	}
+}
+
+// version describes the build: the module version and, when the binary was
+// built from a checkout, the VCS revision (marked when it had changes).
+func version(bi *debug.BuildInfo, ok bool) string {
+	if !ok {
+		return "edgecache (unknown version)"
+	}
+	s := "edgecache " + bi.Main.Version
+	if bi.Main.Version == "" {
+		s += "(devel)"
+	}
+	var rev, modified string
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			rev = st.Value
+		case "vcs.modified":
+			modified = st.Value
+		}
+	}
+	if rev != "" {
+		s += " " + rev
+		if modified == "true" {
+			s += " (modified)"
+		}
+	}
+	return s
 }

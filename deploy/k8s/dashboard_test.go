@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgecache/edgecache/cache"
 	"github.com/edgecache/edgecache/metrics"
+	"github.com/edgecache/edgecache/proxy"
 )
 
 const dashboardFile = "components/monitoring/edgecache-dashboard.json"
@@ -65,7 +66,7 @@ func TestDashboard(t *testing.T) {
 	}
 
 	rec := &descRecorder{names: map[string]bool{}}
-	if _, err := metrics.New(rec, func() cache.Stats { return cache.Stats{} }); err != nil {
+	if _, err := metrics.New(rec, func() cache.Stats { return cache.Stats{} }, proxy.CacheStatuses(), proxy.ClassNames()); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.names) == 0 {

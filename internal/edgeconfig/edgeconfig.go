@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"time"
 
 	"github.com/edgecache/edgecache/proxy"
@@ -50,11 +51,15 @@ func Default() File {
 }
 
 // Decode decodes YAML strictly: an unknown field is an error, not a
-// silently ignored typo.
+// silently ignored typo, and it is an *UnknownFieldError naming the key,
+// its line and the nearest known key.
 func Decode(b []byte, cfg *File) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		if uf := unknownField(b, reflect.TypeFor[File]()); uf != nil {
+			return uf
+		}
 		return err
 	}
 	return nil
