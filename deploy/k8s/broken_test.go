@@ -129,7 +129,7 @@ var brokenCopies = []brokenCopy{
 		name: "typo in the edge config", overlay: "production",
 		kind: "ConfigMap", obj: "edgecache-config",
 		edit:      replaceData("edgecache.yaml", "max_bytes:", "max_byte:"),
-		wantCheck: "field max_byte not found",
+		wantCheck: "unknown field \"max_byte\" in cache",
 	},
 	{
 		name: "route to a port the packager does not serve", overlay: "dev",
