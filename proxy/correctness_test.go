@@ -38,6 +38,7 @@ func TestUpstreamAgeCounted(t *testing.T) {
 	if age, _ := strconv.Atoi(resp.Header.Get("Age")); age < 7200 {
 		t.Errorf("first answer Age %q, want at least the origin's 7200", resp.Header.Get("Age"))
 	}
+	e.quiesce(t)
 	resp, _ = mustGet(t, e.URL+"/hls/seg.ts")
 	if st := resp.Header.Get("X-Cache-Status"); st == "HIT" {
 		t.Errorf("an entry born stale was served as %s", st)
@@ -79,6 +80,7 @@ func TestStaleForbidden(t *testing.T) {
 				c.Classes["segment"] = cp
 			})
 			mustGet(t, e.URL+"/hls/seg.ts")
+			e.quiesce(t)
 			fail.Store(true)
 			resp, body := mustGet(t, e.URL+"/hls/seg.ts")
 			gotStale := resp.StatusCode == 200 && string(body) == "good"
@@ -116,6 +118,7 @@ func TestNoCachePlaylistRevalidated(t *testing.T) {
 		if st := resp.Header.Get("X-Cache-Status"); st == "HIT" || st == "UPDATING" {
 			t.Errorf("request %d: %s, want a revalidation", i, st)
 		}
+		e.quiesce(t)
 	}
 	reqs := rec.requests()
 	if len(reqs) != 3 {
@@ -152,6 +155,7 @@ func TestInvalidExpires(t *testing.T) {
 				c.Classes["other"] = cp
 			})
 			mustGet(t, e.URL+"/hls/file.bin")
+			e.quiesce(t)
 			resp, _ := mustGet(t, e.URL+"/hls/file.bin")
 			hit := resp.Header.Get("X-Cache-Status") == "HIT"
 			if want := name == "valid (control)"; hit != want {
@@ -196,6 +200,7 @@ func TestUnsafeMethodsInvalidate(t *testing.T) {
 	status("/hls/a.ts")
 	status("/hls/other.ts")
 	status("/hls/c.ts")
+	e.quiesce(t)
 	if do(http.MethodPost, "/hls/a.ts") != http.StatusCreated {
 		t.Fatal("POST failed")
 	}
@@ -252,6 +257,7 @@ func TestCDNCacheControl(t *testing.T) {
 			if resp.Header.Get("Edgecache-Cache-Control") != "" {
 				t.Error("the edge's own field was passed on")
 			}
+			e.quiesce(t)
 			resp, _ = mustGet(t, e.URL+"/hls/file.bin")
 			if got := resp.Header.Get("X-Cache-Status"); got != tc.second {
 				t.Errorf("second request %s, want %s", got, tc.second)
@@ -312,8 +318,10 @@ func TestStreamRestartPurges(t *testing.T) {
 	if _, b := mustGet(t, e.URL+"/hls/seg5.ts"); !strings.HasPrefix(string(b), "old") {
 		t.Fatalf("seg5 before: %q", b)
 	}
+	e.quiesce(t)
 	o.set(100, "old") // the old stream moves on
 	mustGet(t, e.URL+"/hls/live.m3u8")
+	e.quiesce(t)
 	o.set(5, "new") // and restarts, numbering and naming from 5 again
 	mustGet(t, e.URL+"/hls/live.m3u8")
 	resp, b := mustGet(t, e.URL+"/hls/seg5.ts")
@@ -353,6 +361,7 @@ func TestJunkPlaylist(t *testing.T) {
 			})
 			e := newHLSEdge(t, rec, func(c *Config) { c.Prefetch = false })
 			mustGet(t, e.URL+"/hls/live.m3u8")
+			e.quiesce(t)
 			bad.Store(true)
 			resp, body := mustGet(t, e.URL+"/hls/live.m3u8")
 			if resp.StatusCode != 200 || !strings.Contains(string(body), "seg2.ts") || resp.Header.Get("X-Cache-Status") != "STALE" {
@@ -389,7 +398,7 @@ func TestPlaylistStaleBound(t *testing.T) {
 		c.Classes["manifest"] = cp
 	})
 	mustGet(t, e.URL+"/hls/live.m3u8")
-	en := e.p.Cache().Get("/hls/live.m3u8")
+	en := settled(t, e.p.Cache(), "/hls/live.m3u8")
 	if en == nil {
 		t.Fatal("playlist not stored")
 	}
@@ -422,7 +431,7 @@ func TestPlaylist404Cap(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Fatalf("%d", resp.StatusCode)
 	}
-	en := e.p.Cache().Get("/hls/gone.m3u8")
+	en := settled(t, e.p.Cache(), "/hls/gone.m3u8")
 	if en == nil {
 		t.Fatal("404 not stored at all")
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgecache/edgecache/cache"
 	"github.com/edgecache/edgecache/metrics/metricstest"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -180,4 +181,35 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label, value stri
 	}
 	v, _ := metricstest.Value(t, reg, name, labels)
 	return v
+}
+
+// settled returns what is stored under key once no fill of it is in
+// flight: a client can have the whole response before the fill that sent
+// it has stored its entry. The deadline is a liveness guard, not a timing
+// bound.
+func settled(t testing.TB, c *cache.Cache, key string) *cache.Entry {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.InFlight(key) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fill of %q never ended", key)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return c.Get(key)
+}
+
+// quiesce waits until no fill is running: after it, every response the
+// test has had is stored or not, for good, and the next request cannot
+// join a fill that an earlier one started. The deadline is a liveness
+// guard, not a timing bound.
+func (e *edge) quiesce(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.p.Cache().Stats().FillsInFlight != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fills still running: %+v", e.p.Cache().Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -584,7 +584,7 @@ func TestBlockingIgnoredByOrigin(t *testing.T) {
 	defer origin.Close()
 	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
 	mustGet(t, e.URL+"/live.m3u8?_HLS_msn=7")
-	ent := e.p.Cache().Get("/live.m3u8?_HLS_msn=7")
+	ent := settled(t, e.p.Cache(), "/live.m3u8?_HLS_msn=7")
 	if ent == nil {
 		t.Fatal("answer not cached")
 	}
