@@ -435,12 +435,18 @@ func (f *fill) finish(err error, keep func(Head) time.Duration, complete func(*H
 		}
 	}
 	if err != nil {
+		// Out of the table before any reader learns of the failure: a
+		// request that comes after a reader saw it starts a fill of its
+		// own instead of joining one that has failed. (retire takes c.mu,
+		// which is never taken under f.mu.)
+		f.mu.Unlock()
+		c.retire(f)
+		f.mu.Lock()
 		f.err = fmt.Errorf("fill %s: %w", f.key, err)
 		f.done = true
 		f.releaseLocked()
 		f.broadcastLocked()
 		f.mu.Unlock()
-		c.retire(f)
 		return
 	}
 	store := !f.passThrough && f.head.Store && !f.purged
@@ -499,6 +505,10 @@ func (f *fill) finish(err error, keep func(Head) time.Duration, complete func(*H
 			c.store.makeStale(e.key, c.now())
 		}
 	}
+	// Stored first, then out of the table, then done: whoever sees the
+	// fill done finds it retired, and a request between the two finds
+	// the stored entry (Fill's check of the store).
+	c.retire(f)
 	f.mu.Lock()
 	f.entry = e
 	f.done = true
@@ -513,7 +523,6 @@ func (f *fill) finish(err error, keep func(Head) time.Duration, complete func(*H
 	}
 	f.broadcastLocked()
 	f.mu.Unlock()
-	c.retire(f)
 }
 
 // Reader streams one fill from its first byte. Close every Reader.
