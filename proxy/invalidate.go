@@ -14,9 +14,8 @@ import (
 // they are on this edge (the same host, or relative). Every variant and
 // every forwarded-header key of those URIs goes too, and so does a fill in
 // flight for them (it will not store).
-func (p *Proxy) invalidateAfter(w http.ResponseWriter, r *http.Request) {
-	code := statusWritten(w)
-	if code < 200 || code >= 400 {
+func (p *Proxy) invalidateAfter(w *statusRecorder, r *http.Request) {
+	if w.code < 200 || w.code >= 400 {
 		return
 	}
 	p.invalidate(r.URL)
@@ -74,10 +73,3 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func statusWritten(w http.ResponseWriter) int {
-	if s, ok := w.(*statusRecorder); ok {
-		return s.code
-	}
-	return 0
-}

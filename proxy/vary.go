@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,7 +77,10 @@ func variantKey(base string, fields []string, h http.Header) string {
 // varyIndex remembers, per primary key, the fields its responses vary on
 // and the variants stored, both bounded.
 type varyIndex struct {
-	mu   sync.Mutex // guards urls
+	// n is len(urls): while no URL varies, the lookup on every request
+	// (the hit path) is one atomic load, no lock.
+	n    atomic.Int64
+	mu   sync.RWMutex // guards urls
 	urls map[string]*varyURL
 }
 
@@ -95,13 +99,16 @@ func newVaryIndex() *varyIndex { return &varyIndex{urls: map[string]*varyURL{}} 
 // key returns the key a request for base is looked up under: the variant
 // its header selects when base is known to vary, else base.
 func (v *varyIndex) key(base string, h http.Header) string {
-	v.mu.Lock()
+	if v.n.Load() == 0 {
+		return base
+	}
+	v.mu.RLock()
 	u := v.urls[base]
 	var fields []string
 	if u != nil {
 		fields = u.fields
 	}
-	v.mu.Unlock()
+	v.mu.RUnlock()
 	if len(fields) == 0 {
 		return base
 	}
@@ -126,6 +133,7 @@ func (v *varyIndex) learn(base string, fields []string, vkey string, now time.Ti
 		}
 		u = &varyURL{fields: fields, variants: map[string]time.Time{}}
 		v.urls[base] = u
+		v.n.Store(int64(len(v.urls)))
 	}
 	if _, ok := u.variants[vkey]; !ok && len(u.variants) >= maxVariants {
 		for k, t := range u.variants {
