@@ -28,6 +28,7 @@ type Metrics struct {
 	streamReqs   *prometheus.CounterVec
 	blocking     *prometheus.CounterVec
 	blockHold    prometheus.Histogram
+	http         *httpMetrics
 }
 
 // New registers the metrics on reg. stats, when non-nil, is read at scrape
@@ -46,6 +47,7 @@ func New(reg prometheus.Registerer, stats func() cache.Stats, statuses, classes 
 	m := &Metrics{
 		requests: make(map[[2]string]prometheus.Counter),
 		bytes:    make(map[string]prometheus.Counter),
+		http:     newHTTPMetrics(),
 	}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgecache_requests_total",
@@ -94,6 +96,7 @@ func New(reg prometheus.Registerer, stats func() cache.Stats, statuses, classes 
 		Buckets: []float64{.001, .01, .05, .1, .2, .333, .5, 1, 2, 4, 8},
 	})
 	cs := []prometheus.Collector{requests, bytes, m.originReqs, m.fillDuration, m.fillWaiters, m.stale, m.prefetches, m.gate, m.streamReqs, m.blocking, m.blockHold}
+	cs = append(cs, m.http.collectors()...)
 	if stats != nil {
 		cs = append(cs, newCacheCollector(stats))
 	}

@@ -41,6 +41,12 @@ type Config struct {
 	Prefetch bool `yaml:"prefetch"`
 	// PrefetchConcurrency bounds prefetches running at once. Default 8.
 	PrefetchConcurrency int `yaml:"prefetch_concurrency"`
+	// TrustedProxies are the peers (CIDRs or addresses: the ingress, a
+	// load balancer) whose X-Forwarded-For is believed: the client address
+	// logged, counted and checked is the rightmost X-Forwarded-For entry
+	// not in this list, as nginx real_ip with real_ip_recursive on. Empty:
+	// the peer's address is the client's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// ServerName is this instance's pseudonym in Via (RFC 9110 7.6.3). A
 	// request whose Via already names it is a loop and gets 508. Empty
 	// means the host name.
@@ -71,6 +77,18 @@ type Route struct {
 	// carried it is stored only when the origin allows a shared cache to
 	// (RFC 9111 3.5: public, s-maxage or must-revalidate). Empty: none.
 	ForwardHeaders []string `yaml:"forward_headers"`
+	// OriginHost is the Host sent to the origin (nginx proxy_set_header
+	// Host): empty for the origin URL's host, "$host" for the viewer's
+	// Host (which then becomes part of the cache key, so one viewer's Host
+	// never chooses what another gets), or a fixed host name.
+	OriginHost string `yaml:"origin_host"`
+	// ResponseHeaders are set on every response of the route, hits, misses
+	// and the edge's own errors alike, replacing any value the origin sent
+	// (nginx add_header ... always). Empty: none.
+	ResponseHeaders map[string]string `yaml:"response_headers"`
+	// CORS answers cross-origin requests at the edge. Zero value: the
+	// origin's CORS headers and preflight answers pass through unchanged.
+	CORS CORSConfig `yaml:"cors"`
 }
 
 // CacheConfig sizes the RAM cache.
@@ -269,6 +287,9 @@ func (c *Config) Validate() error {
 		if err := r.validateHeaders(); err != nil {
 			return fmt.Errorf("config: route %q: %w", r.Prefix, err)
 		}
+		if err := r.CORS.validate(); err != nil {
+			return fmt.Errorf("config: route %q: cors: %w", r.Prefix, err)
+		}
 	}
 	if c.Cache.MaxBytes <= 0 {
 		c.Cache.MaxBytes = def.Cache.MaxBytes
@@ -323,6 +344,9 @@ func (c *Config) Validate() error {
 			c.Classes[name] = p
 		}
 	}
+	if _, err := parseTrusted(c.TrustedProxies); err != nil {
+		return fmt.Errorf("config: trusted_proxies: %w", err)
+	}
 	if c.PrefetchConcurrency <= 0 {
 		c.PrefetchConcurrency = def.PrefetchConcurrency
 	}
@@ -364,6 +388,26 @@ var edgeOwnedHeaders = map[string]bool{
 	"If-Match": true, "If-Unmodified-Since": true, "Accept-Encoding": true,
 }
 
+// responseOwnedHeaders frame the response or carry the cache's own
+// account of it: response_headers cannot replace them.
+var responseOwnedHeaders = map[string]bool{
+	"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
+	"Trailer": true, "Upgrade": true, "Content-Range": true, "Content-Encoding": true,
+	"Age": true, "X-Cache-Status": true, "Cache-Status": true, "Date": true,
+}
+
+// validOriginHost checks origin_host: empty, "$host", or a host[:port].
+func validOriginHost(h string) error {
+	if h == "" || h == "$host" {
+		return nil
+	}
+	u, err := url.Parse("http://" + h)
+	if err != nil || u.Host != h || u.User != nil || strings.ContainsAny(h, "/?#@ ") {
+		return fmt.Errorf("origin_host: %q is neither $host nor a host name", h)
+	}
+	return nil
+}
+
 // validateHeaders checks and canonicalises a route's header settings, on
 // copies: the caller's map and slice are left as given.
 func (r *Route) validateHeaders() error {
@@ -380,6 +424,23 @@ func (r *Route) validateHeaders() error {
 			oh[cn] = v
 		}
 		r.OriginHeaders = oh
+	}
+	if len(r.ResponseHeaders) > 0 {
+		rh := make(map[string]string, len(r.ResponseHeaders))
+		for name, v := range r.ResponseHeaders {
+			cn := http.CanonicalHeaderKey(name)
+			if !validHeaderName(name) || responseOwnedHeaders[cn] {
+				return fmt.Errorf("response_headers: %q cannot be set", name)
+			}
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return fmt.Errorf("response_headers: %s: value holds a line break or NUL", name)
+			}
+			rh[cn] = v
+		}
+		r.ResponseHeaders = rh
+	}
+	if err := validOriginHost(r.OriginHost); err != nil {
+		return err
 	}
 	if len(r.ForwardHeaders) > 0 {
 		fh := make([]string, 0, len(r.ForwardHeaders))

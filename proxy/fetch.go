@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgecache/edgecache/cache"
@@ -63,6 +65,11 @@ type fetchReq struct {
 	rt       *route
 	kind     fillKind
 	upstream string
+	// host is the Host sent upstream, empty for the origin URL's.
+	host     string
+	// timing, when set, receives the origin request's times for the
+	// access log of the request that started the fill.
+	timing *fillTiming
 	path     string
 	header   http.Header // what goes upstream
 	// authorized: the request carries credentials the route forwards
@@ -95,10 +102,11 @@ func (p *Proxy) newFetchReq(rt *route, kind fillKind, key string, r *http.Reques
 		rt:         rt,
 		kind:       kind,
 		key:        key,
-		base:       rt.keyFor(key, r.Header),
+		base:       rt.keyFor(key, r.Header, r.Host),
 		viewer:     r.Header,
 		edgePath:   path,
 		upstream:   rt.upstreamURL(path, r.URL.RawQuery),
+		host:       rt.originHost(r),
 		path:       r.URL.Path,
 		header:     rt.fillRequestHeader(r.Header, r.RemoteAddr, p.via),
 		authorized: rt.credentialed(r.Header),
@@ -126,7 +134,11 @@ func (p *Proxy) fetch(fr *fetchReq) cache.Fetch {
 	return func(ctx context.Context, w *cache.FillWriter) error {
 		start := time.Now()
 		err := p.runFetch(ctx, fr, w)
-		p.metrics.FillDone(time.Since(start), err == nil)
+		d := time.Since(start)
+		if fr.timing != nil {
+			fr.timing.done.Store(int64(d))
+		}
+		p.metrics.FillDone(d, err == nil)
 		if err != nil {
 			p.log.Debug("fill failed", "url", fr.upstream, "err", err)
 		}
@@ -144,6 +156,10 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 		return fmt.Errorf("origin request %s: %w", fr.upstream, err)
 	}
 	req.Header = fr.header
+	req.Host = fr.host
+	if fr.timing != nil {
+		req = req.WithContext(httptrace.WithClientTrace(ctx, fr.timing.trace()))
+	}
 	if fr.stale != nil {
 		etag, lm := fr.stale.Validators()
 		if etag != "" {
@@ -285,4 +301,25 @@ func codeClass(code int) string {
 		return "4xx"
 	}
 	return "5xx"
+}
+
+// fillTiming is what the access log reports of the origin request a
+// viewer's request started ($upstream_connect_time,
+// $upstream_response_time). The fill writes it; the request that started
+// the fill reads it after the fill has ended.
+type fillTiming struct {
+	connect atomic.Int64 // nanoseconds spent connecting (zero: a kept-alive connection)
+	done    atomic.Int64 // nanoseconds from the fill's start to its end
+	dialAt  atomic.Int64
+}
+
+func (t *fillTiming) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		ConnectStart: func(string, string) { t.dialAt.Store(time.Now().UnixNano()) },
+		ConnectDone: func(string, string, error) {
+			if at := t.dialAt.Load(); at != 0 {
+				t.connect.Add(time.Now().UnixNano() - at)
+			}
+		},
+	}
 }

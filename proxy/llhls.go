@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -61,7 +60,7 @@ func renditionOf(key string) (rendition, skip string) {
 
 // serveDirectives answers a media playlist request that carries delivery
 // directives.
-func (p *Proxy) serveDirectives(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, path string, cp *ClassPolicy) {
+func (p *Proxy) serveDirectives(w http.ResponseWriter, r *http.Request, rt *route, rp http.Handler, path string, cp *ClassPolicy) {
 	start := time.Now()
 	// The rule set the packager uses too.
 	d, err := manifest.ParseDirectives(r.URL.RawQuery)
@@ -195,7 +194,7 @@ func openEndedRange(r *http.Request) (string, bool) {
 // hinted part) has no length to answer a range from, so the range goes upstream
 // as asked, once for all the viewers asking for it, and its 206 streams to
 // each of them as it arrives. Partial responses are joined, never stored.
-func (p *Proxy) serveOpenRange(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key, start string) {
+func (p *Proxy) serveOpenRange(w http.ResponseWriter, r *http.Request, rt *route, rp http.Handler, key, start string) {
 	rkey := key + "\x00bytes=" + start + "-"
 	fr := p.newFetchReq(rt, kindFill, rkey, r, nil)
 	fr.header.Set("Range", "bytes="+start+"-")

@@ -472,9 +472,9 @@ func (p *Proxy) prefetch(key string) {
 		return
 	}
 	class := manifest.Classify("", mustUnescape(path), nil)
-	if len(rt.ForwardHeaders) > 0 {
-		// Each viewer's forwarded values make a key of its own: a fill
-		// without them would serve none of them.
+	if len(rt.ForwardHeaders) > 0 || rt.OriginHost == "$host" {
+		// Each viewer's forwarded values (or Host) make a key of its own:
+		// a fill without them would serve none of them.
 		return
 	}
 	fr := &fetchReq{
@@ -484,6 +484,7 @@ func (p *Proxy) prefetch(key string) {
 		base:     key,
 		edgePath: path,
 		upstream: rt.upstreamURL(path, query),
+		host:     rt.originHost(nil),
 		path:     mustUnescape(path),
 		header:   rt.fillRequestHeader(nil, "", p.via),
 	}

@@ -173,8 +173,8 @@ func FuzzCacheKey(f *testing.F) {
 			}
 		}
 		rt := &route{Route: Route{ForwardHeaders: []string{"Accept-Language"}}}
-		ka := rt.keyFor(k, http.Header{"Accept-Language": {lang}})
-		kb := rt.keyFor(k, http.Header{"Accept-Language": {lang + "x"}})
+		ka := rt.keyFor(k, http.Header{"Accept-Language": {lang}}, "")
+		kb := rt.keyFor(k, http.Header{"Accept-Language": {lang + "x"}}, "")
 		if ka == kb || !strings.HasPrefix(ka, k+"\x00") {
 			t.Fatalf("forwarded values do not separate keys: %q %q", ka, kb)
 		}

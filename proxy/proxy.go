@@ -15,8 +15,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/edgecache/edgecache/accesslog"
 	"github.com/edgecache/edgecache/cache"
+	"github.com/edgecache/edgecache/cmcd"
 	"github.com/edgecache/edgecache/metrics"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,10 +51,13 @@ type Proxy struct {
 	// statusHeader holds one immutable []string per cache status, so the
 	// hit path sets X-Cache-Status without allocating.
 	statusHeader [numStatus][]string
+	// accessLog, when set, gets every response's record (WithAccessLog).
+	accessLog func(accesslog.Record)
+	viewers   *viewers
 }
 
 // New builds a proxy from a validated config. Metrics go to reg.
-func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
+func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Proxy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -67,6 +73,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		varies:     newVaryIndex(),
 		oversized:  newOversizedSet(),
 		gzipHeader: []string{"gzip"},
+		viewers:    newViewers(),
+	}
+	for _, o := range opts {
+		o(p)
 	}
 	p.holdTransport = newTransport(cfg.Origin)
 	p.holdTransport.ResponseHeaderTimeout = 0
@@ -102,6 +112,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 		return nil, err
 	}
 	p.metrics = m
+	if err := reg.Register(metrics.NewViewerCollector(func() map[string]int { return p.viewers.counts(time.Now()) })); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	p.cur.Store(p.newView(cfg))
 	return p, nil
 }
@@ -109,19 +123,21 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Proxy, error
 // view is one validated config with what is derived from it.
 type view struct {
 	cfg    Config
-	policy *policy
-	routes []*route
-	router chi.Router
+	policy  *policy
+	routes  []*route
+	router  chi.Router
+	trusted trustedSet
 }
 
 func (p *Proxy) newView(cfg Config) *view {
 	v := &view{cfg: cfg, policy: newPolicy(&cfg)}
+	v.trusted, _ = parseTrusted(cfg.TrustedProxies) // checked by Validate
 	r := chi.NewRouter()
 	r.NotFound(p.notFound)
 	handlers := map[*route]http.Handler{}
 	for i := range cfg.Routes {
 		u, _ := url.Parse(cfg.Routes[i].Origin) // checked by Validate
-		rt := &route{Route: cfg.Routes[i], origin: u}
+		rt := newRoute(cfg.Routes[i], u)
 		v.routes = append(v.routes, rt)
 		handlers[rt] = p.routeHandler(rt)
 		r.Handle(rt.Prefix+"*", handlers[rt])
@@ -180,10 +196,12 @@ func (p *Proxy) Config() Config { return p.view().cfg }
 
 // ServeHTTP serves the edge. Every request passes the door first.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !p.door(w, r) {
+	x := p.begin(w, r)
+	defer p.end(x)
+	if !p.door(x, r) {
 		return
 	}
-	p.view().router.ServeHTTP(w, r)
+	p.view().router.ServeHTTP(x, r)
 }
 
 // Cache exposes the cache, for tests and the admin side.
@@ -241,6 +259,11 @@ func (p *Proxy) door(w http.ResponseWriter, r *http.Request) bool {
 		p.plainError(w, http.StatusBadRequest, err.Error())
 		return false
 	}
+	if q, ok := p.readCMCD(w, r, rawQuery); ok {
+		// CMCD (CTA-5004) describes the player, not the object: it never
+		// enters the cache key or the origin request.
+		rawQuery = q
+	}
 	if path != rawPath || r.URL.RawPath != "" || r.URL.RawQuery != rawQuery {
 		dec, err := url.PathUnescape(path)
 		if err != nil {
@@ -270,9 +293,44 @@ func (p *Proxy) plainError(w http.ResponseWriter, code int, msg string) {
 	http.Error(w, msg, code)
 }
 
+// readCMCD reads what the player reports in CMCD (the query parameter
+// and the four header fields) into the exchange, and returns the query
+// without the CMCD parameter when it had one.
+func (p *Proxy) readCMCD(w http.ResponseWriter, r *http.Request, rawQuery string) (string, bool) {
+	q, stripped := "", false
+	if strings.Contains(rawQuery, "CMCD") {
+		q, stripped = cmcd.StripQuery(rawQuery)
+	}
+	hasHeader := false
+	for _, f := range cmcdHeaders {
+		if r.Header[f] != nil {
+			hasHeader = true
+			break
+		}
+	}
+	if !stripped && !hasHeader {
+		return "", false
+	}
+	if x := exchangeOf(w); x != nil {
+		x.cmcd = cmcd.Parse(rawQuery, r.Header)
+	}
+	return q, stripped
+}
+
+// cmcdHeaders are CTA-5004's header fields, canonical.
+var cmcdHeaders = [...]string{"Cmcd-Request", "Cmcd-Object", "Cmcd-Status", "Cmcd-Session"}
+
 func (p *Proxy) routeHandler(rt *route) http.Handler {
-	rp := p.reverseProxy(rt)
+	rp := passThrough{p: p, rt: rt, rp: p.reverseProxy(rt)}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if x := exchangeOf(w); x != nil {
+			x.rt = rt
+		}
+		if rt.cors != nil && isPreflight(r) {
+			// Answered here: never sent to the origin, never stored.
+			rt.cors.preflight(w, r)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if r.Method == http.MethodOptions || r.Method == http.MethodTrace {
 				rp.ServeHTTP(w, r)
@@ -297,7 +355,7 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 			if err == nil {
 				pr.Out.URL = u
 			}
-			pr.Out.Host = ""
+			pr.Out.Host = rt.originHost(pr.In)
 			// ReverseProxy has removed the viewer's Forwarded and
 			// X-Forwarded-* fields; the edge sets X-Forwarded-For and Via
 			// itself, as on fills, and no X-Forwarded-Host: the viewer's
@@ -319,6 +377,26 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 			p.fail(w, r, statusBypass, err)
 		},
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// passThrough sends a request to the origin uncached, and notes in the
+// exchange that the response came from there.
+type passThrough struct {
+	p  *Proxy
+	rt *route
+	rp *httputil.ReverseProxy
+}
+
+func (pt passThrough) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := exchangeOf(w)
+	if x != nil {
+		x.passedThrough = true
+	}
+	pt.rp.ServeHTTP(w, r)
+	if x != nil && x.passedThrough && x.wroteHeader {
+		x.hasUpstream = true
+		x.upstream = accesslog.Upstream{Addr: pt.rt.origin.Host, Status: x.status}
 	}
 }
 

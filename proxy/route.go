@@ -11,6 +11,38 @@ import (
 type route struct {
 	Route
 	origin *url.URL
+	// respHeaders are ResponseHeaders as immutable value slices, so
+	// setting them on a response allocates nothing.
+	respHeaders map[string][]string
+	// cors is nil when the route does not answer CORS itself.
+	cors *corsPolicy
+}
+
+func newRoute(r Route, origin *url.URL) *route {
+	rt := &route{Route: r, origin: origin, cors: newCORSPolicy(r.CORS)}
+	if len(r.ResponseHeaders) > 0 {
+		rt.respHeaders = make(map[string][]string, len(r.ResponseHeaders))
+		for k, v := range r.ResponseHeaders {
+			rt.respHeaders[k] = []string{v}
+		}
+	}
+	return rt
+}
+
+// originHost is the Host a request to the origin carries for viewer
+// request r (nil for the edge's own requests): empty means the origin
+// URL's.
+func (rt *route) originHost(r *http.Request) string {
+	switch rt.OriginHost {
+	case "":
+		return ""
+	case "$host":
+		if r == nil {
+			return ""
+		}
+		return r.Host
+	}
+	return rt.OriginHost
 }
 
 // forwards reports whether the route forwards the viewer's value of a
@@ -40,13 +72,21 @@ func (rt *route) credentialed(h http.Header) bool {
 // forwards: viewers who send different values get different responses
 // from the origin, so they must not share one. Keys extended this way, and
 // Vary variants, carry their secondary part after a NUL byte, which no
-// normalised path or query holds.
-func (rt *route) keyFor(key string, h http.Header) string {
-	if len(rt.ForwardHeaders) == 0 {
+// normalised path or query holds. With origin_host "$host", the viewer's
+// Host reaches the origin and is keyed the same way.
+func (rt *route) keyFor(key string, h http.Header, host string) string {
+	if len(rt.ForwardHeaders) == 0 && rt.OriginHost != "$host" {
 		return key
 	}
 	var b strings.Builder
 	b.WriteString(key)
+	if rt.OriginHost == "$host" {
+		b.WriteString("\x00H=")
+		b.WriteString(strings.ToLower(host))
+	}
+	if len(rt.ForwardHeaders) == 0 {
+		return b.String()
+	}
 	b.WriteString("\x00h")
 	for _, n := range rt.ForwardHeaders {
 		b.WriteByte('\x00')

@@ -92,10 +92,10 @@ func newHLSEdge(t testing.TB, rec *recorder, mod func(*Config)) *edge {
 	})
 }
 
-// exchange writes raw bytes to addr and reads every response that comes
+// rawExchange writes raw bytes to addr and reads every response that comes
 // back until the server closes the connection or goes quiet. closed
 // reports that the server closed it.
-func exchange(t testing.TB, addr, raw string, quiet time.Duration) (resps []*http.Response, bodies []string, closed bool) {
+func rawExchange(t testing.TB, addr, raw string, quiet time.Duration) (resps []*http.Response, bodies []string, closed bool) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -171,7 +171,7 @@ func TestSecurityPathNormalisation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t, nil)
 			e := newHLSEdge(t, rec, nil)
-			resps, _, _ := exchange(t, e.Listener.Addr().String(), rawGet(tc.target, "Connection: close\r\n"), 10*time.Second)
+			resps, _, _ := rawExchange(t, e.Listener.Addr().String(), rawGet(tc.target, "Connection: close\r\n"), 10*time.Second)
 			if len(resps) != 1 {
 				t.Fatalf("%s: %d responses", tc.target, len(resps))
 			}
@@ -197,7 +197,7 @@ func TestSecurityOneKeyPerPath(t *testing.T) {
 	e := newHLSEdge(t, rec, nil)
 	addr := e.Listener.Addr().String()
 	for i, target := range []string{"/hls/seg1.ts", "/hls/%73eg1.ts", "/hls//seg1.ts", "/hls/x/../seg1.ts", "/hls/./seg1.ts"} {
-		resps, bodies, _ := exchange(t, addr, rawGet(target, "Connection: close\r\n"), 10*time.Second)
+		resps, bodies, _ := rawExchange(t, addr, rawGet(target, "Connection: close\r\n"), 10*time.Second)
 		if len(resps) != 1 || resps[0].StatusCode != 200 || bodies[0] != "body of /public/hls/seg1.ts" {
 			t.Fatalf("%s: %d responses", target, len(resps))
 		}
@@ -243,7 +243,7 @@ func TestSecuritySmuggling(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t, nil)
 			e := newHLSEdge(t, rec, nil)
-			resps, _, closed := exchange(t, e.Listener.Addr().String(), tc.raw, 10*time.Second)
+			resps, _, closed := rawExchange(t, e.Listener.Addr().String(), tc.raw, 10*time.Second)
 			if !closed {
 				t.Errorf("connection left open after %d responses", len(resps))
 			}
@@ -280,7 +280,7 @@ func TestSecurityPipeliningStillWorks(t *testing.T) {
 	rec := newRecorder(t, nil)
 	e := newHLSEdge(t, rec, nil)
 	raw := rawGet("/hls/a.ts") + rawGet("/hls/b.ts") + rawGet("/hls/a.ts", "Connection: close\r\n")
-	resps, bodies, closed := exchange(t, e.Listener.Addr().String(), raw, 10*time.Second)
+	resps, bodies, closed := rawExchange(t, e.Listener.Addr().String(), raw, 10*time.Second)
 	if len(resps) != 3 || !closed {
 		t.Fatalf("%d responses, closed %v", len(resps), closed)
 	}
@@ -307,7 +307,7 @@ func TestSecurityMaxHeaderBytesIsExact(t *testing.T) {
 		if len(raw) != tc.size {
 			t.Fatalf("built a head of %d bytes, want %d", len(raw), tc.size)
 		}
-		resps, _, _ := exchange(t, e.Listener.Addr().String(), raw, 10*time.Second)
+		resps, _, _ := rawExchange(t, e.Listener.Addr().String(), raw, 10*time.Second)
 		if len(resps) != 1 || resps[0].StatusCode != tc.code {
 			t.Errorf("head of %d bytes: %d responses, want one %d", tc.size, len(resps), tc.code)
 			for _, r := range resps {

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httputil"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/edgecache/edgecache/accesslog"
 	"github.com/edgecache/edgecache/cache"
 	"github.com/edgecache/edgecache/manifest"
 )
@@ -27,7 +27,7 @@ var errNotKept = errors.New("body larger than max_object_bytes was not kept")
 const firstWrite = 16 << 10
 
 // serveCacheable answers a GET or HEAD from the cache or a fill.
-func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy) {
+func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route, rp http.Handler) {
 	path := r.URL.EscapedPath()
 	class := manifest.Classify("", r.URL.Path, nil)
 	cp := p.view().policy.class(class.Kind())
@@ -43,8 +43,8 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 // long. key is the request's cache key; the entry is looked up under it
 // extended by the route's forwarded headers and, when the URL is known to
 // vary, by the variant the request selects.
-func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key string, hold time.Duration) {
-	ckey := p.varies.key(rt.keyFor(key, r.Header), r.Header)
+func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp http.Handler, key string, hold time.Duration) {
+	ckey := p.varies.key(rt.keyFor(key, r.Header, r.Host), r.Header)
 	now := time.Now()
 	if e := p.cache.Get(ckey); e != nil {
 		if hold > 0 {
@@ -75,8 +75,12 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp *
 
 // serveFill answers from the fill of key that fr describes: the one in
 // flight, or a new one.
-func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, key string, fr *fetchReq) {
+func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp http.Handler, key string, fr *fetchReq) {
 	start := time.Now()
+	x := exchangeOf(w)
+	if x != nil && p.accessLog != nil && fr.timing == nil {
+		fr.timing = new(fillTiming)
+	}
 	rdr, started, err := p.cache.Fill(r.Context(), key, nil, p.fetch(fr))
 	if err != nil {
 		p.fail(w, r, statusMiss, err)
@@ -99,6 +103,14 @@ func (p *Proxy) serveFill(w http.ResponseWriter, r *http.Request, rp *httputil.R
 	if err != nil {
 		p.headFailed(w, r, rp, st, err)
 		return
+	}
+	if x != nil {
+		if started {
+			x.hasUpstream, x.timing = true, fr.timing
+			x.upstream = accesslog.Upstream{Addr: fr.rt.origin.Host, Status: hd.Status}
+		} else {
+			x.collapsed = true
+		}
 	}
 	if !started {
 		if mine, ok := otherVariant(&hd, key, fr); ok {
@@ -168,7 +180,7 @@ func otherVariant(hd *cache.Head, fillKey string, fr *fetchReq) (string, bool) {
 // the others wait for that refresh or, within the stale-while-updating
 // bound, take the stale copy as UPDATING. If the refresh fails, the stale
 // copy is served as STALE within the stale-if-error bound.
-func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp *httputil.ReverseProxy, key, ckey string, e *cache.Entry, now time.Time) {
+func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp http.Handler, key, ckey string, e *cache.Entry, now time.Time) {
 	eh := e.Head()
 	rdr := p.cache.Join(r.Context(), ckey)
 	started := false
@@ -182,6 +194,9 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 	}
 	if !started {
 		p.metrics.Joined()
+		if x := exchangeOf(w); x != nil {
+			x.collapsed = true
+		}
 	}
 	defer rdr.Close()
 
@@ -230,7 +245,7 @@ func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, rt *route, rp
 }
 
 // headFailed answers a request whose fill produced no head for it.
-func (p *Proxy) headFailed(w http.ResponseWriter, r *http.Request, rp *httputil.ReverseProxy, st cacheStatus, err error) {
+func (p *Proxy) headFailed(w http.ResponseWriter, r *http.Request, rp http.Handler, st cacheStatus, err error) {
 	if errors.Is(err, cache.ErrNotShared) {
 		// The origin answered the request that started the fill with a
 		// response for that client alone: fetch this one's own.
@@ -248,6 +263,12 @@ func (p *Proxy) setHead(w http.ResponseWriter, hd *cache.Head, age time.Duration
 	hd.Header.CopyTo(h)
 	h["Age"] = []string{ageValue(age)}
 	h["X-Cache-Status"] = p.statusHeader[st]
+	if x := exchangeOf(w); x != nil {
+		fwd := st == statusMiss || st == statusExpired
+		if fwd && hd.Store || !fwd && st != statusBypass {
+			x.served(hd.Lifetime, age, fwd)
+		}
+	}
 	return h
 }
 
@@ -268,11 +289,11 @@ func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entr
 				h["Etag"] = mi.gzETag
 			}
 			p.serveContent(w, r, &hd, mi.gz.NewReader())
-			p.record(e.Key(), class, st, 0)
+			p.record(w, e.Key(), class, st, 0)
 			return
 		}
 		p.serveContent(w, r, &hd, e.NewReader())
-		p.record(e.Key(), class, st, 0)
+		p.record(w, e.Key(), class, st, 0)
 		return
 	}
 	body := e.Body()
@@ -289,11 +310,14 @@ func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entr
 	if r.Method != http.MethodHead {
 		n = p.writeBody(w, r, body)
 	}
-	p.record(e.Key(), class, st, n)
+	p.record(w, e.Key(), class, st, n)
 }
 
 // record counts a response in the metrics, per class and per stream.
-func (p *Proxy) record(key string, class manifest.Class, st cacheStatus, n int64) {
+func (p *Proxy) record(w http.ResponseWriter, key string, class manifest.Class, st cacheStatus, n int64) {
+	if x := exchangeOf(w); x != nil {
+		x.key, x.class, x.classSet = key, class, true
+	}
 	cs := class.String()
 	p.metrics.Request(st.String(), cs, n)
 	if class == manifest.ClassOther {
@@ -358,12 +382,12 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			w.Header().Set("Content-Length", strconv.FormatInt(e.Len(), 10))
 			p.serveContent(w, r, hd, e.NewReader())
 		}
-		p.record(key, class, st, 0)
+		p.record(w, key, class, st, 0)
 		return
 	}
 	w.WriteHeader(hd.Status)
 	if r.Method == http.MethodHead {
-		p.record(key, class, st, 0)
+		p.record(w, key, class, st, 0)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -392,7 +416,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			m, werr := b.WriteTo(w)
 			n += m
 			if werr != nil {
-				p.record(key, class, st, n)
+				p.record(w, key, class, st, n)
 				return // the client left
 			}
 			// The fill is streamed from its first byte: push each piece
@@ -408,7 +432,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			}
 		}
 		if err != nil {
-			p.record(key, class, st, n)
+			p.record(w, key, class, st, n)
 			if errors.Is(err, io.EOF) {
 				return
 			}

@@ -74,6 +74,9 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err
 		p.log.Debug("viewer left", "path", r.URL.Path, "err", err)
 		return
 	}
+	if x := exchangeOf(w); x != nil {
+		x.passedThrough = false
+	}
 	code := statusFor(err)
 	p.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
 	h := w.Header()

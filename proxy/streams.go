@@ -293,6 +293,21 @@ func (s *streams) label(key string) string {
 	return ""
 }
 
+// labelTarget returns a key's per-stream label, as label does, with the
+// stream's target duration.
+func (s *streams) labelTarget(key string) (string, time.Duration) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.byKey[key]
+	if st == nil {
+		st = s.listed[key]
+	}
+	if st == nil {
+		return "", 0
+	}
+	return st.label, st.target
+}
+
 // minTarget is the smallest target duration of the live streams seen, or
 // zero when none.
 func (s *streams) minTarget() time.Duration {
