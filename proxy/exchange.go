@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"io"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -278,4 +278,3 @@ func (p *Proxy) end(x *exchange) {
 	*x = exchange{}
 	exchanges.Put(x)
 }
-

@@ -66,12 +66,12 @@ type fetchReq struct {
 	kind     fillKind
 	upstream string
 	// host is the Host sent upstream, empty for the origin URL's.
-	host     string
+	host string
 	// timing, when set, receives the origin request's times for the
 	// access log of the request that started the fill.
 	timing *fillTiming
-	path     string
-	header   http.Header // what goes upstream
+	path   string
+	header http.Header // what goes upstream
 	// authorized: the request carries credentials the route forwards
 	// (RFC 9111 3.5).
 	authorized bool

@@ -122,7 +122,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 
 // view is one validated config with what is derived from it.
 type view struct {
-	cfg    Config
+	cfg     Config
 	policy  *policy
 	routes  []*route
 	router  chi.Router
