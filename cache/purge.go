@@ -45,7 +45,7 @@ func (m matcher) fillLocked(f *fill) bool {
 // A fill in flight for any of them keeps serving its readers but is no
 // longer joinable and never stores what it fetched (issue 12, finding 12:
 // purged content can never come back). Stats counts what it reached.
-func (c *Cache) Purge(key string) { c.purge(matcher{s: key}) }
+func (c *Cache) Purge(key string) PurgeResult { return c.purge(matcher{s: key}) }
 
 // PurgePrefix is Purge for every key that starts with prefix: a whole
 // stream, say.

@@ -79,6 +79,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
 	logLevel := fs.String("log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	grace := fs.Duration("shutdown-grace", cfg.ShutdownGrace, "after a stop signal, keep serving this long with /readyz failing")
+	purgeToken := fs.String("purge-token", "", "bearer token for POST /purge on the admin listener (prefer the environment variable: flags show in ps)")
 	drainLimit := fs.Duration("shutdown-timeout", cfg.ShutdownTimeout, "then let in-flight responses finish for at most this long")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: edgecache [flags]\n\nEvery flag -foo-bar can also be set as %sFOO_BAR.\nPrecedence: flag, then environment, then the -config file, then the default.\n\n", envPrefix)
@@ -127,6 +128,18 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 	}
 	if set["shutdown-timeout"] {
 		cfg.ShutdownTimeout = *drainLimit
+	}
+	if set["purge-token"] {
+		cfg.PurgeToken = *purgeToken
+	}
+	if cfg.PurgeTokenFile != "" {
+		b, err := os.ReadFile(cfg.PurgeTokenFile)
+		if err != nil {
+			return cfg, *configPath, fmt.Errorf("purge_token_file: %w", err)
+		}
+		if !set["purge-token"] {
+			cfg.PurgeToken = strings.TrimSpace(string(b))
+		}
 	}
 	if set["server-name"] {
 		cfg.Proxy.ServerName = *serverName

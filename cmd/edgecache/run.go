@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	srv := p.Server(errLog)
 	adminSrv := &http.Server{
-		Handler:           proxy.AdminHandler(reg, ready.Load),
+		Handler:           proxy.AdminHandler(reg, ready.Load, p.PurgeHandler(func() string { return running.Load().PurgeToken })),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          errLog,
 	}

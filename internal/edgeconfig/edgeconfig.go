@@ -33,6 +33,13 @@ type File struct {
 	// ShutdownTimeout bounds how long in-flight responses may take to
 	// finish once the edge stops accepting. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// PurgeToken is the bearer token POST /purge on the admin listener
+	// requires. Empty (the default) disables purging. Prefer
+	// PurgeTokenFile or EDGECACHE_PURGE_TOKEN to a token in the file.
+	PurgeToken string `yaml:"purge_token"`
+	// PurgeTokenFile names a file holding the token (a Kubernetes Secret
+	// mounted as a file), read at start and on reload.
+	PurgeTokenFile string `yaml:"purge_token_file"`
 
 	Proxy proxy.Config `yaml:",inline"`
 }
