@@ -402,7 +402,7 @@ func validOriginHost(h string) error {
 		return nil
 	}
 	u, err := url.Parse("http://" + h)
-	if err != nil || u.Host != h || u.User != nil || strings.ContainsAny(h, "/?#@ ") {
+	if err != nil || u.Host != h || u.User != nil || strings.ContainsAny(h, "/?#@ $%") {
 		return fmt.Errorf("origin_host: %q is neither $host nor a host name", h)
 	}
 	return nil

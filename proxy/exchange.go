@@ -61,6 +61,8 @@ type exchange struct {
 	// passedThrough: the response is the origin's, passed through, unless
 	// the edge failed it (fail clears it).
 	passedThrough bool
+	// preflight: the edge answered a CORS preflight; its fields are final.
+	preflight bool
 	// timing is the fill this request started, for the upstream times.
 	timing *fillTiming
 }
@@ -141,7 +143,7 @@ func (x *exchange) finishHead(h http.Header, code int) {
 		for name, v := range rt.respHeaders {
 			h[name] = v
 		}
-		if rt.cors != nil {
+		if rt.cors != nil && !x.preflight {
 			rt.cors.apply(h, x.r.Header.Get("Origin"))
 		}
 	}
@@ -198,7 +200,8 @@ func (x *exchange) cacheStatusField(code int) string {
 // served notes what the serving path knows of a cached response: its
 // remaining freshness and whether it is (being) stored.
 func (x *exchange) served(lifetime, age time.Duration, stored bool) {
-	x.ttl, x.hasTTL, x.stored = lifetime-age, true, stored
+	// In whole seconds as Age counts them, so ttl + Age is the lifetime.
+	x.ttl, x.hasTTL, x.stored = lifetime.Truncate(time.Second)-age.Truncate(time.Second), true, stored
 }
 
 // begin wraps a request's writer. The caller must call end.

@@ -46,6 +46,12 @@ func newEdge(t testing.TB, originURL string, mod func(*Config)) *edge {
 // before it starts (a server's fields must not change once it serves).
 func newEdgeServer(t testing.TB, originURL string, mod func(*Config), srvMod func(*http.Server)) *edge {
 	t.Helper()
+	return newEdgeFull(t, originURL, mod, srvMod)
+}
+
+// newEdgeFull is newEdgeServer with options for New.
+func newEdgeFull(t testing.TB, originURL string, mod func(*Config), srvMod func(*http.Server), opts ...Option) *edge {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Routes = []Route{{Prefix: "/", Origin: originURL}}
 	cfg.ServerName = "edge-test"
@@ -53,7 +59,7 @@ func newEdgeServer(t testing.TB, originURL string, mod func(*Config), srvMod fun
 		mod(&cfg)
 	}
 	reg := prometheus.NewRegistry()
-	p, err := New(cfg, testLogger(t), reg)
+	p, err := New(cfg, testLogger(t), reg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

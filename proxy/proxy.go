@@ -328,6 +328,9 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 		}
 		if rt.cors != nil && isPreflight(r) {
 			// Answered here: never sent to the origin, never stored.
+			if x := exchangeOf(w); x != nil {
+				x.preflight = true
+			}
 			rt.cors.preflight(w, r)
 			return
 		}
