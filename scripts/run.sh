@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${EDGE_ADDR:=127.0.0.1:8081}" "${ADMIN_ADDR:=127.0.0.1:9091}"
 : "${ORIGIN_HTTP:=127.0.0.1:8088}" "${ORIGIN_RTMP:=127.0.0.1:1935}"
+# A purge token for trying POST /purge; set your own in production.
+: "${EDGECACHE_PURGE_TOKEN:=demo-token}"
+export EDGECACHE_PURGE_TOKEN
 
 pids=()
 cleanup() {
@@ -42,7 +45,9 @@ Play it:
   low latency: the HLS URL is LL-HLS too (parts, blocking reloads); hls.js with lowLatencyMode: true
 
 Publish your own: ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f flv rtmp://$ORIGIN_RTMP/live/mystream
-Watch the cache: curl -sI http://$EDGE_ADDR/hls/demo.m3u8 | grep -i x-cache-status
+Watch the cache: curl -sI http://$EDGE_ADDR/hls/demo.m3u8 | grep -i cache-status
+Purge a stream:  curl -X POST -H "Authorization: Bearer $EDGECACHE_PURGE_TOKEN" 'http://$ADMIN_ADDR/purge?prefix=/hls/demo/'
+The edge's access log (nginx combined + cache status and timings) follows on stdout.
 
 Ctrl-C stops both.
 MSG
