@@ -82,7 +82,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 	purgeToken := fs.String("purge-token", "", "bearer token for POST /purge on the admin listener (prefer the environment variable: flags show in ps)")
 	drainLimit := fs.Duration("shutdown-timeout", cfg.ShutdownTimeout, "then let in-flight responses finish for at most this long")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: edgecache [flags]\n\nEvery flag -foo-bar can also be set as %sFOO_BAR.\nPrecedence: flag, then environment, then the -config file, then the default.\n\n", envPrefix)
+		fmt.Fprintf(stderr, "Usage: edgecache [flags]\n       edgecache import-nginx nginx.conf > edgecache.yaml   (translate an nginx edge config)\n\nEvery flag -foo-bar can also be set as %sFOO_BAR.\nPrecedence: flag, then environment, then the -config file, then the default.\n\n", envPrefix)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
