@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgecache/edgecache/proxy"
 	"go.yaml.in/yaml/v3"
@@ -16,6 +17,14 @@ import (
 func comment(texts ...string) string {
 	var lines []string
 	for _, text := range texts {
+		// A comment carries text from the nginx file: keep it printable
+		// (the YAML encoder refuses what is not).
+		text = strings.Map(func(r rune) rune {
+			if r == utf8.RuneError || r < 0x20 && r != '\t' || r == 0x7f {
+				return '?'
+			}
+			return r
+		}, strings.ToValidUTF8(text, "?"))
 		var line string
 		for _, w := range strings.Fields(text) {
 			if line != "" && len(line)+1+len(w) > 76 {

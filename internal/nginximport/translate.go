@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgecache/edgecache/internal/edgeconfig"
 	"github.com/edgecache/edgecache/internal/nginxconf"
@@ -197,6 +198,10 @@ func (t *translator) builtin(d *nginxconf.Directive, why string) {
 func (t *translator) block(ds []*nginxconf.Directive, sc *scope, ctx context) {
 	var blocks []*nginxconf.Directive
 	for _, d := range ds {
+		if !validUTF8(d) {
+			t.untranslatable(d, "not UTF-8")
+			continue
+		}
 		if d.HasBlock {
 			blocks = append(blocks, d)
 			continue
@@ -465,4 +470,16 @@ func upstreamName(raw string) string {
 		return u.Hostname()
 	}
 	return raw
+}
+
+func validUTF8(d *nginxconf.Directive) bool {
+	if !utf8.ValidString(d.Name) {
+		return false
+	}
+	for _, a := range d.Args {
+		if !utf8.ValidString(a) {
+			return false
+		}
+	}
+	return true
 }
