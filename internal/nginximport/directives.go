@@ -22,7 +22,7 @@ const (
 	whyBuffering  = "built in: bodies stream to every waiting viewer as they arrive and are stored whole in RAM"
 	whyCache      = "built in: every route is cached, in RAM (cache.max_bytes)"
 	whyKey        = "built in: the key is the normalised path and the sorted query (plus forward_headers values); Host is not part of it: one edge, one site"
-	whyHTTP11     = "built in: origin connections are HTTP/1.1 keep-alive (origin.max_idle_conns_per_host)"
+	whyHTTP11     = "built in: origin connections are kept alive and reused (origin.max_idle_conns_per_host)"
 	whySubFilter  = "built in: playlists and MPDs have their origins' absolute URLs rewritten to edge paths; there is no other body rewriting"
 	whyWorkers    = "not needed: Go's scheduler spreads connections over every core; there are no worker settings"
 	whyProcess    = "not needed: edgecache runs in the foreground as the user that starts it, logging to stdout"
@@ -41,26 +41,26 @@ var builtins = map[string]string{
 	"proxy_cache_background_update": whyBackground,
 	"proxy_buffering":               whyBuffering, "proxy_buffers": whyBuffering, "proxy_buffer_size": whyBuffering, "proxy_busy_buffers_size": whyBuffering,
 	"proxy_max_temp_file_size": whyTempFiles, "proxy_temp_path": whyTempFiles, "proxy_temp_file_write_size": whyTempFiles,
-	"proxy_cache_key":          whyKey,
-	"proxy_http_version":       whyHTTP11,
-	"sub_filter_once":          whySubFilter, "sub_filter_types": whySubFilter, "sub_filter_last_modified": whySubFilter,
+	"proxy_cache_key":    whyKey,
+	"proxy_http_version": whyHTTP11,
+	"sub_filter_once":    whySubFilter, "sub_filter_types": whySubFilter, "sub_filter_last_modified": whySubFilter,
 	"worker_processes": whyWorkers, "worker_connections": whyWorkers, "worker_rlimit_nofile": whyWorkers, "worker_cpu_affinity": whyWorkers,
 	"multi_accept": whyWorkers, "accept_mutex": whyWorkers, "use": whyWorkers,
 	"user": whyProcess, "pid": whyProcess, "daemon": whyProcess, "master_process": whyProcess,
 	"sendfile": whySendfile, "tcp_nopush": whySendfile, "tcp_nodelay": whySendfile, "aio": whySendfile, "directio": whySendfile, "output_buffers": whySendfile,
 	"gzip": whyGzip, "gzip_types": whyGzip, "gzip_vary": whyGzip, "gzip_comp_level": whyGzip, "gzip_min_length": whyGzip, "gzip_proxied": whyGzip, "gzip_disable": whyGzip, "gzip_http_version": whyGzip, "gzip_buffers": whyGzip,
-	"proxy_cache_revalidate":   whyRevalidate,
-	"proxy_cache_methods":      whyMethods,
-	"proxy_cache_convert_head": whyMethods,
-	"default_type":             "not needed: proxied responses keep the origin's Content-Type",
-	"proxy_send_timeout":       "not needed: requests to the origin are GETs without a body (origin.first_byte_timeout bounds the wait for the answer)",
-	"proxy_ssl_server_name":    "built in: TLS to the origin sends the origin's host name (SNI)",
-	"resolver":                 "not needed: origin names are resolved with the system resolver",
-	"resolver_timeout":         "not needed: origin names are resolved with the system resolver",
-	"server_tokens":            "not needed: the edge names itself only in Via (server_name)",
+	"proxy_cache_revalidate":    whyRevalidate,
+	"proxy_cache_methods":       whyMethods,
+	"proxy_cache_convert_head":  whyMethods,
+	"default_type":              "not needed: proxied responses keep the origin's Content-Type",
+	"proxy_send_timeout":        "not needed: requests to the origin are GETs without a body (origin.first_byte_timeout bounds the wait for the answer)",
+	"proxy_ssl_server_name":     "built in: TLS to the origin sends the origin's host name (SNI)",
+	"resolver":                  "not needed: origin names are resolved with the system resolver",
+	"resolver_timeout":          "not needed: origin names are resolved with the system resolver",
+	"server_tokens":             "not needed: the edge names itself only in Via (server_name)",
 	"reset_timedout_connection": "built in: a client that accepts nothing for client.write_idle_timeout is dropped",
 	"proxy_ignore_client_abort": "built in: a fill keeps going for the other viewers when one hangs up, and is cancelled only by its own timeouts",
-	"log_format":               "", // read where access_log names it
+	"log_format":                "", // read where access_log names it
 }
 
 // untranslatables maps directives with no equivalent to why.
@@ -480,7 +480,7 @@ func (t *translator) addHeader(r *route, d *nginxconf.Directive) {
 	name, value := d.Args[0], d.Args[1]
 	cn := http.CanonicalHeaderKey(name)
 	if cn == "X-Cache-Status" && value == "$upstream_cache_status" {
-		r.respNotes = append(r.respNotes, fmt.Sprintf("%s (%s): built in, every response carries X-Cache-Status (and Cache-Status, RFC 9211)", d.String(), d.Where()))
+		r.respNotes = append(r.respNotes, fmt.Sprintf("%s (%s): built in, every response carries X-Cache-Status with nginx's values", d.String(), d.Where()))
 		return
 	}
 	if strings.HasPrefix(cn, "Access-Control-") {
@@ -567,10 +567,10 @@ func (t *translator) setHeader(r *route, d *nginxconf.Directive) {
 		}
 	case cn == "X-Forwarded-For" && value == "$proxy_add_x_forwarded_for":
 		t.builtin(d, "built in: the edge appends the client address to X-Forwarded-For")
-	case value == "":
-		t.builtin(d, "built in: shared fills send the origin an allow-list of request headers (User-Agent, forward_headers, origin_headers), not the viewer's request")
 	case cn == "Connection":
 		t.builtin(d, whyHTTP11)
+	case value == "":
+		t.builtin(d, "built in: shared fills send the origin an allow-list of request headers (User-Agent, forward_headers, origin_headers), not the viewer's request")
 	case value == "$http_"+strings.ReplaceAll(strings.ToLower(name), "-", "_"):
 		if edgeOwned(cn) {
 			t.untranslatable(d, "the edge sets %s itself", cn)
