@@ -49,15 +49,32 @@ func (d *Directive) String() string {
 
 // word quotes s where nginx would not read it back as one word.
 func word(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\r\n;{}#'\"\\") || strings.Contains(s, "${") {
+	if s == "" || strings.ContainsAny(s, " \t\r\n;{}#'\"") || strings.Contains(s, "${") {
 		return quote(s)
 	}
-	return s
+	return backslashes(s)
 }
 
 func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`, "\r", `\r`)
-	return `"` + r.Replace(s) + `"`
+	r := strings.NewReplacer(`"`, `\"`, "\n", `\n`, "\t", `\t`, "\r", `\r`)
+	return `"` + r.Replace(backslashes(s)) + `"`
+}
+
+// backslashes escapes the backslashes the lexer would read as the start
+// of an escape; any other (a regex's `\.`) is kept as written, as nginx
+// keeps it.
+func backslashes(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '\\' && (i+1 == len(s) || strings.IndexByte("\"'\\tnr\n\t\r", s[i+1]) >= 0) {
+			b.WriteByte('\\')
+		}
+	}
+	return b.String()
 }
 
 // Where is "file:line" of d.

@@ -193,3 +193,20 @@ func strip(s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestStringKeepsRegexEscapes(t *testing.T) {
+	for _, src := range []string{`location ~ \.ts$ {}`, `a "x\\y";`, `a "b\	c";`, `a 'it\'s';`} {
+		ds, err := Parse(nil, "f", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(nil, "f", []byte(ds[0].String()+";"))
+		if err != nil || again[0].Args[len(again[0].Args)-1] != ds[0].Args[len(ds[0].Args)-1] {
+			t.Fatalf("%q: String %q re-reads as %v, %v", src, ds[0].String(), again, err)
+		}
+	}
+	ds, _ := Parse(nil, "f", []byte(`location ~ \.ts$ {}`))
+	if got := ds[0].String(); got != `location ~ \.ts$` {
+		t.Fatalf("got %q", got)
+	}
+}
