@@ -32,7 +32,7 @@ func TestTranslate(t *testing.T) {
 			stderr: []string{"f.conf:1: server b:2: several origins: issue 16", "f.conf:1: server c:3 backup: several origins: issue 16"}},
 		{name: "variables in proxy_pass", src: "server { location /a/ { proxy_pass http://$host; } }", stderr: []string{"variables in proxy_pass"}, err: ErrNoRoutes},
 		{name: "exact and regex locations", src: in("") + " server { location = /x { proxy_pass http://o; } location ~ \\.ts$ { proxy_pass http://o; } }",
-			stderr: []string{"location = /x: exact-match", `location ~ "\\.ts$": regex locations`, "several server blocks"}},
+			stderr: []string{"location = /x: exact-match", `location ~ \.ts$: regex locations`, "several server blocks"}},
 		{name: "200 to every class, 404 capped", src: in("proxy_cache_valid 200 10s; proxy_cache_valid 404 1m;"),
 			yaml: []string{"manifest:\n    ttl: 10s\n    stale_while_updating: 1s", "segment:\n    ttl: 10s\n", "404: 2s", "capped from 1m to 2s", "lifetime derived from the"}},
 		{name: "a short 404 is kept", src: in("proxy_cache_valid 404 1s;"), yaml: []string{"404: 1s"}, not: []string{"capped", "classes:"}},
