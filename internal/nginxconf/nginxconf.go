@@ -354,7 +354,9 @@ func (lx *lexer) next() (token, error) {
 			lx.pos++
 			switch {
 			case ch == c:
-				if lx.pos < len(lx.src) && !isSpace(lx.src[lx.pos]) && !strings.ContainsRune(";{}", rune(lx.src[lx.pos])) {
+				// As nginx: a quoted word ends at space, ; { } or the ) of
+				// an if condition (`if ($x = 'y') {`).
+				if lx.pos < len(lx.src) && !isSpace(lx.src[lx.pos]) && !strings.ContainsRune(";{})", rune(lx.src[lx.pos])) {
 					return token{}, lx.errf(lx.line, "unexpected %q after a quoted string", lx.src[lx.pos])
 				}
 				return token{kind: tWord, text: b.String(), line: line, quoted: true}, nil

@@ -90,6 +90,7 @@ var parseCases = []struct {
 	{name: "lone brace", src: "{}", err: `unexpected "{"`},
 	{name: "unterminated string", src: "a 'b;\n", err: "f:1: unterminated string"},
 	{name: "junk after quote", src: "a 'b'c;", err: "after a quoted string"},
+	{name: "if condition with a quoted value", src: "if ($request_method = 'OPTIONS') { return 204; }", want: "f:1 if [($request_method] [=] [OPTIONS] [)] {\n  f:1 return [204]\n}\n"},
 	{name: "unterminated ${", src: "a ${b;", err: "unterminated ${"},
 	{name: "deep blocks", src: strings.Repeat("a {", 70) + strings.Repeat("}", 70), err: "nested deeper than 64"},
 }

@@ -470,6 +470,9 @@ func (t *translator) routeHeaders(r *route, sc *scope) {
 	for _, d := range sc.effective("proxy_set_header") {
 		t.setHeader(r, d)
 	}
+	for _, d := range sc.preflight {
+		t.addHeader(r, d)
+	}
 }
 
 func (t *translator) addHeader(r *route, d *nginxconf.Directive) {
@@ -519,15 +522,23 @@ func (t *translator) corsHeader(r *route, d *nginxconf.Directive, cn, value stri
 		}
 		return out
 	}
+	add := func(to []string) []string {
+		for _, v := range list() {
+			if !slices.Contains(to, v) {
+				to = append(to, v)
+			}
+		}
+		return to
+	}
 	switch cn {
 	case "Access-Control-Allow-Origin":
-		c.origins = append(c.origins, list()...)
+		c.origins = add(c.origins)
 	case "Access-Control-Allow-Methods":
-		c.methods = append(c.methods, list()...)
+		c.methods = add(c.methods)
 	case "Access-Control-Allow-Headers":
-		c.headers = append(c.headers, list()...)
+		c.headers = add(c.headers)
 	case "Access-Control-Expose-Headers":
-		c.expose = append(c.expose, list()...)
+		c.expose = add(c.expose)
 	case "Access-Control-Max-Age":
 		v, _, ok := dur(value)
 		if !ok {

@@ -3,6 +3,7 @@ package nginximport
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,8 +30,9 @@ const (
 // sub_filter): nginx takes an inner level's list whole when it has one,
 // else the outer level's.
 type scope struct {
-	parent *scope
-	lists  map[string][]*nginxconf.Directive
+	parent    *scope
+	lists     map[string][]*nginxconf.Directive
+	preflight []*nginxconf.Directive // Access-Control-* add_headers of an if ($request_method = OPTIONS) block
 }
 
 func (s *scope) add(d *nginxconf.Directive) {
@@ -230,6 +232,21 @@ func (t *translator) block(ds []*nginxconf.Directive, sc *scope, ctx context) {
 			t.builtin(d, "Go's scheduler spreads connections over every core; there are no worker settings")
 		case d.Name == "types" && ctx != ctxLocation:
 			t.builtin(d, "proxied responses keep the origin's Content-Type (in nginx too: types apply to files nginx serves)")
+		case d.Name == "if" && ctx == ctxLocation && isPreflight(d):
+			// The CORS recipe: preflights answered in an if block. The
+			// edge answers them itself; their Access-Control-* headers
+			// join the route's cors.
+			for _, c := range d.Block {
+				switch {
+				case c.Name == "add_header" && strings.HasPrefix(http.CanonicalHeaderKey(arg(c, 0)), "Access-Control-"):
+					sc.preflight = append(sc.preflight, c)
+				case c.Name == "add_header" || c.Name == "return":
+					// Content-Type, Content-Length 0 and the 204 of a preflight.
+				default:
+					t.untranslatable(c, "inside the preflight if block: no equivalent")
+				}
+			}
+			t.builtin(d, "built in: the edge answers CORS preflights (OPTIONS with Access-Control-Request-Method) itself, from routes[].cors, and never sends them to the origin")
 		case d.Name == "if":
 			t.untranslatable(d, "conditionals have no equivalent (CORS preflights are answered by the edge: see routes[].cors)")
 		case d.Name == "map" || d.Name == "geo" || d.Name == "split_clients":
@@ -482,4 +499,11 @@ func validUTF8(d *nginxconf.Directive) bool {
 		}
 	}
 	return true
+}
+
+// isPreflight reports `if ($request_method = OPTIONS)`, quoted or not.
+func isPreflight(d *nginxconf.Directive) bool {
+	cond := strings.NewReplacer("(", " ", ")", " ").Replace(strings.Join(d.Args, " "))
+	f := strings.Fields(cond)
+	return len(f) == 3 && f[0] == "$request_method" && f[1] == "=" && strings.EqualFold(f[2], "OPTIONS")
 }
