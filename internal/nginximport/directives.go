@@ -1,6 +1,7 @@
 package nginximport
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -473,6 +474,7 @@ func (t *translator) routeHeaders(r *route, sc *scope) {
 	for _, d := range sc.preflight {
 		t.addHeader(r, d)
 	}
+	t.checkCORS(r)
 }
 
 func (t *translator) addHeader(r *route, d *nginxconf.Directive) {
@@ -494,8 +496,8 @@ func (t *translator) addHeader(r *route, d *nginxconf.Directive) {
 		t.untranslatable(d, "variables in header values have no equivalent (only X-Cache-Status $upstream_cache_status is built in)")
 		return
 	}
-	if !validToken(name) || strings.ContainsAny(value, "\r\n\x00") {
-		t.untranslatable(d, "not a valid header")
+	if err := routeOK(proxy.Route{ResponseHeaders: map[string]string{name: value}}); err != nil {
+		t.untranslatable(d, "%v", err)
 		return
 	}
 	r.respHeaders = append(r.respHeaders, kv{cn, value})
@@ -553,6 +555,26 @@ func (t *translator) corsHeader(r *route, d *nginxconf.Directive, cn, value stri
 		return
 	}
 	c.notes = append(c.notes, fmt.Sprintf("%s (%s)", d.String(), d.Where()))
+	c.from = append(c.from, d)
+}
+
+// checkCORS drops a route's CORS settings the edge would refuse, listing
+// the directives they came from with the reason.
+func (t *translator) checkCORS(r *route) {
+	c := r.cors
+	if c == nil {
+		return
+	}
+	pc := proxy.CORSConfig{AllowOrigins: c.origins, AllowMethods: c.methods, AllowHeaders: c.headers, ExposeHeaders: c.expose, AllowCredentials: c.credentials}
+	if c.maxAge != "" {
+		_, pc.MaxAge, _ = dur(c.maxAge)
+	}
+	if err := routeOK(proxy.Route{CORS: pc}); err != nil {
+		for _, d := range c.from {
+			t.untranslatable(d, "%v", err)
+		}
+		r.cors = nil
+	}
 }
 
 func (t *translator) setHeader(r *route, d *nginxconf.Directive) {
@@ -567,12 +589,16 @@ func (t *translator) setHeader(r *route, d *nginxconf.Directive) {
 		switch {
 		case value == "$host" || value == "$http_host":
 			r.originHost = "$host"
-			r.originHostNote = fmt.Sprintf("%s (%s): the origin gets the viewer's Host", d.String(), d.Where())
+			r.originHostNote = fmt.Sprintf("%s (%s): the origin gets the viewer's Host. The Host then joins the cache key (one viewer's Host never picks another's response) and the route is not prefetched: if the origin serves the same whatever the Host, as packagers do, delete this line.", d.String(), d.Where())
 		case value == "$proxy_host":
 			r.comments = append(r.comments, fmt.Sprintf("%s (%s): the default, the origin URL's host", d.String(), d.Where()))
 		case strings.Contains(value, "$"):
 			t.untranslatable(d, "origin_host is the viewer's Host ($host), a fixed name, or the origin URL's host")
 		default:
+			if err := routeOK(proxy.Route{OriginHost: value}); err != nil {
+				t.untranslatable(d, "%v", err)
+				return
+			}
 			r.originHost = value
 			r.originHostNote = fmt.Sprintf("%s (%s)", d.String(), d.Where())
 		}
@@ -600,8 +626,18 @@ func (t *translator) setHeader(r *route, d *nginxconf.Directive) {
 
 // edgeOwned asks proxy's own validation whether a route may set the field.
 func edgeOwned(cn string) bool {
-	c := proxy.Config{Routes: []proxy.Route{{Prefix: "/", Origin: "http://o/", OriginHeaders: map[string]string{cn: "x"}}}}
-	return c.Validate() != nil
+	return routeOK(proxy.Route{OriginHeaders: map[string]string{cn: "x"}}) != nil
+}
+
+// routeOK is proxy's own validation of a route's settings: what the
+// importer writes must load.
+func routeOK(r proxy.Route) error {
+	r.Prefix, r.Origin = "/", "http://o/"
+	if err := (&proxy.Config{Routes: []proxy.Route{r}}).Validate(); err != nil {
+		_, msg, _ := strings.Cut(err.Error(), `route "/": `)
+		return errors.New(msg)
+	}
+	return nil
 }
 
 func validToken(s string) bool {

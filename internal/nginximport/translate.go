@@ -80,6 +80,7 @@ type cors struct {
 	maxAge                            string
 	credentials                       bool
 	notes                             []string
+	from                              []*nginxconf.Directive
 }
 
 // setting is one translated value with where it came from.
