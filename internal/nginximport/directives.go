@@ -66,7 +66,6 @@ var builtins = map[string]string{
 
 // untranslatables maps directives with no equivalent to why.
 var untranslatables = map[string]string{
-	"secure_link": whySecureLink, "secure_link_md5": whySecureLink, "secure_link_secret": whySecureLink,
 	"return": "the edge only proxies: no fixed responses", "rewrite": "no URL rewriting: a route maps a prefix to an origin URL",
 	"root": "the edge only proxies: no files", "alias": "the edge only proxies: no files", "try_files": "the edge only proxies: no files",
 	"index": "the edge only proxies: no files", "autoindex": "the edge only proxies: no files", "error_page": "no custom error pages",
@@ -98,6 +97,8 @@ func (t *translator) directive(d *nginxconf.Directive, sc *scope, ctx context) {
 		return
 	}
 	switch d.Name {
+	case "secure_link", "secure_link_md5", "secure_link_secret":
+		t.secureLink(d)
 	case "listen":
 		t.listenDirective(d, ctx)
 	case "server_name":
@@ -197,7 +198,12 @@ func (t *translator) listenDirective(d *nginxconf.Directive, ctx context) {
 		return
 	}
 	if t.listen == nil {
-		t.listen = &setting{value: addr, where: d.Where(), note: d.String()}
+		t.listen = &setting{value: addr, where: d.Where(), note: fmt.Sprintf("%s (%s)", d.String(), d.Where())}
+		if _, port, _ := net.SplitHostPort(addr); port != "" {
+			if n, _ := strconv.Atoi(port); n > 0 && n < 1024 {
+				t.listen.note += ": a port below 1024 needs root or CAP_NET_BIND_SERVICE; edgecache's default is :8081"
+			}
+		}
 		return
 	}
 	if t.listen.value == addr {
@@ -678,4 +684,11 @@ func hostPart(u string) string {
 		return u
 	}
 	return u[:i+3+j]
+}
+
+// secureLink is where nginx's viewer tokens (secure_link with
+// secure_link_md5 or secure_link_secret) will become the route's auth
+// settings once issue 15 gives routes one; until then they are listed.
+func (t *translator) secureLink(d *nginxconf.Directive) {
+	t.untranslatable(d, "%s", whySecureLink)
 }

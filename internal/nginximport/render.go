@@ -83,7 +83,7 @@ func (m *mapping) empty() bool { return len(m.n.Content) == 0 }
 func (t *translator) render() ([]byte, error) {
 	top := newMapping()
 	if t.listen != nil {
-		top.add("listen", quoted(t.listen.value), comment(fmt.Sprintf("%s (%s)", t.listen.note, t.listen.where)))
+		top.add("listen", quoted(t.listen.value), comment(t.listen.note))
 	}
 
 	routes := &yaml.Node{Kind: yaml.SequenceNode}
