@@ -78,11 +78,13 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 	serverName := fs.String("server-name", "", "this edge's name in Via, for loop detection (default the host name)")
 	logFormat := fs.String("log-format", cfg.LogFormat, "log format: text or json")
 	logLevel := fs.String("log-level", cfg.LogLevel, "log level: debug, info, warn, error")
-	grace := fs.Duration("shutdown-grace", cfg.ShutdownGrace, "after a stop signal, keep serving this long with /readyz failing")
+	grace, drainLimit := new(time.Duration), new(time.Duration)
+	*grace, *drainLimit = cfg.ShutdownGrace, cfg.ShutdownTimeout
+	fs.Var(durationFlag{grace}, "shutdown-grace", "after a stop signal, keep serving for this `duration` with /readyz failing")
 	purgeToken := fs.String("purge-token", "", "bearer token for POST /purge on the admin listener (prefer the environment variable: flags show in ps)")
-	drainLimit := fs.Duration("shutdown-timeout", cfg.ShutdownTimeout, "then let in-flight responses finish for at most this long")
+	fs.Var(durationFlag{drainLimit}, "shutdown-timeout", "then let in-flight responses finish for at most this `duration`")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: edgecache [flags]\n\nEvery flag -foo-bar can also be set as %sFOO_BAR.\nPrecedence: flag, then environment, then the -config file, then the default.\n\n", envPrefix)
+		fmt.Fprintf(stderr, "Usage: edgecache [flags]\n       edgecache import-nginx nginx.conf > edgecache.yaml   (translate an nginx edge config)\n\nEvery flag -foo-bar can also be set as %sFOO_BAR.\nPrecedence: flag, then environment, then the -config file, then the default.\n\n", envPrefix)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -174,4 +176,24 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 		return cfg, *configPath, err
 	}
 	return cfg, *configPath, nil
+}
+
+// durationFlag is a duration flag that reads what the config file reads:
+// Go's syntax or nginx's units (edgeconfig.ParseDuration).
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := edgeconfig.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
 }

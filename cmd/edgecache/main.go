@@ -20,6 +20,11 @@
 //
 // checks a config file as a start would and exits 0, or 1 naming the file
 // and what is wrong (like nginx -t).
+//
+//	edgecache import-nginx nginx.conf > edgecache.yaml
+//
+// prints the config equivalent to an nginx proxy_cache edge config and
+// lists on stderr what it cannot translate.
 package main
 
 import (

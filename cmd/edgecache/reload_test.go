@@ -64,6 +64,16 @@ func TestConfigPrecedence(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "EDGECACHE_SHUTDOWN_GRACE") {
 		t.Fatalf("bad env value: %v", err)
 	}
+	// Durations in flags and variables read nginx's units, as the file does.
+	cfg, _, err := loadConfig([]string{"-origin", "http://o/", "-shutdown-timeout", "1h 30m"}, func(k string) (string, bool) {
+		if k == "EDGECACHE_SHUTDOWN_GRACE" {
+			return "1d", true
+		}
+		return "", false
+	}, io.Discard)
+	if err != nil || cfg.ShutdownGrace != 24*time.Hour || cfg.ShutdownTimeout != 90*time.Minute {
+		t.Fatalf("nginx units in flags: %v, grace %v, timeout %v", err, cfg.ShutdownGrace, cfg.ShutdownTimeout)
+	}
 }
 
 // configMapDir lays a config out as a Kubernetes ConfigMap volume does:

@@ -23,8 +23,12 @@ import (
 
 // run starts the edge and blocks until ctx ends, then shuts down. hup
 // delivers reload requests (SIGHUP). Asked for -version or -check-config,
-// it prints the answer and returns at once.
+// it prints the answer and returns at once; `import-nginx FILE` prints the
+// config translated from nginx's.
 func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, hup <-chan os.Signal) error {
+	if len(args) > 0 && args[0] == "import-nginx" {
+		return importNginx(args[1:], stdout, stderr)
+	}
 	cfg, path, cmd, err := parseArgs(args, getenv, stderr)
 	switch {
 	case cmd.version:

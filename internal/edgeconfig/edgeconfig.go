@@ -5,9 +5,6 @@
 package edgeconfig
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"reflect"
 	"time"
 
@@ -59,15 +56,25 @@ func Default() File {
 
 // Decode decodes YAML strictly: an unknown field is an error, not a
 // silently ignored typo, and it is an *UnknownFieldError naming the key,
-// its line and the nearest known key.
+// its line and the nearest known key. Durations take Go's syntax or
+// nginx's units (ParseDuration); a bad one is a *DurationError naming the
+// key and its line.
 func Decode(b []byte, cfg *File) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		if uf := unknownField(b, reflect.TypeFor[File]()); uf != nil {
-			return uf
-		}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return err
 	}
-	return nil
+	if len(doc.Content) == 0 {
+		return nil // an empty file changes nothing
+	}
+	t := reflect.TypeFor[File]()
+	if uf := walk(doc.Content[0], t, ""); uf != nil {
+		return uf
+	}
+	if err := durations(doc.Content[0], t, ""); err != nil {
+		return err
+	}
+	// Every key is known (walk), so decoding the node, which has no
+	// strict mode, is as strict as the decoder's KnownFields.
+	return doc.Decode(cfg)
 }

@@ -30,20 +30,12 @@ func (e *UnknownFieldError) Error() string {
 	return b.String()
 }
 
-// unknownField walks the document beside the Go type it decodes into and
-// returns the first key that type has no field for, or nil. yaml.v3's own
-// error for it names the Go type, not the place in the file a reader
-// knows, and offers nothing near.
-func unknownField(b []byte, t reflect.Type) *UnknownFieldError {
-	var doc yaml.Node
-	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
-		return nil
-	}
-	return walk(doc.Content[0], t, "")
-}
-
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
+// walk walks the document beside the Go type it decodes into and returns
+// the first key that type has no field for, or nil. yaml.v3's own error
+// for it names the Go type, not the place in the file a reader knows, and
+// offers nothing near.
 func walk(n *yaml.Node, t reflect.Type, path string) *UnknownFieldError {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -1,0 +1,144 @@
+package nginximport
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/edgecache/edgecache/internal/nginxconf"
+)
+
+// TestTranslate: one case per rule. yaml and stderr list parts the output
+// must have (stderr "" means nothing untranslated); not lists parts the
+// YAML must not have.
+func TestTranslate(t *testing.T) {
+	const loc = "server { listen 80; location /hls/ { proxy_pass http://o/hls/; %s } }"
+	in := func(s string) string { return strings.Replace(loc, "%s", s, 1) }
+	for _, tc := range []struct {
+		name, src string
+		yaml      []string
+		not       []string
+		stderr    []string
+		err       error
+	}{
+		{name: "proxy_pass with a URI replaces the prefix", src: "server { location /a/ { proxy_pass http://o:8080/b/; } }",
+			yaml: []string{"prefix: /a/\n    origin: http://o:8080/b/\n"}},
+		{name: "proxy_pass without a URI passes the path", src: "server { location /a/ { proxy_pass http://o:8080; } }",
+			yaml: []string{"origin: http://o:8080/a/\n", "passes the whole path"}},
+		{name: "a prefix gets its slash", src: "server { location /a { proxy_pass http://o/a; } }",
+			yaml: []string{"prefix: /a/\n"}},
+		{name: "upstream: the first server, the others reported", src: "upstream u { server a:1; server b:2; server c:3 backup; } server { location / { proxy_pass http://u/; } }",
+			yaml:   []string{"origin: http://a:1/\n", "b:2, c:3 wait for"},
+			stderr: []string{"f.conf:1: server b:2: several origins: issue 16", "f.conf:1: server c:3 backup: several origins: issue 16"}},
+		{name: "variables in proxy_pass", src: "server { location /a/ { proxy_pass http://$host; } }", stderr: []string{"variables in proxy_pass"}, err: ErrNoRoutes},
+		{name: "exact and regex locations", src: in("") + " server { location = /x { proxy_pass http://o; } location ~ \\.ts$ { proxy_pass http://o; } }",
+			stderr: []string{"location = /x: exact-match", `location ~ \.ts$: regex locations`, "several server blocks"}},
+		{name: "200 to every class, 404 capped", src: in("proxy_cache_valid 200 10s; proxy_cache_valid 404 1m;"),
+			yaml: []string{"manifest:\n    ttl: 10s\n    stale_while_updating: 1s", "segment:\n    ttl: 10s\n", "404: 2s", "capped from 1m to 2s", "lifetime derived from the"}},
+		{name: "a short 404 is kept", src: in("proxy_cache_valid 404 1s;"), yaml: []string{"404: 1s"}, not: []string{"capped", "classes:"}},
+		{name: "5xx capped too", src: in("proxy_cache_valid 502 503 30s;"), yaml: []string{"502: 2s", "503: 2s"}},
+		{name: "no codes: 200 301 302", src: in("proxy_cache_valid 5m;"), yaml: []string{"ttl: 5m", "301: 5m", "302: 5m"}},
+		{name: "any", src: in("proxy_cache_valid 200 10s; proxy_cache_valid any 1m;"), yaml: []string{"ttl: 10s", "301: 1m", "404: 2s", "5xx are not cached"}},
+		{name: "nginx units", src: in("proxy_cache_valid 200 1h30m; proxy_connect_timeout 500ms; proxy_read_timeout 90;"),
+			yaml: []string{"ttl: 1h30m", "connect_timeout: 500ms", "idle_timeout: 1m30s"}},
+		{name: "TTLs differ between locations", src: "server { location /a/ { proxy_pass http://o; proxy_cache_valid 200 1s; } location /b/ { proxy_pass http://o; proxy_cache_valid 200 2s; } }",
+			yaml: []string{"ttl: 1s"}, stderr: []string{"proxy_cache_valid 200 2s: TTLs are one setting"}},
+		{name: "TTLs inherited from the server", src: "server { proxy_cache_valid 200 3s; location /a/ { proxy_pass http://o; } location /b/ { proxy_pass http://o; } }",
+			yaml: []string{"ttl: 3s"}},
+		{name: "X-Cache-Status is built in", src: in("add_header X-Cache-Status $upstream_cache_status;"), yaml: []string{"built in, every response carries"}, not: []string{"response_headers"}},
+		{name: "add_header always", src: in("add_header X-A \"b c\" always;"), yaml: []string{"response_headers:\n      X-A: \"b c\""}, not: []string{"without always"}},
+		{name: "add_header without always", src: in("add_header X-A b;"), yaml: []string{"X-A: \"b\"", "without always nginx set it on 2xx and 3xx only"}},
+		{name: "add_header with a variable", src: in("add_header X-Host $host;"), stderr: []string{"add_header X-Host $host: variables in header values"}},
+		{name: "add_header inherited whole, or replaced", src: "server { add_header X-S s always; location /a/ { proxy_pass http://o; } location /b/ { proxy_pass http://o; add_header X-L l always; } }",
+			yaml: []string{"prefix: /a/\n    origin: http://o/a/\n    # add_header ... always: set on every response of the route, replacing the\n    # origin's value\n    response_headers:\n      X-S: \"s\"", "prefix: /b/\n    origin: http://o/b/\n    # add_header ... always: set on every response of the route, replacing the\n    # origin's value\n    response_headers:\n      X-L: \"l\""}},
+		{name: "cors", src: in("add_header Access-Control-Allow-Origin https://player.example; add_header Access-Control-Allow-Headers 'Range, X-A'; add_header Access-Control-Allow-Credentials true; add_header Access-Control-Max-Age 3600;"),
+			yaml: []string{"allow_origins: [\"https://player.example\"]", "allow_headers: [\"Range\", \"X-A\"]", "allow_credentials: true", "max_age: 1h"}},
+		{name: "cors the edge refuses", src: in("add_header Access-Control-Allow-Origin *; add_header Access-Control-Allow-Credentials true;"),
+			stderr: []string{"allow_credentials needs explicit origins"}, not: []string{"cors:"}},
+		{name: "a header the edge owns", src: in("add_header Age 5 always;"), stderr: []string{`add_header Age 5 always: response_headers: "Age" cannot be set`}, not: []string{"response_headers:"}},
+		{name: "origin_host not a host", src: in("proxy_set_header Host a/b;"), stderr: []string{"neither $host nor a host name"}},
+		{name: "cors with a variable", src: in("add_header Access-Control-Allow-Origin $http_origin;"), stderr: []string{"cors.allow_origins"}},
+		{name: "Host $host", src: in("proxy_set_header Host $host;"), yaml: []string{`origin_host: "$host"`}},
+		{name: "Host $http_host", src: in("proxy_set_header Host $http_host;"), yaml: []string{`origin_host: "$host"`}},
+		{name: "Host literal", src: in("proxy_set_header Host origin.internal;"), yaml: []string{`origin_host: "origin.internal"`}},
+		{name: "Host $proxy_host is the default", src: in("proxy_set_header Host $proxy_host;"), not: []string{"origin_host:"}},
+		{name: "Host other variable", src: in("proxy_set_header Host $server_name;"), stderr: []string{"origin_host is the viewer's Host"}},
+		{name: "fixed header to the origin", src: in("proxy_set_header X-Token abc;"), yaml: []string{"origin_headers:\n      X-Token: \"abc\""}},
+		{name: "viewer header forwarded", src: in("proxy_set_header X-Device $http_x_device;"), yaml: []string{`forward_headers: ["X-Device"]`}},
+		{name: "edge-owned header", src: in("proxy_set_header Via edge;"), stderr: []string{"the edge sets Via itself"}},
+		{name: "X-Forwarded-For is built in", src: in("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"), yaml: []string{"appends the client address"}},
+		{name: "other variables", src: in("proxy_set_header X-Real-IP $remote_addr;"), stderr: []string{"X-Real-IP $remote_addr: variables have no equivalent"}},
+		{name: "sub_filter of the origin", src: in("sub_filter 'http://o/hls/' 'http://$host/hls/';"), yaml: []string{"rewritten to edge paths"}},
+		{name: "other sub_filter", src: in("sub_filter 'foo' 'bar';"), stderr: []string{"sub_filter foo bar: body rewriting"}},
+		{name: "built ins", src: in("proxy_cache_lock on; proxy_cache_use_stale updating; proxy_cache_background_update on; proxy_buffering on; proxy_cache z; proxy_http_version 1.1;"),
+			yaml: []string{"- proxy_cache_lock on", "- proxy_cache_use_stale updating", "- proxy_cache_background_update on", "- proxy_buffering on", "- proxy_cache z", "- proxy_http_version 1.1"}},
+		{name: "secure_link waits for issue 15", src: in("secure_link $arg_md5,$arg_e; secure_link_md5 x;"), stderr: []string{"secure_link $arg_md5,$arg_e: viewer token auth (secure_link) is not translated yet: issue 15", "secure_link_md5 x: viewer token"}},
+		{name: "listen forms", src: "server { listen 127.0.0.1:8080 default_server; location / { proxy_pass http://o; } }", yaml: []string{`listen: "127.0.0.1:8080"`}},
+		{name: "listen ssl", src: "server { listen 443 ssl; location / { proxy_pass http://o; } }", stderr: []string{"listen 443 ssl: TLS"}, not: []string{"listen:"}},
+		{name: "two listeners", src: "server { listen 80; listen 8080; location / { proxy_pass http://o; } }", stderr: []string{"listen 8080: the edge listens on one address"}},
+		{name: "client limits", src: "http { client_header_timeout 5s; keepalive_timeout 1m; send_timeout 10s; large_client_header_buffers 2 1k; server { location / { proxy_pass http://o; } } }",
+			yaml: []string{"read_header_timeout: 5s", "idle_timeout: 1m", "write_idle_timeout: 10s", "max_header_bytes: 8k"}},
+		{name: "keep-alive off", src: "keepalive_timeout 0; server { location / { proxy_pass http://o; } }", stderr: []string{"keep-alive cannot be turned off"}},
+		{name: "real ip", src: "set_real_ip_from 10.0.0.0/8; set_real_ip_from 2001:db8::1; real_ip_header X-Forwarded-For; server { location / { proxy_pass http://o; } }",
+			yaml: []string{`trusted_proxies: ["10.0.0.0/8", "2001:db8::1/128"]`}, not: []string{"X-Real-IP"}},
+		{name: "real ip from X-Real-IP", src: "set_real_ip_from 10.0.0.0/8; real_ip_header X-Real-IP; server { location / { proxy_pass http://o; } }",
+			stderr: []string{"real_ip_header X-Real-IP: only X-Forwarded-For"}},
+		{name: "access log off", src: "access_log off; server { location / { proxy_pass http://o; } }", yaml: []string{"access_log:\n  path: off"}},
+		{name: "access log combined to a file", src: "access_log /var/log/nginx/access.log; server { location / { proxy_pass http://o; } }",
+			yaml: []string{"path: /var/log/nginx/access.log", `format: "combined"`}},
+		{name: "access log unknown format", src: "access_log /dev/stderr nope; server { location / { proxy_pass http://o; } }", stderr: []string{"log_format nope not found"}},
+		{name: "no proxy_pass anywhere", src: "server { location / { return 404; } }", stderr: []string{"return 404: the edge only proxies", "location /: no proxy_pass"}, err: ErrNoRoutes},
+		{name: "one prefix twice", src: "server { location /a/ { proxy_pass http://o; } } server { location /a/ { proxy_pass http://p; } }", stderr: []string{"prefix /a/ is already a route (f.conf:1)"}},
+		{name: "nested locations", src: "server { location /a/ { proxy_pass http://o; location /a/b/ { proxy_pass http://p; } } }", yaml: []string{"prefix: /a/b/\n    origin: http://p/a/b/"}},
+		{name: "an unknown directive", src: in("frobnicate on;"), stderr: []string{"frobnicate on: no edgecache equivalent"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := nginxconf.Parse(nil, "f.conf", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Translate(ds)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err %v, want %v", err, tc.err)
+			}
+			var stderr strings.Builder
+			for _, u := range res.Untranslated {
+				stderr.WriteString(u.String() + "\n")
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+			if tc.stderr == nil && stderr.Len() > 0 {
+				t.Errorf("untranslated:\n%s", stderr.String())
+			}
+			if err != nil {
+				return
+			}
+			y := string(res.YAML)
+			// Comments are wrapped: their text is also searched unwrapped.
+			var notes []string
+			for _, l := range strings.Split(y, "\n") {
+				if l = strings.TrimSpace(l); strings.HasPrefix(l, "#") {
+					notes = append(notes, strings.TrimSpace(strings.TrimPrefix(l, "#")))
+				}
+			}
+			text := strings.Join(notes, " ")
+			for _, w := range tc.yaml {
+				if !strings.Contains(y, w) && !strings.Contains(text, w) {
+					t.Errorf("yaml lacks %q:\n%s", w, y)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(y, w) {
+					t.Errorf("yaml has %q:\n%s", w, y)
+				}
+			}
+			cfg := decodeNow(t, res.YAML)
+			if err := cfg.Proxy.Validate(); err != nil {
+				t.Fatalf("does not validate: %v\n%s", err, y)
+			}
+		})
+	}
+}
