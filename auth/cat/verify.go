@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -73,6 +74,10 @@ type Token struct {
 	text   string
 	raw    map[int64]cbor.RawMessage
 	uri    []compiledRule
+
+	renewMu   sync.Mutex // guards renewed and renewedAt
+	renewed   string
+	renewedAt int64
 }
 
 // ReplayID is the token's identity for replay: its cti, or a digest of
@@ -278,4 +283,26 @@ func (v *Verifier) Renew(t *Token, now time.Time) (string, error) {
 		return "", fmt.Errorf("cat: renew: %w", err)
 	}
 	return signPayload(payload, t.Key)
+}
+
+// RenewShared is Renew, but hands every request in the same few seconds
+// the same successor, so that a viewer's burst of segment requests in the
+// renewal window costs one signature. A shared successor is at most
+// min(10 s, expadd/4) older than a fresh one would be.
+func (v *Verifier) RenewShared(t *Token, now time.Time) (string, error) {
+	if t.Claims.Renewal == nil {
+		return "", errors.New("cat: no catr claim")
+	}
+	t.renewMu.Lock()
+	defer t.renewMu.Unlock()
+	reuse := min(int64(10), t.Claims.Renewal.ExpAdd/4)
+	if t.renewed != "" && now.Unix()-t.renewedAt < reuse && now.Unix() >= t.renewedAt {
+		return t.renewed, nil
+	}
+	s, err := v.Renew(t, now)
+	if err != nil {
+		return "", err
+	}
+	t.renewed, t.renewedAt = s, now.Unix()
+	return s, nil
 }

@@ -256,3 +256,14 @@ func (l *Link) Derive(r *Request, res Result, path string, grace time.Duration) 
 	q, err := l.Sign(SignRequest{Path: path, Expires: exp, ClientIP: r.ClientIP, Args: args, Header: r.Header, Host: r.Host, Scheme: r.Scheme})
 	return q, err == nil
 }
+
+// UsesURI reports whether the md5 expression reads $uri, i.e. whether a
+// link is good for one path only.
+func (l *Link) UsesURI() bool {
+	for _, p := range l.md5 {
+		if p.kind == varURI {
+			return true
+		}
+	}
+	return false
+}
