@@ -164,8 +164,8 @@ func (c *Checker) Check(r *Request) Decision {
 }
 
 func (c *Checker) checkSecureLink(r *Request) Decision {
-	sr := &securelink.Request{Path: r.Path, RawQuery: r.RawQuery, ClientIP: r.ClientIP, Header: r.Header, Host: r.Host, Scheme: r.Scheme}
-	res := c.link.Check(sr, c.now())
+	sr := securelink.Request{Path: r.Path, RawQuery: r.RawQuery, ClientIP: r.ClientIP, Header: r.Header, Host: r.Host, Scheme: r.Scheme}
+	res := c.link.Check(&sr, c.now())
 	if res.Status != 200 {
 		return Decision{Status: res.Status, Reason: res.Reason}
 	}
@@ -173,7 +173,7 @@ func (c *Checker) checkSecureLink(r *Request) Decision {
 	if r.Class.IsManifest() {
 		if h, _ := c.link.Params(); h != "" {
 			if _, ok := queryArg(r.RawQuery, h); ok {
-				link, grace, base := c.link, c.grace, r.Path
+				link, grace, base, viewer := c.link, c.grace, r.Path, sr
 				perPath := link.UsesURI()
 				d.Propagate = func(ref string) string {
 					if perPath && strings.IndexByte(ref, '$') >= 0 {
@@ -185,7 +185,7 @@ func (c *Checker) checkSecureLink(r *Request) Decision {
 					if !ok {
 						return ""
 					}
-					q, _ := link.Derive(sr, res, p, grace)
+					q, _ := link.Derive(&viewer, res, p, grace)
 					return q
 				}
 			}

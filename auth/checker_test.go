@@ -278,6 +278,20 @@ func TestCheckAllocs(t *testing.T) {
 	}
 }
 
+func TestCheckAllocsSecureLink(t *testing.T) {
+	c := mustNew(t, slYAML, fixedDeps(map[string]string{"SL": "s3cret"}, nil))
+	l, _ := securelink.Compile(securelink.Config{MD5: "$secure_link_expires$uri$remote_addr s3cret"})
+	q, _ := l.Sign(securelink.SignRequest{Path: "/live/seg1.m4s", Expires: now.Unix() + 60, ClientIP: netip.MustParseAddr("192.0.2.10")})
+	r := req("/live/seg1.m4s", q, manifest.ClassSegment)
+	if n := testing.AllocsPerRun(200, func() {
+		if !c.Check(r).OK {
+			t.Fatal("refused")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocs per secure_link segment check", n)
+	}
+}
+
 func BenchmarkCheck(b *testing.B) {
 	tokFor := func(b *testing.B) string {
 		return signCAT(b, &cat.Claims{Issuer: "eyevinn", Expires: now.Unix() + 60,
