@@ -388,3 +388,18 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// AddHeaders adds what a served response must carry for d: the renewed
+// token's header or cookie. A renewal header is also exposed to scripts
+// (Access-Control-Expose-Headers), since a browser player reads it from
+// a cross-origin response. Refusals get the route's CORS headers from the
+// proxy as any other response.
+func (d *Decision) AddHeaders(h http.Header) {
+	if d.RenewHeader != "" {
+		h.Set(d.RenewHeader, d.RenewValue)
+		h.Add("Access-Control-Expose-Headers", d.RenewHeader)
+	}
+	if d.SetCookie != "" {
+		h.Add("Set-Cookie", d.SetCookie)
+	}
+}

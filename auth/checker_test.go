@@ -152,6 +152,11 @@ func TestCATRenewal(t *testing.T) {
 	if !d.OK || d.RenewHeader != "CTA-Common-Access-Token" || d.RenewValue == "" {
 		t.Fatalf("header renewal: %+v", d)
 	}
+	h := http.Header{}
+	d.AddHeaders(h)
+	if h.Get("CTA-Common-Access-Token") != d.RenewValue || h.Get("Access-Control-Expose-Headers") != "CTA-Common-Access-Token" {
+		t.Fatalf("headers %v", h)
+	}
 	// The renewed token is good for exp+300.
 	r2 := req("/live/seg.m4s", "", manifest.ClassSegment)
 	r2.Header.Set("CTA-Common-Access-Token", d.RenewValue)

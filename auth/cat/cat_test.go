@@ -348,3 +348,30 @@ func TestMalformed(t *testing.T) {
 }
 
 func sha256sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// The @eyevinn/cat README's HTTP example: a CWT-tagged COSE_Mac0 (alg 5)
+// with kid "akamai_key_hs256", MACed with RFC 8392's Symmetric256 key. The
+// README shows it answered 401 "Token has expired"; so here (its nbf is
+// even after its exp, so it is never good).
+func TestReadmeHTTPExampleToken(t *testing.T) {
+	const tok = "2D3RhEOhAQWhBFBha2FtYWlfa2V5X2hzMjU2U6MEGmfXP_YGGmfXQAsFGmfXQAtYINTT_KlOyhaV6NaSxFXkqJWfBagSkPkem10dysoA-C0w"
+	v := mustVerifier(t, Options{Keys: []*Key{hsKey(t, "k1")}})
+	if _, err := v.Verify(tok); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("other kid: %v", err)
+	}
+	v = mustVerifier(t, Options{Keys: []*Key{{ID: "akamai_key_hs256", Alg: AlgHS256, Secret: []byte("0123456789abcdef0123456789abcdef")}}})
+	if _, err := v.Verify(tok); !errors.Is(err, ErrSignature) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	v = mustVerifier(t, Options{Keys: []*Key{hsKey(t, "akamai_key_hs256")}})
+	got, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Claims.Expires != 1742159862 {
+		t.Fatalf("%+v", got.Claims)
+	}
+	if err := v.Validate(got, baseReq(), time.Unix(1742159862+60, 0)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("validate: %v", err)
+	}
+}
