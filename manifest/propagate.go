@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -217,21 +218,24 @@ func PropagateDASH(data []byte, q QueryFunc) ([]byte, int, error) {
 	if q == nil {
 		return nil, 0, errors.New("propagate dash: nil QueryFunc")
 	}
-	foreign := false
-	err := walkMPD(data, func(ref xmlRef) error {
-		if ref.elem == "BaseURL" && !isRelativeRef(ref.value) {
-			foreign = true
+	if bytes.Contains(data, []byte("BaseURL")) {
+		// A first pass only when there is a BaseURL to look at.
+		foreign := false
+		err := walkMPD(data, func(ref xmlRef) error {
+			if ref.elem == "BaseURL" && !isRelativeRef(ref.value) {
+				foreign = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("propagate dash: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("propagate dash: %w", err)
-	}
-	if foreign {
-		return data, 0, nil
+		if foreign {
+			return data, 0, nil
+		}
 	}
 	sp := splicer{src: data}
-	err = walkMPD(data, func(ref xmlRef) error {
+	err := walkMPD(data, func(ref xmlRef) error {
 		if !ref.splice || (ref.elem == "BaseURL" && strings.HasSuffix(ref.value, "/")) {
 			return nil
 		}
