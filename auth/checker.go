@@ -185,7 +185,16 @@ func (c *Checker) checkSecureLink(r *Request) Decision {
 					if !ok {
 						return ""
 					}
-					q, _ := link.Derive(&viewer, res, p, grace)
+					// Grace only for media objects: a derived link to a
+					// playlist (a variant, a rendition report) keeps the
+					// expiry it came with, or hopping between renditions
+					// would extend a link forever.
+					g := time.Duration(0)
+					switch manifest.Classify("", p, nil) {
+					case manifest.ClassSegment, manifest.ClassInit, manifest.ClassPart:
+						g = grace
+					}
+					q, _ := link.Derive(&viewer, res, p, g)
 					return q
 				}
 			}

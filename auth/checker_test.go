@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -243,6 +244,42 @@ func TestSecureLink(t *testing.T) {
 	}
 	if got := c.TokenParams(); len(got) != 2 || got[0] != "md5" || got[1] != "expires" {
 		t.Fatalf("TokenParams %v", got)
+	}
+}
+
+// Rendition reports point at other playlists; their derived links keep
+// the playlist link's expiry, so hopping between renditions cannot extend
+// a link past it (only segments get segment_grace).
+func TestSecureLinkGraceDoesNotChain(t *testing.T) {
+	c := mustNew(t, slYAML, fixedDeps(map[string]string{"SL": "s3cret"}, nil))
+	l, _ := securelink.Compile(securelink.Config{MD5: "$secure_link_expires$uri$remote_addr s3cret"})
+	exp := now.Unix() + 60
+	q, _ := l.Sign(securelink.SignRequest{Path: "/live/a/index.m3u8", Expires: exp, ClientIP: netip.MustParseAddr("192.0.2.10")})
+	path := "/live/a/index.m3u8"
+	for hop := 0; hop < 4; hop++ {
+		d := c.Check(req(path, q, manifest.ClassHLSMedia))
+		if !d.OK {
+			t.Fatalf("hop %d: %+v", hop, d)
+		}
+		next := "../b/index.m3u8"
+		if hop%2 == 1 {
+			next = "../a/index.m3u8"
+		}
+		out, _, err := manifest.PropagateHLS([]byte("#EXTM3U\n#EXT-X-RENDITION-REPORT:URI=\""+next+"\",LAST-MSN=1\nseg.m4s\n"), d.Propagate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(out), "\n")
+		report := lines[1][strings.Index(lines[1], "?")+1 : strings.Index(lines[1], "\",LAST")]
+		seg := lines[2][strings.Index(lines[2], "?")+1:]
+		if !strings.Contains(report, fmt.Sprintf("expires=%d", exp)) {
+			t.Fatalf("hop %d: report link %q, want expiry %d", hop, report, exp)
+		}
+		if !strings.Contains(seg, fmt.Sprintf("expires=%d", exp+30)) {
+			t.Fatalf("hop %d: segment link %q, want expiry %d", hop, seg, exp+30)
+		}
+		path, _ = resolveRef(path, next)
+		q = report
 	}
 }
 
