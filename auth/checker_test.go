@@ -379,3 +379,31 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 }
+
+// FuzzCheck: whatever a viewer sends in the query, header or cookie, the
+// checker answers with a status it documents and never panics.
+func FuzzCheck(f *testing.F) {
+	tok := signCAT(f, &cat.Claims{Issuer: "eyevinn", Expires: now.Unix() + 60}, "k1", hexKey)
+	f.Add("/live/a.m3u8", "CAT="+tok, tok, "CTA-Common-Access-Token="+tok)
+	f.Add("/live/a.m3u8", "CAT=%zz&CAT=", "", "CTA-Common-Access-Token")
+	f.Add("/", "md5=_e4Nc3iduzkWRm01TBBNYw&expires=2147483647", "", "")
+	c := mustNew(f, catYAML, catDeps())
+	s := mustNew(f, slYAML, fixedDeps(map[string]string{"SL": "s3cret"}, nil))
+	f.Fuzz(func(t *testing.T, path, query, header, cookie string) {
+		r := req(path, query, manifest.ClassHLSMedia)
+		r.Header.Set("CTA-Common-Access-Token", header)
+		r.Header.Set("Cookie", cookie)
+		for _, ch := range []*Checker{c, s} {
+			d := ch.Check(r)
+			switch {
+			case d.OK && d.Status == 200:
+			case !d.OK && (d.Status == 401 || d.Status == 403 || d.Status == 410):
+			default:
+				t.Fatalf("%+v", d)
+			}
+			if d.Propagate != nil {
+				_, _, _ = manifest.PropagateHLS([]byte("#EXTM3U\nseg.m4s\n#EXT-X-MAP:URI=\"i.mp4\"\n"), d.Propagate)
+			}
+		}
+	})
+}
