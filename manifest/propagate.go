@@ -97,55 +97,75 @@ func PropagateHLS(data []byte, q QueryFunc) ([]byte, int, error) {
 }
 
 func propagateSpan(sp *splicer, data []byte, s, e int, q QueryFunc, ctx refContext) error {
-	if s >= e {
-		return nil
+	if s >= e || !isRelativeRefBytes(data[s:e]) {
+		return nil // skip without converting the reference
 	}
-	ref := string(data[s:e])
-	out, ok, err := withQuery(ref, q, ctx)
+	sep, add, at, ok, err := plan(string(data[s:e]), q, ctx)
 	if err != nil || !ok {
 		return err
 	}
-	sp.replace(s, e, out, nil)
+	// An insertion: the reference's own bytes stay where they are.
+	sp.insert(s+at, sep, add)
 	return nil
 }
 
 // withQuery returns ref with q(ref) appended, or ok=false when ref stays.
 func withQuery(ref string, q QueryFunc, ctx refContext) (string, bool, error) {
-	if !isRelativeRef(ref) || strings.Contains(ref, "{$") {
-		return "", false, nil
+	sep, add, at, ok, err := plan(ref, q, ctx)
+	if err != nil || !ok {
+		return "", false, err
 	}
-	add := q(ref)
+	return ref[:at] + sep + add + ref[at:], true, nil
+}
+
+// plan decides how q(ref) goes into ref: sep and add are inserted at
+// index at (the end of the query, before any fragment).
+func plan(ref string, q QueryFunc, ctx refContext) (sep, add string, at int, ok bool, err error) {
+	if !isRelativeRef(ref) || strings.Contains(ref, "{$") {
+		return "", "", 0, false, nil
+	}
+	add = q(ref)
 	if add == "" {
-		return "", false, nil
+		return "", "", 0, false, nil
 	}
 	if !validQuery(add, ctx == inHLSQuoted) || (ctx == inXMLTemplate && strings.IndexByte(add, '$') >= 0) {
-		return "", false, fmt.Errorf("query %q: %w", add, ErrBadMapping)
+		return "", "", 0, false, fmt.Errorf("query %q: %w", add, ErrBadMapping)
 	}
-	body, frag := ref, ""
+	at = len(ref)
 	if i := strings.IndexByte(ref, '#'); i >= 0 {
-		body, frag = ref[:i], ref[i:]
+		at = i
 	}
-	path, query, hasQuery := strings.Cut(body, "?")
-	if hasQuery && sharesParam(query, add) {
-		return "", false, nil
-	}
-	var b strings.Builder
-	b.Grow(len(ref) + len(add) + 1)
-	b.WriteString(path)
+	_, query, hasQuery := strings.Cut(ref[:at], "?")
 	switch {
 	case !hasQuery:
-		b.WriteByte('?')
+		sep = "?"
+	case sharesParam(query, add):
+		return "", "", 0, false, nil
 	case query == "" || strings.HasSuffix(query, "&"):
-		b.WriteByte('?')
-		b.WriteString(query)
 	default:
-		b.WriteByte('?')
-		b.WriteString(query)
-		b.WriteByte('&')
+		sep = "&"
 	}
-	b.WriteString(add)
-	b.WriteString(frag)
-	return b.String(), true, nil
+	return sep, add, at, true, nil
+}
+
+func isRelativeRefBytes(b []byte) bool {
+	// The same scan as isRelativeRef, on the bytes.
+	if len(b) == 0 || (len(b) > 1 && b[0] == '/' && b[1] == '/') {
+		return false
+	}
+	for i, c := range b {
+		switch {
+		case c == ':':
+			return i == 0
+		case c == '/' || c == '?' || c == '#':
+			return true
+		case i > 0 && (c == '+' || c == '-' || c == '.' || '0' <= c && c <= '9'):
+		case 'a' <= c|0x20 && c|0x20 <= 'z':
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 // isRelativeRef reports whether ref is a relative reference (RFC 3986
