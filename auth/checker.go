@@ -51,6 +51,9 @@ type Decision struct {
 	RenewHeader, RenewValue string
 	// SetCookie is a Set-Cookie value to add (catr renewal by cookie).
 	SetCookie string
+	// Reused reports a CAT with catreplay=2 (reuse detection) seen
+	// before: allowed, but worth a log line or a counter.
+	Reused bool
 }
 
 // Checker checks requests for one route. Safe for concurrent use.
@@ -267,7 +270,7 @@ func (c *Checker) checkCAT(r *Request) Decision {
 	}
 	now := c.now()
 	creq := cat.Request{Method: r.Method, Scheme: r.Scheme, Host: r.Host, Path: r.Path, RawQuery: r.RawQuery, ClientIP: r.ClientIP, TokenParam: c.query}
-	tok, _, err := c.ver.Check(text, &creq, now)
+	tok, reused, err := c.ver.Check(text, &creq, now)
 	if err != nil {
 		var e *cat.Error
 		if errors.As(err, &e) {
@@ -276,6 +279,7 @@ func (c *Checker) checkCAT(r *Request) Decision {
 		return Decision{Status: 403, Reason: "error"}
 	}
 	d := okDecision
+	d.Reused = reused
 	propagated := text
 	if c.renew && tok.ShouldRenew(now) {
 		if fresh, err := c.ver.RenewShared(tok, now); err == nil {

@@ -179,6 +179,22 @@ func TestCATRenewal(t *testing.T) {
 	}
 }
 
+func TestCATReplay(t *testing.T) {
+	c := mustNew(t, catYAML+"  replay_cache: 100\n", catDeps())
+	once := signCAT(t, &cat.Claims{Issuer: "eyevinn", Expires: now.Unix() + 60, ID: []byte("a"), Replay: cat.ReplayProhibited, HasReplay: true}, "k1", hexKey)
+	if d := c.Check(req("/live/a.m3u8", "CAT="+once, manifest.ClassHLSMedia)); !d.OK {
+		t.Fatalf("first use: %+v", d)
+	}
+	if d := c.Check(req("/live/a.m3u8", "CAT="+once, manifest.ClassHLSMedia)); d.OK || d.Reason != "replay" {
+		t.Fatalf("second use: %+v", d)
+	}
+	detect := signCAT(t, &cat.Claims{Issuer: "eyevinn", Expires: now.Unix() + 60, ID: []byte("b"), Replay: cat.ReplayDetect, HasReplay: true}, "k1", hexKey)
+	c.Check(req("/live/a.m3u8", "CAT="+detect, manifest.ClassHLSMedia))
+	if d := c.Check(req("/live/a.m3u8", "CAT="+detect, manifest.ClassHLSMedia)); !d.OK || !d.Reused {
+		t.Fatalf("detect: %+v", d)
+	}
+}
+
 func TestCATIPRange(t *testing.T) {
 	c := mustNew(t, catYAML, catDeps())
 	tok := signCAT(t, &cat.Claims{Issuer: "eyevinn", Expires: now.Unix() + 60, NetIP: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}, "k1", hexKey)
