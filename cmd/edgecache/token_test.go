@@ -1,9 +1,16 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +26,7 @@ func TestTokenSign(t *testing.T) {
 	env := map[string]string{"K": tokenTestKey, "SL": "s3cret"}
 	check := func(t *testing.T, cfg auth.Config, signed, ip string) auth.Decision {
 		t.Helper()
-		c, err := auth.New(cfg, auth.Deps{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+		c, err := auth.New(cfg, auth.Deps{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, ReadFile: os.ReadFile})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,6 +69,27 @@ func TestTokenSign(t *testing.T) {
 		}
 		if d := check(t, cfg, signed, "192.0.2.10"); d.OK || d.Status != 403 {
 			t.Fatalf("other ip: %+v", d)
+		}
+	})
+	t.Run("cat ES256 from PEM files", func(t *testing.T) {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		der, _ := x509.MarshalECPrivateKey(priv)
+		pubDER, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+		privFile, pubFile := filepath.Join(dir, "es.pem"), filepath.Join(dir, "es.pub.pem")
+		os.WriteFile(privFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
+		os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o600)
+		code, out, errOut := cli(t, env, "token", "sign", "-scheme", "cat", "-alg", "ES256", "-kid", "e1", "-key-file", privFile,
+			"-ttl", "1h", "-url", "https://edge.example/live/a.m3u8")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		cfg := auth.Config{Scheme: "cat", CAT: &auth.CATConfig{Keys: []auth.KeyConfig{{ID: "e1", Alg: "ES256", KeyFile: pubFile}}}}
+		if d := check(t, cfg, strings.TrimSpace(out), "192.0.2.9"); !d.OK {
+			t.Fatalf("%+v", d)
 		}
 	})
 	t.Run("usage", func(t *testing.T) {
