@@ -175,6 +175,18 @@ func (s *splicer) replace(start, end int, repl string, esc func([]byte, string) 
 	s.n++
 }
 
+// insert puts a and b at pos, which must not be before the last splice.
+func (s *splicer) insert(pos int, a, b string) {
+	if s.out == nil {
+		s.out = make([]byte, 0, len(s.src)+len(s.src)/2+256)
+	}
+	s.out = append(s.out, s.src[s.last:pos]...)
+	s.out = append(s.out, a...)
+	s.out = append(s.out, b...)
+	s.last = pos
+	s.n++
+}
+
 func (s *splicer) finish() ([]byte, int) {
 	if s.out == nil {
 		return s.src, 0

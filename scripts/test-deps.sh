@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real tools edgecache's end-to-end tests drive: ffmpeg and
 # ffprobe, Debian's Chromium, VLC, Node's pinned player packages (hls.js,
-# dashjs, puppeteer-core), podman and buildah with runc (the image test),
+# dashjs, puppeteer-core) and @eyevinn/cat, podman and buildah with runc (the image test),
 # and etcd (the kube-apiserver dry-run check). Idempotent: installs only what is missing. Needs
 # root for apt-get (CI runs as root).
 set -euo pipefail
@@ -26,6 +26,11 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
+fi
+# @eyevinn/cat, the independent CTA-5007 implementation the token interop
+# tests run (e2e/cat_interop_test.go), at the version its lock pins.
+if [ ! -d e2e/cat/node_modules/@eyevinn/cat ] || [ e2e/cat/package-lock.json -nt e2e/cat/node_modules ]; then
+  (cd e2e/cat && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The players, at the versions package-lock.json pins.
 if [ ! -d e2e/browser/node_modules/puppeteer-core ] || [ e2e/browser/package-lock.json -nt e2e/browser/node_modules ]; then

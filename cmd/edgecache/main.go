@@ -25,6 +25,10 @@
 //
 // prints the config equivalent to an nginx proxy_cache edge config and
 // lists on stderr what it cannot translate.
+//
+//	edgecache token sign -scheme cat|secure_link ...
+//
+// mints a Common Access Token or an nginx secure_link URL (docs/tokens.md).
 package main
 
 import (
@@ -46,6 +50,9 @@ func main() {
 // realMain runs the command and returns its exit status: 0 after a clean
 // shutdown, -h, -version or a config that checks out; 1 otherwise.
 func realMain(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, hup <-chan os.Signal) int {
+	if len(args) > 0 && args[0] == "token" {
+		return tokenMain(args[1:], getenv, stdout, stderr)
+	}
 	err := run(ctx, args, getenv, stdout, stderr, hup)
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
