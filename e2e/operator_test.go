@@ -48,12 +48,12 @@ func noCORSOrigin(t *testing.T, packagerURL string) string {
 
 // startEdge starts an edge with cfg's routes over the defaults, and its
 // admin side (metrics, purge with token) on a second server.
-func startEdge(t *testing.T, mod func(*proxy.Config), purgeToken string) (edgeURL, adminURL string, reg *prometheus.Registry) {
+func startEdge(t *testing.T, mod func(*proxy.Config), purgeToken string, opts ...proxy.Option) (edgeURL, adminURL string, reg *prometheus.Registry) {
 	t.Helper()
 	cfg := proxy.DefaultConfig()
 	mod(&cfg)
 	reg = prometheus.NewRegistry()
-	p, err := proxy.New(cfg, slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), reg)
+	p, err := proxy.New(cfg, slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), reg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

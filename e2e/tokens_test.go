@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os/exec"
 	"strconv"
@@ -15,101 +14,23 @@ import (
 	"github.com/edgecache/edgecache/auth"
 	"github.com/edgecache/edgecache/auth/cat"
 	"github.com/edgecache/edgecache/auth/securelink"
-	"github.com/edgecache/edgecache/manifest"
 	"github.com/edgecache/edgecache/origin"
+	"github.com/edgecache/edgecache/proxy"
 )
-
-// tokenGate does in front of the edge what the proxy does at its door
-// once a route has `auth:` (issue 15): check, refuse, keep the token out
-// of what goes on, and propagate it into the playlists served. It lets the
-// real players be tested against the auth packages' output; the proxy's
-// own wiring is tested in proxy/.
-func tokenGate(next http.Handler, c *auth.Checker) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-		cls := manifest.Classify("", r.URL.Path, nil)
-		d := c.Check(&auth.Request{Method: r.Method, Scheme: "http", Host: r.Host, Path: r.URL.Path,
-			RawQuery: r.URL.RawQuery, ClientIP: ap.Addr(), Header: r.Header, Class: cls})
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		if !d.OK {
-			http.Error(w, d.Reason, d.Status)
-			return
-		}
-		d.AddHeaders(w.Header())
-		r2 := r.Clone(r.Context())
-		q := r2.URL.Query()
-		for _, p := range c.TokenParams() {
-			q.Del(p)
-		}
-		r2.URL.RawQuery = q.Encode()
-		r2.RequestURI = ""
-		if d.Propagate == nil {
-			next.ServeHTTP(w, r2)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r2)
-		body := rec.Body.Bytes()
-		if rec.Code == http.StatusOK {
-			var err error
-			if cls == manifest.ClassDASHMPD {
-				body, _, err = manifest.PropagateDASH(body, d.Propagate)
-			} else {
-				body, _, err = manifest.PropagateHLS(body, d.Propagate)
-			}
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-		}
-		for k, v := range rec.Header() {
-			switch k {
-			case "Content-Length", "Etag", "Last-Modified":
-				continue
-			}
-			w.Header()[k] = v
-		}
-		w.Header().Set("Cache-Control", "private")
-		w.WriteHeader(rec.Code)
-		w.Write(body)
-	})
-}
 
 const e2eKey = "403697de87af64611c1d32a05dab0fe1fcb715a86ab435f1ec99192d79569388"
 
+// gated starts an edge in front of the stack's packager whose one route
+// checks tokens with cfg, as `auth:` in a config file does.
 func gated(t *testing.T, s *stack, cfg auth.Config) string {
 	t.Helper()
-	c, err := auth.New(cfg, auth.Deps{LookupEnv: func(k string) (string, bool) {
+	deps := auth.Deps{LookupEnv: func(k string) (string, bool) {
 		return map[string]string{"K": e2eKey, "SL": "s3cret"}[k], true
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	edge, err := http.NewRequest("GET", s.edgeURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The gate forwards to the edge over HTTP, as a proxy at the door
-	// would hand the request on.
-	fwd := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u := *edge.URL
-		u.Path, u.RawQuery = r.URL.Path, r.URL.RawQuery
-		req, _ := http.NewRequestWithContext(r.Context(), r.Method, u.String(), nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	})
-	srv := httptest.NewServer(tokenGate(fwd, c))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	}}
+	edgeURL, _, _ := startEdge(t, func(c *proxy.Config) {
+		c.Routes = []proxy.Route{{Prefix: "/", Origin: s.pk.URL, Auth: &cfg}}
+	}, "", proxy.WithAuthDeps(deps))
+	return edgeURL
 }
 
 func catCfg() auth.Config {

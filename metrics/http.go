@@ -20,6 +20,7 @@ type httpMetrics struct {
 	starved   *prometheus.CounterVec
 	purges    *prometheus.CounterVec
 	purged    *prometheus.CounterVec
+	refused   *prometheus.CounterVec
 }
 
 type respKey struct {
@@ -48,6 +49,10 @@ func newHTTPMetrics() *httpMetrics {
 			Name: "edgecache_purges_total",
 			Help: "Purge requests on the admin listener, by mode (hard, soft) and scope (url, prefix).",
 		}, []string{"mode", "scope"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgecache_auth_refusals_total",
+			Help: "Requests refused by a route's token check, by route and reason (missing, malformed, bad_hash, expired, bad_signature, uri, ip, ...).",
+		}, []string{"route", "reason"}),
 		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edgecache_purged_total",
 			Help: "What purges reached, by mode and what (entries stored, fills in flight).",
@@ -56,7 +61,7 @@ func newHTTPMetrics() *httpMetrics {
 }
 
 func (h *httpMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{h.responses, h.duration, h.starved, h.purges, h.purged}
+	return []prometheus.Collector{h.responses, h.duration, h.starved, h.purges, h.purged, h.refused}
 }
 
 // codeLabel bounds the code label: an origin may send any three digits.
@@ -91,6 +96,14 @@ func (m *Metrics) Response(code int, class, status string, d time.Duration) {
 	}
 	c.Inc()
 	o.Observe(d.Seconds())
+}
+
+// AuthRefused counts a request a route's token check refused.
+func (m *Metrics) AuthRefused(route, reason string) {
+	if m == nil {
+		return
+	}
+	m.http.refused.WithLabelValues(route, reason).Inc()
 }
 
 // BufferStarvation counts a player's report of buffer starvation.

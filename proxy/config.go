@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgecache/edgecache/auth"
 	"github.com/edgecache/edgecache/manifest"
 )
 
@@ -89,6 +90,10 @@ type Route struct {
 	// CORS answers cross-origin requests at the edge. Zero value: the
 	// origin's CORS headers and preflight answers pass through unchanged.
 	CORS CORSConfig `yaml:"cors"`
+	// Auth checks a token on every request of the route before the cache
+	// is consulted: nginx secure_link or a CTA-5007 Common Access Token
+	// (docs/tokens.md). Nil: open.
+	Auth *auth.Config `yaml:"auth"`
 }
 
 // CacheConfig sizes the RAM cache.
@@ -289,6 +294,11 @@ func (c *Config) Validate() error {
 		}
 		if err := r.CORS.validate(); err != nil {
 			return fmt.Errorf("config: route %q: cors: %w", r.Prefix, err)
+		}
+		if r.Auth != nil {
+			if err := r.Auth.Validate(); err != nil {
+				return fmt.Errorf("config: route %q: %w", r.Prefix, err)
+			}
 		}
 	}
 	if c.Cache.MaxBytes <= 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/accesslog"
+	"github.com/edgecache/edgecache/auth"
 	"github.com/edgecache/edgecache/cmcd"
 	"github.com/edgecache/edgecache/manifest"
 )
@@ -21,6 +22,12 @@ type Option func(*Proxy)
 // pressure.
 func WithAccessLog(log func(accesslog.Record)) Option {
 	return func(p *Proxy) { p.accessLog = log }
+}
+
+// WithAuthDeps sets where routes' token checkers read keys and secrets
+// (the environment, files, the clock); the zero value is the process's.
+func WithAuthDeps(d auth.Deps) Option {
+	return func(p *Proxy) { p.authDeps = d }
 }
 
 // exchange is one request and its response as the edge serves it. It
@@ -63,6 +70,10 @@ type exchange struct {
 	passedThrough bool
 	// preflight: the edge answered a CORS preflight; its fields are final.
 	preflight bool
+	// propagate, when set, is the token query to carry into the URIs of
+	// the playlist served (authorize); propagateDASH: it is an MPD.
+	propagate     manifest.QueryFunc
+	propagateDASH bool
 	// timing is the fill this request started, for the upstream times.
 	timing *fillTiming
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/accesslog"
+	"github.com/edgecache/edgecache/auth"
 	"github.com/edgecache/edgecache/cache"
 	"github.com/edgecache/edgecache/cmcd"
 	"github.com/edgecache/edgecache/metrics"
@@ -53,7 +54,9 @@ type Proxy struct {
 	statusHeader [numStatus][]string
 	// accessLog, when set, gets every response's record (WithAccessLog).
 	accessLog func(accesslog.Record)
-	viewers   *viewers
+	// authDeps is where token checkers read keys and secrets (WithAuthDeps).
+	authDeps auth.Deps
+	viewers  *viewers
 }
 
 // New builds a proxy from a validated config. Metrics go to reg.
@@ -116,7 +119,12 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 		c.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	p.cur.Store(p.newView(cfg))
+	v, err := p.newView(cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	p.cur.Store(v)
 	return p, nil
 }
 
@@ -129,7 +137,7 @@ type view struct {
 	trusted trustedSet
 }
 
-func (p *Proxy) newView(cfg Config) *view {
+func (p *Proxy) newView(cfg Config) (*view, error) {
 	v := &view{cfg: cfg, policy: newPolicy(&cfg)}
 	v.trusted, _ = parseTrusted(cfg.TrustedProxies) // checked by Validate
 	r := chi.NewRouter()
@@ -138,6 +146,15 @@ func (p *Proxy) newView(cfg Config) *view {
 	for i := range cfg.Routes {
 		u, _ := url.Parse(cfg.Routes[i].Origin) // checked by Validate
 		rt := newRoute(cfg.Routes[i], u)
+		if a := cfg.Routes[i].Auth; a != nil {
+			// Keys and secrets are read here, at start and on every
+			// reload: a reload is how keys rotate.
+			chk, err := auth.New(*a, p.authDeps)
+			if err != nil {
+				return nil, fmt.Errorf("config: route %q: %w", rt.Prefix, err)
+			}
+			rt.checker = chk
+		}
 		v.routes = append(v.routes, rt)
 		handlers[rt] = p.routeHandler(rt)
 		r.Handle(rt.Prefix+"*", handlers[rt])
@@ -153,7 +170,7 @@ func (p *Proxy) newView(cfg Config) *view {
 		p.notFound(w, r)
 	})
 	v.router = r
-	return v
+	return v, nil
 }
 
 func (p *Proxy) view() *view { return p.cur.Load() }
@@ -187,7 +204,11 @@ func (p *Proxy) Reload(cfg Config) (restartNeeded []string, err error) {
 	// The settings above stay as they run until a restart.
 	cfg.Cache, cfg.Origin, cfg.Client = old.Cache, old.Origin, old.Client
 	cfg.ServerName, cfg.PrefetchConcurrency = old.ServerName, old.PrefetchConcurrency
-	p.cur.Store(p.newView(cfg))
+	v, err := p.newView(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.cur.Store(v)
 	return restartNeeded, nil
 }
 
@@ -333,6 +354,12 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 			}
 			rt.cors.preflight(w, r)
 			return
+		}
+		if rt.checker != nil {
+			var ok bool
+			if r, ok = p.authorize(w, r, rt); !ok {
+				return
+			}
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if r.Method == http.MethodOptions || r.Method == http.MethodTrace {

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/edgecache/edgecache/auth"
 )
 
 // route is a validated Route with its origin parsed.
@@ -16,6 +18,8 @@ type route struct {
 	respHeaders map[string][]string
 	// cors is nil when the route does not answer CORS itself.
 	cors *corsPolicy
+	// checker checks the route's tokens; nil when it has no auth.
+	checker *auth.Checker
 }
 
 func newRoute(r Route, origin *url.URL) *route {

@@ -275,6 +275,10 @@ func (p *Proxy) setHead(w http.ResponseWriter, hd *cache.Head, age time.Duration
 // serveEntry answers from a complete entry.
 func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, st cacheStatus) {
 	hd := e.Head()
+	if x, ok := propagating(w, &hd); ok {
+		p.servePropagated(w, r, x, e, st)
+		return
+	}
 	now := time.Now()
 	h := p.setHead(w, &hd, e.Age(now), st)
 	class := manifest.Class(hd.Label)
@@ -351,6 +355,17 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 	if st == statusMiss && !hd.Store && hd.Shared && hd.ContentLength > p.cache.MaxObjectBytes() {
 		st = statusBypass
 		p.oversized.add(key, time.Now())
+	}
+	if _, ok := propagating(w, hd); ok {
+		// A playlist fill is complete when its head is out; its token
+		// goes into a copy of the whole.
+		e, err := rdr.Wait()
+		if err != nil {
+			p.fail(w, r, st, err)
+			return
+		}
+		p.serveEntry(w, r, e, st)
+		return
 	}
 	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz.Len() > 0 && !needsServeContent(r) && acceptsGzip(r.Header) {
 		// A manifest fill is complete when its head is out: serve the
