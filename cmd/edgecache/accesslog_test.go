@@ -279,3 +279,63 @@ func TestAccessLogReopenOnSIGUSR1(t *testing.T) {
 		t.Fatalf("rotated file %q, new file %q; want one line each, before and after", old, cur)
 	}
 }
+
+// TestAccessLogConfig: access_log in the file, a bad format named at
+// start-up (so -check-config catches it), and a typo suggested.
+func TestAccessLogConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		f := filepath.Join(dir, "edge.yaml")
+		os.WriteFile(f, []byte("routes:\n  - prefix: /\n    origin: http://o.example/\n"+body), 0o644)
+		return f
+	}
+	cfg, _, err := loadConfig([]string{"-config", write("access_log:\n  path: /tmp/a.log\n  format: combined\n  buffer: 16\n")}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.AccessLog; a.Path != "/tmp/a.log" || a.Format != "combined" || a.Buffer != 16 {
+		t.Fatalf("access_log = %+v", a)
+	}
+	// The flag beats the file.
+	cfg, _, err = loadConfig([]string{"-config", write("access_log:\n  path: /tmp/a.log\n"), "-access-log", "off"}, nil, io.Discard)
+	if err != nil || cfg.AccessLog.Path != "off" || cfg.AccessLog.Format != "edgecache" {
+		t.Fatalf("-access-log off over the file: %+v, %v", cfg.AccessLog, err)
+	}
+	for body, want := range map[string]string{
+		"access_log:\n  format: '$remote_addr $nosuch'\n": "$nosuch",
+		"access_log:\n  format: common\n":                  "not a built-in name",
+		"access_log:\n  buffer: -1\n":                      "negative",
+		"access_log:\n  fromat: json\n":                    `did you mean "format"`,
+	} {
+		_, _, err := loadConfig([]string{"-check-config", write(body)}, nil, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one containing %q", body, err, want)
+		}
+	}
+}
+
+// TestAccessLogReloadNeedsRestart: a reload that changes access_log says
+// the running value stays until a restart.
+func TestAccessLogReloadNeedsRestart(t *testing.T) {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }))
+	defer o.Close()
+	file := filepath.Join(t.TempDir(), "edge.yaml")
+	base := fmt.Sprintf("routes:\n  - prefix: /\n    origin: %s\n", o.URL)
+	os.WriteFile(file, []byte(base), 0o644)
+	p := start(t, nil, "-config", file)
+	os.WriteFile(file+".new", []byte(base+"access_log:\n  format: json\n"), 0o644)
+	if err := os.Rename(file+".new", file); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.out.String(), "access_log"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no restart-needed warning naming access_log:\n%s", p.out.String())
+		}
+	}
+	if !regexp.MustCompile(`until a restart.*access_log`).MatchString(p.out.String()) {
+		t.Fatalf("access_log not among the restart-needed settings:\n%s", p.out.String())
+	}
+}
