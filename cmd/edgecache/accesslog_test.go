@@ -303,9 +303,9 @@ func TestAccessLogConfig(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		"access_log:\n  format: '$remote_addr $nosuch'\n": "$nosuch",
-		"access_log:\n  format: common\n":                  "not a built-in name",
-		"access_log:\n  buffer: -1\n":                      "negative",
-		"access_log:\n  fromat: json\n":                    `did you mean "format"`,
+		"access_log:\n  format: common\n":                 "not a built-in name",
+		"access_log:\n  buffer: -1\n":                     "negative",
+		"access_log:\n  fromat: json\n":                   `did you mean "format"`,
 	} {
 		_, _, err := loadConfig([]string{"-check-config", write(body)}, nil, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), want) {
