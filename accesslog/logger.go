@@ -67,13 +67,18 @@ const (
 	fileBuf = 64 << 10
 )
 
-// flushEvery bounds how long a line may wait in the buffer while records
-// keep arriving.
-const flushEvery = time.Second
+// flushEvery is how often the writer goroutine wakes to write what has
+// been queued: a line reaches the file or stdout at most this late. The
+// writer does not wake for each record: a request's Log is then a
+// channel send that wakes no goroutine, and a busy edge makes one write
+// call per batch, not one per request (nginx without buffer= makes one
+// per request). Under load a quarter-full queue wakes it early.
+const flushEvery = 100 * time.Millisecond
 
 // Logger writes access log lines off the request path. Log hands it a
 // record without blocking; one goroutine the Logger owns formats and
-// writes. Close stops it.
+// writes, every flushEvery or sooner when the queue fills. Close stops
+// it.
 type Logger struct {
 	log    *slog.Logger
 	format *Format
@@ -83,6 +88,9 @@ type Logger struct {
 	records chan Record
 	dropped atomic.Uint64
 	closed  atomic.Bool
+
+	kick   chan struct{} // wakes the writer early: the queue fills up
+	kickAt int           // queue length at which Log kicks
 
 	reopen    chan chan error
 	stop      chan struct{}
@@ -130,6 +138,8 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Logger, error) {
 		n = DefaultBuffer
 	}
 	l.records = make(chan Record, n)
+	l.kick = make(chan struct{}, 1)
+	l.kickAt = max(1, n/4)
 	l.reopen = make(chan chan error)
 	l.stop = make(chan struct{})
 	l.done = make(chan struct{})
@@ -163,6 +173,12 @@ func (l *Logger) Log(r Record) {
 	}
 	select {
 	case l.records <- r:
+		if len(l.records) >= l.kickAt {
+			select {
+			case l.kick <- struct{}{}:
+			default: // already kicked
+			}
+		}
 	default:
 		l.dropped.Add(1)
 	}
@@ -209,25 +225,16 @@ func (l *Logger) run() {
 	defer tick.Stop()
 	for {
 		select {
-		case r := <-l.records:
-			l.write(&r)
-			if len(l.records) == 0 {
-				l.flush() // idle: nothing more to batch
-			}
 		case <-tick.C:
-			l.flush()
+			l.drain()
+		case <-l.kick:
+			l.drain()
 		case reply := <-l.reopen:
+			// What was queued before the reopen goes to the old file.
+			l.drain()
 			reply <- l.reopenFile()
 		case <-l.stop:
-			for drained := false; !drained; {
-				select {
-				case r := <-l.records:
-					l.write(&r)
-				default:
-					drained = true
-				}
-			}
-			l.flush()
+			l.drain()
 			if l.file != nil {
 				if err := l.file.Close(); err != nil {
 					l.closeErr = fmt.Errorf("access log: %w", err)
@@ -236,6 +243,17 @@ func (l *Logger) run() {
 			return
 		}
 	}
+}
+
+// drain writes the records queued now, and flushes. It takes at most as
+// many as were queued when it began, so a steady stream of records cannot
+// keep it from answering a reopen or a stop.
+func (l *Logger) drain() {
+	for n := len(l.records); n > 0; n-- {
+		r := <-l.records
+		l.write(&r)
+	}
+	l.flush()
 }
 
 // write formats one record into the buffer, flushing first if the line
@@ -277,14 +295,7 @@ func (l *Logger) writeOut(b []byte) {
 	}
 }
 
-// reopenFile writes what was queued before the reopen to the old file,
-// then swaps files.
 func (l *Logger) reopenFile() error {
-	for n := len(l.records); n > 0; n-- {
-		r := <-l.records
-		l.write(&r)
-	}
-	l.flush()
 	f, err := openLog(l.path)
 	if err != nil {
 		l.log.Error("access log reopen failed; still writing to the old file", "path", l.path, "err", err)
