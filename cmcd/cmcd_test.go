@@ -51,7 +51,7 @@ var parseCases = []struct {
 	{name: "bad escape", header: http.Header{"Cmcd-Session": {`sid="a\nb",cid="ok"`}}, want: Data{CID: "ok"}},
 	{name: "unterminated string", header: http.Header{"Cmcd-Session": {`cid="ok",sid="abc`}}, want: Data{CID: "ok"}},
 	{name: "control byte in string", header: http.Header{"Cmcd-Session": {"sid=\"a\x01b\",br=1"}}, want: Data{BR: 1}},
-	// §4 Table 1: sid and cid at most 64 characters.
+	// CTA-5004 Table 1: sid and cid at most 64 characters.
 	{name: "sid too long", header: http.Header{"Cmcd-Session": {`sid="` + strings.Repeat("x", 65) + `"`}}},
 	{name: "sid at 64", header: http.Header{"Cmcd-Session": {`sid="` + strings.Repeat("x", 64) + `"`}}, want: Data{SID: strings.Repeat("x", 64)}},
 	// Booleans: alone is true; ?0/?1 (RFC 8941 §3.3.6); true/false words.

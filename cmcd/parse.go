@@ -10,7 +10,7 @@ import (
 // its last whole key before the bound; the rest is ignored.
 const MaxLen = 4096
 
-// maxString bounds sid and cid: CTA-5004 §4 (Table 1) gives both a
+// maxString bounds sid and cid: CTA-5004 Table 1 gives both a
 // maximum length of 64 characters. A longer one is rejected, not cut.
 const maxString = 64
 
@@ -213,13 +213,13 @@ func parseInteger(s string, i int) (value, int, bool) {
 	return value{kind: kindInt, n: n}, j, true
 }
 
-// objectTypes are the ot tokens of CTA-5004 §4 (Table 1). Returning the
+// objectTypes are the ot tokens of CTA-5004 Table 1 (the keys). Returning the
 // constant, not the substring, keeps a record from pinning the request's
 // header or query in memory for one short word.
 var objectTypes = [...]string{"m", "a", "v", "av", "i", "c", "tt", "k", "o"}
 
 // set stores one key's value if the key is one Data keeps and the value
-// has the type CTA-5004 §4 (Table 1) gives it.
+// has the type CTA-5004 Table 1 (the reserved keys) gives it.
 func (d *Data) set(key string, v value) {
 	switch key {
 	case "sid", "cid":
