@@ -2,7 +2,8 @@
 # Installs the real tools edgecache's end-to-end tests drive: ffmpeg and
 # ffprobe, Debian's Chromium, VLC, Node's pinned player packages (hls.js,
 # dashjs, puppeteer-core) and @eyevinn/cat, podman and buildah with runc (the image test),
-# and etcd (the kube-apiserver dry-run check). Idempotent: installs only what is missing. Needs
+# etcd (the kube-apiserver dry-run check) and goaccess (reads the access
+# log). Idempotent: installs only what is missing. Needs
 # root for apt-get (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v goaccess >/dev/null 2>&1 || need+=(goaccess)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

@@ -95,6 +95,7 @@ sub vcl_deliver {
 const edgeConf = `listen: 127.0.0.1:{{PORT}}
 admin_listen: 127.0.0.1:{{ADMIN}}
 log_level: warn
+access_log: {path: "off"} # as nginx's access_log off above
 routes:
   - {prefix: /hls/, origin: "http://{{PACKAGER}}/hls/"}
   - {prefix: /dash/, origin: "http://{{PACKAGER}}/dash/"}

@@ -21,7 +21,7 @@ func cli(t *testing.T, env map[string]string, args ...string) (code int, stdout,
 	cancel()
 	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var out, errOut syncBuffer
-	code = realMain(ctx, args, getenv, &out, &errOut, nil)
+	code = realMain(ctx, args, getenv, &out, &errOut, signals{})
 	return code, out.String(), errOut.String()
 }
 

@@ -81,6 +81,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 	grace, drainLimit := new(time.Duration), new(time.Duration)
 	*grace, *drainLimit = cfg.ShutdownGrace, cfg.ShutdownTimeout
 	fs.Var(durationFlag{grace}, "shutdown-grace", "after a stop signal, keep serving for this `duration` with /readyz failing")
+	accessLog := fs.String("access-log", cfg.AccessLog.Path, "access log: stdout, stderr, off, or a file (reopened on SIGUSR1)")
 	purgeToken := fs.String("purge-token", "", "bearer token for POST /purge on the admin listener (prefer the environment variable: flags show in ps)")
 	fs.Var(durationFlag{drainLimit}, "shutdown-timeout", "then let in-flight responses finish for at most this `duration`")
 	fs.Usage = func() {
@@ -131,6 +132,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 	if set["shutdown-timeout"] {
 		cfg.ShutdownTimeout = *drainLimit
 	}
+	if set["access-log"] {
+		cfg.AccessLog.Path = *accessLog
+	}
 	if set["purge-token"] {
 		cfg.PurgeToken = *purgeToken
 	}
@@ -158,6 +162,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) (string, b
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return cfg, *configPath, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+	}
+	if err := cfg.AccessLog.Validate(); err != nil {
+		return cfg, *configPath, err
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(cfg.LogLevel)); err != nil {

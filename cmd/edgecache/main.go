@@ -8,6 +8,8 @@
 // take it out, then stops accepting and lets in-flight responses finish up
 // to the shutdown timeout, and exits 0. A second signal exits at once.
 //
+// SIGUSR1 reopens the access log file (for logrotate, as nginx).
+//
 // SIGHUP, or a change of the config file (also a ConfigMap's symlink
 // swap), reloads the config without dropping a connection; an invalid one
 // is logged and the running one kept.
@@ -44,16 +46,16 @@ import (
 
 func main() {
 	ctx, hup := lifecycle.Signals("edgecache")
-	os.Exit(realMain(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, hup))
+	os.Exit(realMain(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, signals{hup: hup, reopen: lifecycle.ReopenSignal()}))
 }
 
 // realMain runs the command and returns its exit status: 0 after a clean
 // shutdown, -h, -version or a config that checks out; 1 otherwise.
-func realMain(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, hup <-chan os.Signal) int {
+func realMain(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, sig signals) int {
 	if len(args) > 0 && args[0] == "token" {
 		return tokenMain(args[1:], getenv, stdout, stderr)
 	}
-	err := run(ctx, args, getenv, stdout, stderr, hup)
+	err := run(ctx, args, getenv, stdout, stderr, sig)
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

@@ -63,7 +63,7 @@ func (s *syncBuffer) String() string {
 }
 
 // freeAddr returns a loopback address nothing listens on right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func start(t *testing.T, env []string, args ...string) *process {
+func start(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	p := &process{addr: freeAddr(t), admin: freeAddr(t), out: &syncBuffer{}}
 	args = append([]string{"-listen", p.addr, "-admin-listen", p.admin}, args...)

@@ -11,9 +11,11 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/edgecache/edgecache/accesslog"
 	"github.com/edgecache/edgecache/internal/edgeconfig"
 	"github.com/edgecache/edgecache/internal/lifecycle"
 	"github.com/edgecache/edgecache/proxy"
@@ -21,11 +23,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// run starts the edge and blocks until ctx ends, then shuts down. hup
-// delivers reload requests (SIGHUP). Asked for -version or -check-config,
-// it prints the answer and returns at once; `import-nginx FILE` prints the
-// config translated from nginx's.
-func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, hup <-chan os.Signal) error {
+// signals are the process signals run acts on besides the stop signals
+// (which end its ctx). A nil channel never delivers.
+type signals struct {
+	hup    <-chan os.Signal // SIGHUP: reload the config
+	reopen <-chan os.Signal // SIGUSR1: reopen the access log file
+}
+
+// run starts the edge and blocks until ctx ends, then shuts down. Asked
+// for -version or -check-config, it prints the answer and returns at once;
+// `import-nginx FILE` prints the config translated from nginx's.
+func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer, sig signals) (err error) {
 	if len(args) > 0 && args[0] == "import-nginx" {
 		return importNginx(args[1:], stdout, stderr)
 	}
@@ -45,6 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	}
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
+	// The edge's log and the access log may share stdout: one lock keeps
+	// each write, so each line, whole.
+	stdout = &lockedWriter{w: stdout}
 	log := newLogger(stdout, cfg.LogFormat, level)
 
 	reg := prometheus.NewRegistry()
@@ -53,11 +64,33 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	if err != nil {
 		return err
 	}
-	p, err := proxy.New(cfg.Proxy, log, reg)
+	alog, err := accesslog.New(cfg.AccessLog, log, accesslog.Stdout(stdout), accesslog.Stderr(stderr))
+	if err != nil {
+		return err
+	}
+	// Closed after the servers have shut down (the defers below run
+	// first), so the last responses' lines are written.
+	defer func() {
+		if cerr := alog.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "edgecache_access_log_dropped_total",
+		Help: "Access log records dropped because the writer fell behind (the queue was full).",
+	}, func() float64 { return float64(alog.Dropped()) })); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	var opts []proxy.Option
+	if alog.Enabled() {
+		opts = append(opts, proxy.WithAccessLog(alog.Log))
+	}
+	p, err := proxy.New(cfg.Proxy, log, reg, opts...)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	defer reopenOn(sig.reopen, alog, log)()
 	limCtx, stopLimit := context.WithCancel(ctx)
 	limDone := make(chan struct{})
 	go func() {
@@ -88,6 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			if c.LogFormat != old.LogFormat {
 				restart = append(restart, "log_format")
 			}
+			if c.AccessLog != old.AccessLog {
+				restart = append(restart, "access_log")
+			}
 			if len(restart) > 0 {
 				log.Warn("config reload: these settings keep their running values until a restart", "settings", strings.Join(restart, ","))
 			}
@@ -97,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		},
 		OnResult: countReload,
 	}
-	defer rl.Start(hup)()
+	defer rl.Start(sig.hup)()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -137,6 +173,38 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 			return err
 		},
 	}.Run(errc)
+}
+
+// reopenOn reopens the access log at each signal on c, on a goroutine it
+// owns until stop is called.
+func reopenOn(c <-chan os.Signal, alog *accesslog.Logger, log *slog.Logger) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-c:
+				if err := alog.Reopen(); err != nil {
+					log.Error("access log reopen (SIGUSR1)", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func serve(srv *http.Server, ln net.Listener) error {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/edgecache/edgecache/accesslog"
 	"github.com/edgecache/edgecache/proxy"
 	"go.yaml.in/yaml/v3"
 )
@@ -37,6 +38,10 @@ type File struct {
 	// PurgeTokenFile names a file holding the token (a Kubernetes Secret
 	// mounted as a file), read at start and on reload.
 	PurgeTokenFile string `yaml:"purge_token_file"`
+	// AccessLog is where one line per response goes and in what format:
+	// stdout in the default format (nginx combined plus the cache status
+	// and timings) unless set. A change needs a restart.
+	AccessLog accesslog.Config `yaml:"access_log"`
 
 	Proxy proxy.Config `yaml:",inline"`
 }
@@ -50,6 +55,7 @@ func Default() File {
 		LogLevel:        "info",
 		ShutdownGrace:   5 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+		AccessLog:       accesslog.Config{Path: "stdout", Format: "edgecache", Buffer: accesslog.DefaultBuffer},
 		Proxy:           proxy.DefaultConfig(),
 	}
 }

@@ -32,6 +32,14 @@ func Signals(name string) (drain context.Context, hup <-chan os.Signal) {
 	return ctx, h
 }
 
+// ReopenSignal delivers SIGUSR1, nginx's and logrotate's "reopen your log
+// files". Call it once, from main.
+func ReopenSignal() <-chan os.Signal {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGUSR1)
+	return c
+}
+
 // Drain is the stop sequence of a server behind a load balancer. Readiness
 // fails at once; the server keeps serving for Grace, while the endpoints
 // controller and the ingress take it out (they learn of the stop no faster
