@@ -39,9 +39,18 @@ var (
 // runWrk runs `wrk -t2 -c64 --latency` for d against url, measuring the
 // server's CPU over the same span.
 func runWrk(ctx context.Context, s *server, url string, d time.Duration) (WrkResult, error) {
+	return runWrkHeaders(ctx, s, url, d)
+}
+
+// runWrkHeaders is runWrk with request header fields ("Name: value").
+func runWrkHeaders(ctx context.Context, s *server, url string, d time.Duration, headers ...string) (WrkResult, error) {
 	var r WrkResult
 	cpu0 := cpuSeconds(s.cmd.Process.Pid)
-	out, err := exec.CommandContext(ctx, "wrk", "-t2", "-c64", "-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", url).CombinedOutput()
+	args := []string{"-t2", "-c64", "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
 	r.ServerCPU = cpuSeconds(s.cmd.Process.Pid) - cpu0
 	if err != nil {
 		return r, fmt.Errorf("wrk %s: %w\n%s", url, err, out)

@@ -31,6 +31,7 @@ func main() {
 	out := flag.String("out", "bench/results", "directory for the report")
 	bin := flag.String("bin", "bin", "directory with the edgecache and packager binaries")
 	replot := flag.String("replot", "", "re-render the Markdown and plots of an earlier run's JSON, without running anything")
+	features := flag.Bool("features", false, "measure the operator features instead (access log off/file/stdout, CAT and secure_link checks) on the hot loads, same run")
 	floor := flag.String("serve-floor", "", "serve the plain net/http baseline of the hot loads on this loopback address (the harness starts this itself)")
 	flag.Parse()
 	if *floor != "" {
@@ -62,6 +63,10 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *features {
+		runFeatures(ctx, *bin, *out, *quick, log)
+		return
+	}
 	self, err := os.Executable()
 	if err != nil {
 		log.Warn("no plain net/http baseline: cannot find this executable", "err", err)
@@ -118,4 +123,28 @@ func write(rep *compare.Report, base, command string) {
 	os.WriteFile(base+".md", []byte(md), 0o644)
 	fmt.Print(md)
 	fmt.Fprintln(os.Stderr, "wrote", base+".md", plots)
+}
+
+// runFeatures runs compare.RunFeatures and writes features-DATE.md/.json.
+func runFeatures(ctx context.Context, bin, out string, quick bool, log *slog.Logger) {
+	rounds, d := 3, 10*time.Second
+	if quick {
+		rounds, d = 1, 5*time.Second
+	}
+	rep, err := compare.RunFeatures(ctx, compare.Options{Bin: bin, Log: log}, rounds, d)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "features:", err)
+		os.Exit(1)
+	}
+	command := strings.TrimSpace("go run ./bench/cmd/compare " + strings.Join(os.Args[1:], " "))
+	base := filepath.Join(out, "features-"+rep.Started.Format("2006-01-02"))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	j, _ := json.MarshalIndent(rep, "", " ")
+	os.WriteFile(base+".json", j, 0o644)
+	md := rep.Markdown(command)
+	os.WriteFile(base+".md", []byte(md), 0o644)
+	fmt.Print(md)
 }
