@@ -97,8 +97,12 @@ type rtpFeed struct {
 	tsOffset uint32
 
 	// One encoder per format: each keeps its RTP sequence numbers.
-	h264Enc interface{ Encode([][]byte) ([]*rtp.Packet, error) }
-	aacEnc  interface{ Encode([][]byte) ([]*rtp.Packet, error) }
+	h264Enc interface {
+		Encode([][]byte) ([]*rtp.Packet, error)
+	}
+	aacEnc interface {
+		Encode([][]byte) ([]*rtp.Packet, error)
+	}
 	opusEnc interface {
 		Encode([]byte) (*rtp.Packet, error)
 	}
