@@ -168,6 +168,10 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	h.pubs[ss] = &rtspPublish{name: req.name, sel: sel, rx: rx}
 	h.mu.Unlock()
 	log.Info("rtsp publish announced", "formats", describeFormats(ctx.Description))
+	if len(sel.skipped) > 0 {
+		log.Warn("rtsp publish: formats not packaged", "skipped", strings.Join(sel.skipped, ","))
+	}
+	log.Debug("rtsp announce sdp", "sdp", string(ctx.Request.Body))
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -249,6 +250,9 @@ func (s *Server) pullOnce(ctx context.Context, cfg RTSPConfig, src RTSPSource, l
 		st.Connects++
 	})
 	log.Info("rtsp source playing", "formats", describeFormats(desc), "transport", tr)
+	if len(sel.skipped) > 0 {
+		log.Warn("rtsp source: formats not packaged", "skipped", strings.Join(sel.skipped, ","))
+	}
 
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- c.Wait() }()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpfragmented"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
@@ -24,10 +25,12 @@ import (
 
 // rtpSelection is what the packager takes of an RTSP session description:
 // the first H.264 or H.265 format and the first AAC (RFC 3640) or Opus
-// format. Either may be nil, not both.
+// format (RFC 3640 mpeg4-generic or RFC 6416 MP4A-LATM). Either may be
+// nil, not both.
 type rtpSelection struct {
 	videoMedia, audioMedia *description.Media
 	video, audio           format.Format
+	skipped                []string // codecs offered but not packaged
 }
 
 // medias are the selected medias, to SETUP.
@@ -61,6 +64,13 @@ func selectFormats(desc *description.Session) (rtpSelection, error) {
 				if sel.audio == nil && f.Config != nil {
 					sel.audio, sel.audioMedia = f, m
 				}
+			case *format.MPEG4AudioLATM:
+				// RFC 6416 7.3, as GStreamer's rtpmp4apay sends it: the
+				// StreamMuxConfig in the SDP (cpresent=0), one program and
+				// layer. In-band configs (cpresent=1) are not taken.
+				if sel.audio == nil && latmASC(f) != nil {
+					sel.audio, sel.audioMedia = f, m
+				}
 			case *format.Opus:
 				if sel.audio == nil {
 					sel.audio, sel.audioMedia = f, m
@@ -68,11 +78,36 @@ func selectFormats(desc *description.Session) (rtpSelection, error) {
 			}
 		}
 	}
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			if f != sel.video && f != sel.audio {
+				sel.skipped = append(sel.skipped, f.Codec())
+			}
+		}
+	}
 	if sel.video == nil && sel.audio == nil {
-		return sel, fmt.Errorf("%w: none of the formats (%s) can be packaged; the packager takes H.264, H.265, AAC (mpeg4-generic) and Opus",
+		return sel, fmt.Errorf("%w: none of the formats (%s) can be packaged; the packager takes H.264, H.265, AAC (mpeg4-generic, MP4A-LATM) and Opus",
 			media.ErrUnsupportedCodec, describeFormats(desc))
 	}
 	return sel, nil
+}
+
+// latmASC is the AudioSpecificConfig of a LATM format the packager can
+// take, or nil.
+func latmASC(f *format.MPEG4AudioLATM) *mpeg4audio.AudioSpecificConfig {
+	c := f.StreamMuxConfig
+	if f.CPresent || c == nil || len(c.Programs) != 1 || c.Programs[0] == nil ||
+		len(c.Programs[0].Layers) != 1 || c.Programs[0].Layers[0] == nil {
+		return nil
+	}
+	// mediacommon reads AudioMuxElements of frameLengthType 0 only. An
+	// ASC with an SBR sync extension (ffmpeg's AAC encoder, so GStreamer's
+	// avenc_aac) is misread as another frameLengthType: refuse, rather
+	// than announce an audio track that never gets a sample.
+	if c.Programs[0].Layers[0].FrameLengthType != 0 {
+		return nil
+	}
+	return c.Programs[0].Layers[0].AudioSpecificConfig
 }
 
 func describeFormats(desc *description.Session) string {
@@ -106,6 +141,7 @@ type rtpReceiver struct {
 	h264Dec   *rtph264.Decoder
 	h265Dec   *rtph265.Decoder
 	aacDec    *rtpmpeg4audio.Decoder
+	latmDec   *rtpfragmented.Decoder
 	opusDec   *rtpsimpleaudio.Decoder
 	h264DTS   *h264.DTSExtractor
 	h265DTS   *h265.DTSExtractor
@@ -138,6 +174,10 @@ func newRTPReceiver(st Stream, sel rtpSelection, log *slog.Logger, rate *rateMet
 	case *format.MPEG4Audio:
 		if r.aacDec, err = f.CreateDecoder(); err != nil {
 			return nil, fmt.Errorf("aac depacketizer: %w", err)
+		}
+	case *format.MPEG4AudioLATM:
+		if r.latmDec, err = f.CreateDecoder(); err != nil {
+			return nil, fmt.Errorf("aac latm depacketizer: %w", err)
 		}
 	case *format.Opus:
 		if r.opusDec, err = f.CreateDecoder(); err != nil {
@@ -186,6 +226,12 @@ func (r *rtpReceiver) tryOpenLocked() error {
 	switch f := r.sel.audio.(type) {
 	case *format.MPEG4Audio:
 		t, err := media.NewAACTrack(f.Config)
+		if err != nil {
+			return err
+		}
+		tracks[media.KindAudio] = t
+	case *format.MPEG4AudioLATM:
+		t, err := media.NewAACTrack(latmASC(f))
 		if err != nil {
 			return err
 		}
@@ -358,6 +404,30 @@ func (r *rtpReceiver) audioLocked(pkt *rtp.Packet, pts int64, now time.Time) err
 		for i, au := range aus {
 			t := pts + int64(i)*mpeg4audio.SamplesPerAccessUnit
 			if err := r.sess.WriteAudio(ticksToDuration(t, rate), au, now); err != nil {
+				return err
+			}
+		}
+	case r.latmDec != nil:
+		el, err := r.latmDec.Decode(pkt)
+		if err != nil {
+			if !errors.Is(err, rtpfragmented.ErrMorePacketsNeeded) {
+				r.log.Debug("rtp aac latm", "err", err)
+			}
+			return nil
+		}
+		// ISO 14496-3 1.7.3: an AudioMuxElement carries NumSubFrames+1
+		// access units of the one program and layer, in order.
+		ame := mpeg4audio.AudioMuxElement{StreamMuxConfig: r.sel.audio.(*format.MPEG4AudioLATM).StreamMuxConfig}
+		if err := ame.Unmarshal(el); err != nil {
+			r.log.Debug("rtp aac latm", "err", err)
+			return nil
+		}
+		for i, sub := range ame.Payloads {
+			if len(sub) != 1 || len(sub[0]) != 1 {
+				continue
+			}
+			t := pts + int64(i)*mpeg4audio.SamplesPerAccessUnit
+			if err := r.sess.WriteAudio(ticksToDuration(t, rate), sub[0][0], now); err != nil {
 				return err
 			}
 		}

@@ -178,6 +178,12 @@ const sdpH265Opus = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
 	"a=fmtp:96 sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwBdlZgJ; sprop-sps=QgEBAWAAAAMAkAAAAwAAAwBdoAKAgC0WWVmkkyvAWgIAAAMAAgAAAwA8EA==; sprop-pps=RAHBcrRiQA==\r\n" +
 	"m=audio 0 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
 
+// sdpGStreamerLATM is what rtspclientsink announces for H.264 and
+// avenc_aac: MP4A-LATM whose ASC carries an SBR sync extension.
+const sdpGStreamerLATM = "v=0\r\no=- 1059091276 1 IN IP4 127.0.0.1\r\ns=Session streamed with GStreamer\r\nt=0 0\r\n" +
+	"m=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/48000\r\na=fmtp:96 cpresent=0;config=40002320adca00\r\na=control:stream=1\r\n" +
+	"m=video 0 RTP/AVP 99\r\na=rtpmap:99 H264/90000\r\na=fmtp:99 packetization-mode=1;sprop-parameter-sets=Z0LADYyNQKD5APCIRqA=,aM48gA==\r\na=control:stream=0\r\n"
+
 // describe parses an SDP as gortsplib does for ANNOUNCE and DESCRIBE.
 func describe(b []byte) (*description.Session, error) {
 	var sd sdp.SessionDescription
@@ -202,6 +208,7 @@ func TestSelectFormats(t *testing.T) {
 		{"h265 opus", sdpH265Opus, 1, "hvc1.1.6.L93.90,opus", false},
 		{"h264 without sprop waits for in-band SPS", sdpH264NoParams, 0, "", false},
 		{"vp8 and pcma refused", sdpVP8PCMA, 0, "", true},
+		{"gstreamer latm audio skipped, video taken", sdpGStreamerLATM, 1, "avc1.42c00d", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := describe([]byte(tc.sdp))
@@ -248,7 +255,7 @@ func TestSelectFormats(t *testing.T) {
 // panic. The packager interprets the format choice and the parameter
 // sets (sprop-*, config) the library hands over.
 func FuzzRTSPDescription(f *testing.F) {
-	for _, s := range []string{sdpH264AAC, sdpH264NoParams, sdpVP8PCMA, sdpH265Opus} {
+	for _, s := range []string{sdpH264AAC, sdpH264NoParams, sdpVP8PCMA, sdpH265Opus, sdpGStreamerLATM} {
 		f.Add([]byte(s), []byte{0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x65, 0x88})
 	}
 	f.Fuzz(func(t *testing.T, sdpBytes, pkt []byte) {
