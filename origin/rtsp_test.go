@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgecache/edgecache/origin/ingest"
 	"github.com/edgecache/edgecache/origin/live"
@@ -362,19 +365,29 @@ type camera struct {
 	t      *testing.T
 	srv    *gortsplib.Server
 	stream *gortsplib.ServerStream
+	ready  atomic.Pointer[gortsplib.ServerStream] // stream, once initialised
 	feed   *rtpFeed
 	stop   chan struct{}
 	done   chan struct{}
+	once   sync.Once
 }
 
 type cameraHandler struct{ c *camera }
 
+// The server accepts connections before the stream exists (it needs the
+// started server): until then DESCRIBE and SETUP get 503.
 func (h cameraHandler) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, h.c.stream, nil
+	if st := h.c.ready.Load(); st != nil {
+		return &base.Response{StatusCode: base.StatusOK}, st, nil
+	}
+	return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
 }
 
 func (h cameraHandler) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, h.c.stream, nil
+	if st := h.c.ready.Load(); st != nil {
+		return &base.Response{StatusCode: base.StatusOK}, st, nil
+	}
+	return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
 }
 
 func (h cameraHandler) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
@@ -406,6 +419,7 @@ func startCamera(t *testing.T, addr string, udpRTP int, tsOffset uint32) *camera
 	if err := c.stream.Initialize(); err != nil {
 		t.Fatal(err)
 	}
+	c.ready.Store(c.stream)
 	c.feed.write = c.stream.WritePacketRTP
 	go func() {
 		defer close(c.done)
@@ -426,16 +440,13 @@ func startCamera(t *testing.T, addr string, udpRTP int, tsOffset uint32) *camera
 	return c
 }
 
-var closeOnce sync.Map
-
 func (c *camera) close() {
-	if _, loaded := closeOnce.LoadOrStore(c, true); loaded {
-		return
-	}
-	close(c.stop)
-	<-c.done
-	c.stream.Close()
-	c.srv.Close()
+	c.once.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.stream.Close()
+		c.srv.Close()
+	})
 }
 
 func sourceState(s *Server, name string) ingest.SourceStatus {
@@ -534,6 +545,7 @@ func TestRTSPPullUnsupported(t *testing.T) {
 	if err := c.stream.Initialize(); err != nil {
 		t.Fatal(err)
 	}
+	c.ready.Store(c.stream)
 	defer c.stream.Close()
 	s := newTestServer(t, func(cfg *Config) {
 		cfg.RTSP.UDPPorts = "off"
@@ -545,5 +557,64 @@ func TestRTSPPullUnsupported(t *testing.T) {
 	})
 	if s.Stream("vp8") != nil {
 		t.Error("an unsupported source claimed its stream")
+	}
+}
+
+// Close ends RTSP publishers, pulled sources and the RTSP server, and
+// every goroutine they started.
+func TestRTSPCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	camAddr := ln.Addr().String()
+	_ = ln.Close()
+	cam := startCamera(t, camAddr, 0, 0)
+	cfg := DefaultConfig()
+	cfg.RTSP.UDPPorts = "off"
+	cfg.RTSP.Sources = []RTSPSource{{Name: "pulled", URL: "rtsp://" + camAddr + "/cam", Transport: "tcp"}}
+	s, err := New(context.Background(), cfg, mediatest.Logger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.ServeRTSP(context.Background(), rl) }()
+	tr := gortsplib.TransportTCP
+	c := &gortsplib.Client{Transport: &tr}
+	feed := newH264AACFeed()
+	if err := c.StartRecording("rtsp://"+rl.Addr().String()+"/live/pushed", feed.desc); err != nil {
+		t.Fatal(err)
+	}
+	feed.write = c.WritePacketRTP
+	for range 70 {
+		if err := feed.next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both streams publishing", 20*time.Second, func() bool {
+		a, b := s.Stream("pulled"), s.Stream("pushed")
+		return a != nil && a.IsPublishing() && b != nil && b.IsPublishing()
+	})
+	s.Close()
+	if err := <-served; err != nil {
+		t.Errorf("ServeRTSP after Close: %v", err)
+	}
+	if st := s.Stream("pushed"); st.IsPublishing() {
+		t.Error("pushed stream still publishing after Close")
+	}
+	c.Close()
+	cam.close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
