@@ -618,3 +618,31 @@ func TestRTSPCloseLeavesNoGoroutines(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A pull over UDP skips a pair of the range that another process holds.
+func TestRTSPPullSkipsBusyPair(t *testing.T) {
+	ports := freeUDPPorts(t, 4)
+	lo, _ := strconv.Atoi(strings.Split(ports, "-")[0])
+	// The first pair a pull would take (the server's is lo, lo+1).
+	busy, err := net.ListenPacket("udp", ":"+strconv.Itoa(lo+2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	camUDP, _ := strconv.Atoi(strings.Split(freeUDPPorts(t, 1), "-")[0])
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	camAddr := ln.Addr().String()
+	_ = ln.Close()
+	startCamera(t, camAddr, camUDP, 0)
+	s := newTestServer(t, func(c *Config) {
+		c.RTSP.UDPPorts = ports
+		c.RTSP.Sources = []RTSPSource{{Name: "cam", URL: "rtsp://" + camAddr + "/cam", Transport: "udp"}}
+	})
+	waitSegments(t, s, "cam", 1)
+	if st := sourceState(s, "cam"); st.State != ingest.SourcePlaying || st.Transport != "UDP" {
+		t.Errorf("status %+v, want playing over UDP", st)
+	}
+}

@@ -285,3 +285,15 @@ func FuzzRTSPDescription(f *testing.F) {
 		}
 	})
 }
+
+// jitter stays within [d/2, d]: never longer than the backoff asked for,
+// never so short that sources retry in a burst.
+func TestJitter(t *testing.T) {
+	for _, d := range []time.Duration{0, 1, 2, time.Millisecond, time.Second, 30 * time.Second} {
+		for range 200 {
+			if j := jitter(d); j < d/2 || j > d {
+				t.Fatalf("jitter(%v) = %v, want within [%v, %v]", d, j, d/2, d)
+			}
+		}
+	}
+}
