@@ -646,3 +646,45 @@ func TestRTSPPullSkipsBusyPair(t *testing.T) {
 		t.Errorf("status %+v, want playing over UDP", st)
 	}
 }
+
+func TestParseConfigRTSP(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		wantErr    string
+	}{
+		{"defaults", "", ""},
+		{"full", "rtsp:\n  listen: \":8554\"\n  udp_ports: \"9000-9009\"\n  read_timeout: 5s\n  retry_min: 2s\n  retry_max: 1m\n" +
+			"  sources:\n    - name: cam1\n      url: rtsp://u:p@10.0.0.1:554/s1\n      transport: udp\n    - name: cam2\n      url: rtsps://10.0.0.2/s\n", ""},
+		{"udp off", "rtsp:\n  udp_ports: \"off\"\n", ""},
+		{"odd first port", "rtsp:\n  udp_ports: \"9001-9010\"\n", "MIN must be even"},
+		{"not a range", "rtsp:\n  udp_ports: \"9000\"\n", "want MIN-MAX"},
+		{"retry max below min", "rtsp:\n  retry_min: 10s\n  retry_max: 1s\n", "retry_max"},
+		{"bad transport", "rtsp:\n  sources:\n    - name: c\n      url: rtsp://h/s\n      transport: quic\n", "transport \"quic\""},
+		{"udp without ports", "rtsp:\n  udp_ports: \"off\"\n  sources:\n    - name: c\n      url: rtsp://h/s\n      transport: udp\n", "needs rtsp.udp_ports"},
+		{"not rtsp", "rtsp:\n  sources:\n    - name: c\n      url: http://h/s\n", "url must be rtsp://"},
+		{"bad name", "rtsp:\n  sources:\n    - name: a/b\n      url: rtsp://h/s\n", "invalid stream name"},
+		{"duplicate", "rtsp:\n  sources:\n    - name: c\n      url: rtsp://h/s\n    - name: c\n      url: rtsp://h/t\n", "duplicate"},
+		{"typo", "rtsp:\n  udp_port: \"9000-9009\"\n", "udp_port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tc.yaml))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.RTSP.UDPPorts == "" || c.RTSP.ReadTimeout == 0 || c.RTSP.RetryMax == 0 {
+					t.Errorf("defaults not applied: %+v", c.RTSP)
+				}
+				for _, s := range c.RTSP.Sources {
+					if s.Transport == "" {
+						t.Errorf("source %s without a transport", s.Name)
+					}
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err %v, want ErrInvalidConfig mentioning %q", err, tc.wantErr)
+			}
+		})
+	}
+}
