@@ -356,3 +356,30 @@ func lastSeq(t *testing.T, url string) int {
 	t.Helper()
 	return lastListed(get(t, url))
 }
+
+// hls.js and dash.js play an RTSP-published stream through the edge.
+func TestRTSPBrowserPlayersThroughEdge(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	needTool(t, "ffprobe")
+	cfg := origin.Config{}
+	cfg.RTSP.UDPPorts = "off"
+	s := startStack(t, cfg, false)
+	base := s.pk.StartRTSP(t)
+	p := startProc(t, ffmpeg, "-hide_banner", "-loglevel", "warning", "-nostdin", "-re", "-stream_loop", "-1",
+		"-i", demoClip(), "-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", base+"play")
+	checkPlays(t, s, "play", p, "aac,h264")
+	for _, tc := range []struct{ player, path string }{
+		{"hls", "/hls/play.m3u8"},
+		{"dash", "/dash/play.mpd"},
+	} {
+		t.Run(tc.player, func(t *testing.T) {
+			res := play(t, tc.player, s.edgeURL+tc.path, 10, false)
+			if len(res.Fatal) > 0 {
+				t.Fatalf("fatal player errors: %v", res.Fatal)
+			}
+			if res.PlayedSeconds < 9 {
+				t.Fatalf("currentTime advanced %.1fs in a 10 s run", res.PlayedSeconds)
+			}
+		})
+	}
+}
