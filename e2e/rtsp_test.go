@@ -383,3 +383,42 @@ func TestRTSPBrowserPlayersThroughEdge(t *testing.T) {
 		})
 	}
 }
+
+// ffmpeg pushes H.265 with B-frames (x265, 2 s GOP) and Opus: every
+// segment is one GOP and EXT-X-TARGETDURATION stays 2, which takes DTS
+// that include the reordering delay from the first segment on.
+func TestRTSPFFmpegPushH265(t *testing.T) {
+	ffmpeg := needTool(t, "ffmpeg")
+	needTool(t, "ffprobe")
+	cfg := origin.Config{}
+	cfg.RTSP.UDPPorts = "off"
+	s := startStack(t, cfg, false)
+	base := s.pk.StartRTSP(t)
+	p := startProc(t, ffmpeg, "-hide_banner", "-loglevel", "warning", "-nostdin", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
+		"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=60:min-keyint=60:bframes=3:log-level=error",
+		"-c:a", "libopus", "-f", "rtsp", "-rtsp_transport", "tcp", base+"hevc")
+	checkPlays(t, s, "hevc", p, "hevc,opus")
+	deadline := time.Now().Add(40 * time.Second)
+	var pl string
+	for {
+		pl = get(t, s.pk.URL+"/hls/hevc/video.m3u8")
+		if strings.Count(pl, "#EXTINF:") >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 3 segments:\n%s", pl)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(pl, "#EXT-X-TARGETDURATION:2\n") {
+		t.Errorf("target duration is not 2:\n%s", pl)
+	}
+	for _, l := range strings.Split(pl, "\n") {
+		if v, ok := strings.CutPrefix(l, "#EXTINF:"); ok {
+			if d, _ := strconv.ParseFloat(strings.TrimSuffix(v, ","), 64); d > 2.05 {
+				t.Errorf("segment of %.3f s, want one 2 s GOP:\n%s", d, pl)
+			}
+		}
+	}
+}

@@ -147,6 +147,7 @@ type rtpReceiver struct {
 	h265DTS   *h265.DTSExtractor
 	params    [3][]byte // latest VPS (H.265), SPS, PPS
 	random    bool      // a random access unit was seen since the last (re)start
+	warmup    bool      // H.265: feed the DTS extractor a GOP before writing
 	dtsErrors int
 }
 
@@ -361,7 +362,11 @@ func (r *rtpReceiver) h265Locked(au [][]byte, pts int64, now time.Time) error {
 	if !r.random && !random {
 		return nil
 	}
+	first := !r.random
 	r.random = true
+	if first {
+		r.warmup = h265Reorders(r.params[1])
+	}
 	if random && (!have[0] || !have[1] || !have[2]) {
 		au = append([][]byte{r.params[0], r.params[1], r.params[2]}, au...)
 	}
@@ -370,8 +375,33 @@ func (r *rtpReceiver) h265Locked(au [][]byte, pts int64, now time.Time) error {
 		r.dtsLocked(err)
 		return nil
 	}
+	// The extractor gives the first access units DTS = PTS and only then
+	// the reordering delay: a first segment cut on those would run a GOP
+	// long and raise EXT-X-TARGETDURATION for good (RFC 8216 4.3.3.1). With
+	// reordering, writing starts at the second random access point.
+	if r.warmup {
+		if first || !random {
+			return nil
+		}
+		r.warmup = false
+	}
 	rate := r.sel.video.ClockRate()
 	return r.sess.WriteH265(ticksToDuration(pts, rate), ticksToDuration(dts, rate), au, now)
+}
+
+// h265Reorders reports whether an H.265 SPS allows pictures out of
+// order (sps_max_num_reorder_pics, H.265 7.4.3.2.1).
+func h265Reorders(sps []byte) bool {
+	var s h265.SPS
+	if err := s.Unmarshal(sps); err != nil {
+		return true
+	}
+	for _, n := range s.MaxNumReorderPics {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // dtsLocked drops an access unit whose DTS cannot be worked out (a
