@@ -23,6 +23,7 @@ var ErrInvalidConfig = errors.New("invalid config")
 // New validates the result.
 type Config struct {
 	RTMP    RTMPConfig    `yaml:"rtmp"`
+	RTSP    RTSPConfig    `yaml:"rtsp"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Auth    AuthConfig    `yaml:"auth"`
 	Segment SegmentConfig `yaml:"segment"`
@@ -46,6 +47,10 @@ type (
 	AuthConfig = ingest.AuthConfig
 	// StreamKey is one statically allowed stream.
 	StreamKey = ingest.StreamKey
+	// RTSPConfig configures RTSP ingest: the server and pulled sources.
+	RTSPConfig = ingest.RTSPConfig
+	// RTSPSource is one pulled RTSP source.
+	RTSPSource = ingest.RTSPSource
 	// SegmentConfig configures the segmenter and the window.
 	SegmentConfig = live.SegmentConfig
 	// HLSConfig configures HLS output.
@@ -90,6 +95,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.RTMP.App, "live")
 	setDefault(&c.RTMP.ReadTimeout, 10*time.Second)
 	setDefault(&c.RTMP.MaxStreams, 64)
+	c.RTSP.ApplyDefaults()
 	setDefault(&c.HTTP.Listen, ":8088")
 	setDefault(&c.HTTP.CORSAllowOrigin, "*")
 	setDefault(&c.HTTP.PlaylistMaxAge, time.Second)
@@ -172,6 +178,9 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("auth.on_publish %q: must be an absolute http(s) URL", c.Auth.OnPublish)
 		}
+	}
+	if err := c.RTSP.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.StreamIdleTimeout < 0 {
 		bad("stream_idle_timeout must not be negative")

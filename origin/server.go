@@ -91,6 +91,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regis
 	}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.ingest = ingest.New(s.ctx, cfg.RTMP, cfg.Auth, claims{s.streams}, log, im)
+	if len(cfg.RTSP.Sources) > 0 {
+		if err := s.ingest.StartRTSPPull(s.ctx, cfg.RTSP); err != nil {
+			s.ingest.Close()
+			s.cancel()
+			return nil, err
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -122,6 +129,17 @@ func (s *Server) Stream(name string) *live.Stream { return s.streams.Stream(name
 func (s *Server) ServeRTMP(ctx context.Context, ln net.Listener) error {
 	return s.ingest.ServeRTMP(ctx, ln)
 }
+
+// ServeRTSP accepts RTSP publishers on ln (rtsp://HOST:PORT/APP/NAME)
+// until ctx is done or the Server is closed, with RTP over TCP and, on
+// the first pair of rtsp.udp_ports, UDP. It closes ln before returning
+// and returns nil on a clean stop.
+func (s *Server) ServeRTSP(ctx context.Context, ln net.Listener) error {
+	return s.ingest.ServeRTSP(ctx, ln, s.cfg.RTSP)
+}
+
+// RTSPSources reports the state of every pulled RTSP source.
+func (s *Server) RTSPSources() []ingest.SourceStatus { return s.ingest.RTSPSources() }
 
 // StartDemo loops the embedded demo clip as the live stream name,
 // published over RTMP through a loopback listener; ctx or Close stops it.

@@ -2,8 +2,9 @@
 # Installs the real tools edgecache's end-to-end tests drive: ffmpeg and
 # ffprobe, Debian's Chromium, VLC, Node's pinned player packages (hls.js,
 # dashjs, puppeteer-core) and @eyevinn/cat, podman and buildah with runc (the image test),
-# etcd (the kube-apiserver dry-run check) and goaccess (reads the access
-# log). Idempotent: installs only what is missing. Needs
+# etcd (the kube-apiserver dry-run check), goaccess (reads the access
+# log), GStreamer with its RTSP client and server (the RTSP ingest tests).
+# Idempotent: installs only what is missing. Needs
 # root for apt-get (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,15 @@ command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v goaccess >/dev/null 2>&1 || need+=(goaccess)
+# RTSP (e2e/rtsp_test.go): GStreamer's rtspclientsink pushing, and
+# gst-rtsp-server (through python3-gi) as a camera, with their encoders.
+command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools)
+gst-inspect-1.0 rtspclientsink >/dev/null 2>&1 || need+=(gstreamer1.0-rtsp)
+gst-inspect-1.0 openh264enc >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-bad)
+gst-inspect-1.0 rtph264pay >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good)
+gst-inspect-1.0 opusenc >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-base)
+gst-inspect-1.0 avenc_aac >/dev/null 2>&1 || need+=(gstreamer1.0-libav)
+/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 || need+=(python3-gi gir1.2-gst-rtsp-server-1.0)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

@@ -1,7 +1,7 @@
 // Command packager is edgecache's origin: RTMP in, HLS and DASH (CMAF)
 // out, served from RAM.
 //
-//	packager -rtmp-listen :1935 -http-listen :8088 [-config packager.yaml] [-demo]
+//	packager -rtmp-listen :1935 -http-listen :8088 [-rtsp-listen :8554] [-config packager.yaml] [-demo]
 package main
 
 import (
@@ -55,6 +55,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	fs.SetOutput(stderr)
 	rtmpListen := fs.String("rtmp-listen", "", "RTMP listen address (overrides rtmp.listen; default :1935)")
 	httpListen := fs.String("http-listen", "", "HTTP listen address (overrides http.listen; default :8088)")
+	rtspListen := fs.String("rtsp-listen", "", "RTSP listen address for publishers, rtsp://HOST:PORT/live/NAME (overrides rtsp.listen; default: no RTSP server)")
 	fs.StringVar(&o.configPath, "config", "", "YAML config file (see origin.Config and packager.example.yaml)")
 	fs.BoolVar(&o.demo, "demo", false, "loop the built-in demo clip as a live stream")
 	fs.StringVar(&o.demoName, "demo-name", "demo", "stream name of the demo")
@@ -88,6 +89,9 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	}
 	if *httpListen != "" {
 		cfg.HTTP.Listen = *httpListen
+	}
+	if *rtspListen != "" {
+		cfg.RTSP.Listen = *rtspListen
 	}
 	if *verbose {
 		o.logLevel = "debug"
@@ -147,6 +151,14 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		}
 	}()
 	httpLn, rtmpLns := listeners[0], listeners[1:]
+	var rtspLn net.Listener
+	if cfg.RTSP.Listen != "" {
+		if rtspLn, err = net.Listen("tcp", cfg.RTSP.Listen); err != nil {
+			return fmt.Errorf("rtsp listen: %w", err)
+		}
+		defer rtspLn.Close()
+		log.Info("rtsp listening", "addr", rtspLn.Addr().String(), "udp_ports", cfg.RTSP.UDPPorts)
+	}
 
 	var ready atomic.Bool
 	hs := &http.Server{Handler: readiness(&ready, srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
@@ -159,9 +171,12 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		_ = hs.Close()
 		wg.Wait()
 	}()
-	errc := make(chan error, len(listeners))
+	errc := make(chan error, len(listeners)+1)
 	for _, ln := range rtmpLns {
 		wg.Go(func() { errc <- srv.ServeRTMP(serveCtx, ln) })
+	}
+	if rtspLn != nil {
+		wg.Go(func() { errc <- srv.ServeRTSP(serveCtx, rtspLn) })
 	}
 	wg.Go(func() {
 		if err := hs.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {

@@ -139,3 +139,61 @@ func TestRunClosesListenersOnError(t *testing.T) {
 		_ = ln.Close()
 	}
 }
+
+// The RTSP contract: PACKAGER_RTSP_LISTEN (like -rtsp-listen) opens the
+// RTSP server, which answers OPTIONS with the methods a publisher uses.
+func TestRunRTSP(t *testing.T) {
+	cfg, _, err := loadConfig([]string{"-rtsp-listen", "127.0.0.1:5"}, func(k string) (string, bool) {
+		return "127.0.0.1:4", k == "PACKAGER_RTSP_LISTEN"
+	}, io.Discard)
+	if err != nil || cfg.RTSP.Listen != "127.0.0.1:5" {
+		t.Fatalf("flag over env: %q, %v", cfg.RTSP.Listen, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	// TCP only: the default UDP pair (8000/8001) may be taken on a shared machine.
+	file := filepath.Join(t.TempDir(), "packager.yaml")
+	if err := os.WriteFile(file, []byte("rtsp:\n  udp_ports: \"off\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		done <- run(ctx, []string{"-config", file, "-rtmp-listen", "127.0.0.1:0", "-http-listen", "127.0.0.1:0", "-shutdown-grace", "0s"},
+			func(k string) (string, bool) { return "127.0.0.1:0", k == "PACKAGER_RTSP_LISTEN" }, &logs, nil)
+	}()
+	addrRE := regexp.MustCompile(`msg="rtsp listening" addr=(127\.0\.0\.1:\d+)`)
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" {
+		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no rtsp address logged:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "OPTIONS rtsp://"+addr+"/live/x RTSP/1.0\r\nCSeq: 1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := c.Read(buf)
+	if resp := string(buf[:n]); !strings.HasPrefix(resp, "RTSP/1.0 200") || !strings.Contains(resp, "ANNOUNCE") || !strings.Contains(resp, "RECORD") {
+		t.Fatalf("OPTIONS answered:\n%s", resp)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}

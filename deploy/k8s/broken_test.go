@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +151,30 @@ var brokenCopies = []brokenCopy{
 		wantCheck: "replicas must be 1",
 	},
 	{
+		name: "host network without cluster dns", overlay: "rtsp-hostnetwork",
+		kind: "StatefulSet", obj: "packager",
+		edit:      set("spec.template.spec.dnsPolicy", "ClusterFirst"),
+		wantCheck: "want ClusterFirstWithHostNet",
+	},
+	{
+		name: "host network replicas may share a node", overlay: "rtsp-hostnetwork",
+		kind: "StatefulSet", obj: "packager",
+		edit:      set("spec.template.spec.affinity", map[string]any{}),
+		wantCheck: "fight over its ports",
+	},
+	{
+		name: "host network port without its hostPort", overlay: "rtsp-hostnetwork",
+		kind: "StatefulSet", obj: "packager",
+		edit:      setPort(8000, "hostPort", 18000),
+		wantCheck: "port rtp: hostPort 18000, want 8000",
+	},
+	{
+		name: "rtp pair not declared", overlay: "rtsp-hostnetwork",
+		kind: "StatefulSet", obj: "packager",
+		edit:      setPort(8000, "protocol", "TCP"),
+		wantCheck: "UDP port 8000 (the RTSP server's RTP/RTCP pair) is not a declared container port",
+	},
+	{
 		name: "replicas fighting the hpa", overlay: "production",
 		kind: "Deployment", obj: "edgecache",
 		edit:      set("spec.replicas", 3),
@@ -264,6 +289,21 @@ func rename(p, to string) func(map[string]any) {
 		c := walk(m, parts).(map[string]any)
 		c[to] = c[parts[len(parts)-1]]
 		delete(c, parts[len(parts)-1])
+	}
+}
+
+// setPort sets key of the packager container's port numbered port.
+func setPort(port int, key string, v any) func(map[string]any) {
+	return func(m map[string]any) {
+		ct := walk(m, splitPath("spec.template.spec.containers.0.x")).(map[string]any)
+		for _, p := range ct["ports"].([]any) {
+			pm := p.(map[string]any)
+			if fmt.Sprint(pm["containerPort"]) == fmt.Sprint(port) {
+				pm[key] = v
+				return
+			}
+		}
+		panic(fmt.Sprintf("setPort: no port %d", port))
 	}
 }
 

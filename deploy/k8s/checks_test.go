@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/edgecache/edgecache/internal/edgeconfig"
+	"github.com/edgecache/edgecache/origin"
+	"github.com/edgecache/edgecache/origin/ingest"
 	"github.com/edgecache/edgecache/proxy"
 )
 
@@ -167,6 +169,7 @@ func (c *checker) checkWorkload(w workload) {
 		c.errorf(w.obj, "selector %s does not match template labels %v", sel, w.template.Labels)
 	}
 	spec := &w.template.Spec
+	c.checkHostNetwork(w)
 	if spec.TerminationGracePeriodSeconds == nil {
 		c.errorf(w.obj, "no terminationGracePeriodSeconds")
 	}
@@ -343,6 +346,113 @@ func (c *checker) checkPackager(w workload, ct corev1.Container) {
 		}
 	}
 	c.checkDrain(at, w, ct, d["shutdown-grace"], d["shutdown-timeout"])
+	c.checkPackagerConfig(at, w, ct)
+}
+
+// checkHostNetwork: a pod on the node's network (the packager, for RTP
+// over UDP port ranges) must still resolve cluster names, and must not
+// share a node with another pod wanting the same ports.
+func (c *checker) checkHostNetwork(w workload) {
+	spec := &w.template.Spec
+	if !spec.HostNetwork {
+		return
+	}
+	if spec.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+		c.errorf(w.obj, "hostNetwork with dnsPolicy %q: want ClusterFirstWithHostNet, or cluster names do not resolve", spec.DNSPolicy)
+	}
+	for _, ct := range spec.Containers {
+		for _, p := range ct.Ports {
+			if p.HostPort != p.ContainerPort {
+				c.errorf(w.obj, "hostNetwork container %s port %s: hostPort %d, want %d (declared, the scheduler keeps pods wanting it apart)", ct.Name, p.Name, p.HostPort, p.ContainerPort)
+			}
+		}
+	}
+	own := labels.Set(w.template.Labels)
+	apart := false
+	if a := spec.Affinity; a != nil && a.PodAntiAffinity != nil {
+		for _, term := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			sel, err := metav1.LabelSelectorAsSelector(term.LabelSelector)
+			if err == nil && !sel.Empty() && sel.Matches(own) && term.TopologyKey == corev1.LabelHostname {
+				apart = true
+			}
+		}
+	}
+	if !apart {
+		c.errorf(w.obj, "hostNetwork without a required pod anti-affinity on %s matching its own pods: two replicas on one node fight over its ports", corev1.LabelHostname)
+	}
+}
+
+// checkPackagerConfig decodes the packager's -config file from the
+// ConfigMap mounted for it, as the packager does (strictly, defaults,
+// validation). On the node's network, the RTSP server's RTP/RTCP pair
+// (the first of rtsp.udp_ports) must be declared as UDP ports.
+func (c *checker) checkPackagerConfig(at string, w workload, ct corev1.Container) {
+	file, ok := flagValue(ct, "config")
+	if !ok {
+		return
+	}
+	var data string
+	found := false
+	for _, m := range ct.VolumeMounts {
+		rel, err := filepathRel(m.MountPath, file)
+		if err != nil {
+			continue
+		}
+		for _, v := range w.template.Spec.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			cm := c.configMapNamed(v.ConfigMap.Name)
+			if cm == nil {
+				c.errs = append(c.errs, fmt.Errorf("%s: -config %s: ConfigMap %s is not in this overlay", at, file, v.ConfigMap.Name))
+				return
+			}
+			data, found = cm.Data[rel]
+		}
+	}
+	if !found {
+		c.errs = append(c.errs, fmt.Errorf("%s: -config %s is not a file of a mounted ConfigMap", at, file))
+		return
+	}
+	cfg, err := origin.ParseConfig([]byte(data))
+	if err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%s: -config %s: %v", at, file, err))
+		return
+	}
+	listen, _ := flagValue(ct, "rtsp-listen")
+	if listen == "" {
+		listen = cfg.RTSP.Listen
+	}
+	if listen == "" || !w.template.Spec.HostNetwork {
+		return
+	}
+	r, err := ingest.ParsePortRange(cfg.RTSP.UDPPorts)
+	if err != nil || r.Pairs() == 0 {
+		return
+	}
+	for _, port := range []int32{int32(r.Min), int32(r.Min + 1)} {
+		declared := false
+		for _, p := range ct.Ports {
+			declared = declared || (p.ContainerPort == port && p.Protocol == corev1.ProtocolUDP)
+		}
+		if !declared {
+			c.errs = append(c.errs, fmt.Errorf("%s: rtsp.udp_ports %s: UDP port %d (the RTSP server's RTP/RTCP pair) is not a declared container port", at, cfg.RTSP.UDPPorts, port))
+		}
+	}
+}
+
+// configMapNamed finds a ConfigMap of the overlay by name (kustomize
+// rewrites volume references to a generator's hashed name).
+func (c *checker) configMapNamed(name string) *corev1.ConfigMap { return c.configMap[name] }
+
+// filepathRel is the file name of file inside directory dir ("" and an
+// error when it is not directly inside).
+func filepathRel(dir, file string) (string, error) {
+	d, f := path.Clean(dir), path.Clean(file)
+	if path.Dir(f) != d {
+		return "", fmt.Errorf("%s not in %s", file, dir)
+	}
+	return path.Base(f), nil
 }
 
 // checkDrain: the kubelet's SIGKILL must come after grace + timeout (and a

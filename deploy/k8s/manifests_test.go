@@ -26,6 +26,8 @@ var overlayWant = map[string]struct {
 	"custom-metrics": {3, []string{"edgecache"}, nil, false},
 	"monitoring":     {3, []string{"edgecache"}, nil, true},
 	"shield":         {3, []string{"edgecache", "edgecache-shield"}, nil, false},
+	"rtsp-hostnetwork": {3, []string{"edgecache"},
+		[]string{"-rtsp-listen=:8554", "-config=/etc/packager/packager.yaml"}, false},
 }
 
 // TestOverlays renders every overlay, decodes each document strictly into

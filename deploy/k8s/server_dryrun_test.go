@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"path/filepath"
+	"sigs.k8s.io/yaml"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,10 @@ func TestDryRunServer(t *testing.T) {
 	for _, dir := range overlayDirs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			stream, objs := renderOverlay(t, dir)
+			// Pod Security admission judges a pod template by its
+			// namespace as stored, which a dry run does not change: store
+			// this overlay's Namespace first (rtsp-hostnetwork relabels it).
+			cl.mustKubectl(t, namespaceDoc(t, stream), "apply", "-f", "-")
 			began := time.Now()
 			out, errOut, err := cl.kubectl(stream, dryRun...)
 			if err != nil {
@@ -50,6 +55,7 @@ func TestDryRunServer(t *testing.T) {
 		})
 	}
 
+	cl.mustKubectl(t, nil, "apply", "-f", "base/namespace.yaml")
 	t.Run("broken", func(t *testing.T) {
 		for _, bc := range brokenCopies {
 			t.Run(bc.name, func(t *testing.T) {
@@ -80,4 +86,26 @@ func TestDryRunServer(t *testing.T) {
 			})
 		}
 	})
+}
+
+// namespaceDoc is the Namespace document of a rendered overlay.
+func namespaceDoc(t *testing.T, stream []byte) []byte {
+	t.Helper()
+	docs, err := splitDocs(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		var m struct {
+			Kind string `json:"kind"`
+		}
+		if err := yaml.Unmarshal(d, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == "Namespace" {
+			return joinDocs([][]byte{d})
+		}
+	}
+	t.Fatal("overlay has no Namespace")
+	return nil
 }

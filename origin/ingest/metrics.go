@@ -11,6 +11,8 @@ type Metrics struct {
 	bytesIn    *prometheus.CounterVec
 	bitrateIn  *prometheus.GaugeVec
 	rejections *prometheus.CounterVec
+
+	rtspSourceUp *prometheus.GaugeVec
 }
 
 // NewMetrics registers the collectors on reg (tests pass a fresh registry).
@@ -29,8 +31,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: ns, Subsystem: sub, Name: "publish_rejections_total",
 			Help: "Publish attempts rejected, by reason.",
 		}, []string{"reason"}),
+		rtspSourceUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "rtsp_source_up",
+			Help: "1 while a pulled RTSP source is playing, 0 while it connects or waits to retry.",
+		}, []string{"source"}),
 	}
-	for _, c := range []prometheus.Collector{m.bytesIn, m.bitrateIn, m.rejections} {
+	for _, c := range []prometheus.Collector{m.bytesIn, m.bitrateIn, m.rejections, m.rtspSourceUp} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register packager metrics: %w", err)
 		}

@@ -40,6 +40,7 @@ type Server struct {
 
 	serving atomic.Int32
 	demo    demoState
+	pull    pullState // RTSP sources (rtsp_pull.go)
 }
 
 // New returns an ingest server that publishes into streams. It stops when

@@ -74,3 +74,24 @@ func (p *Packager) StartDemo(tb testing.TB, name string) {
 		tb.Fatalf("origintest: %v", err)
 	}
 }
+
+// StartRTSP serves RTSP publishing (rtsp.* of the packager's config) on
+// an ephemeral loopback port until the test ends, and returns the base
+// URL to publish under: rtsp://127.0.0.1:PORT/APP/ (add the stream name).
+func (p *Packager) StartRTSP(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("origintest: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Server.ServeRTSP(ctx, ln) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("origintest: ServeRTSP: %v", err)
+		}
+	})
+	return "rtsp://" + ln.Addr().String() + "/" + p.Server.Config().RTMP.App + "/"
+}
