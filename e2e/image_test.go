@@ -164,12 +164,10 @@ func testImageEdge(t *testing.T, pm *podman, tag string) {
 	t.Logf("through the container: %s (%d bytes, %s), %s (%d bytes, %s then %s)",
 		initURI, len(init.body), init.cache, segs[len(segs)-1], len(seg.body), seg.cache, again.cache)
 
-	// podman stop sends SIGTERM: the edge drains (1 s grace) and exits 0,
-	// well before podman's 10 s SIGKILL.
-	took := c.stop(t, 10)
-	if took > 8*time.Second {
-		t.Errorf("podman stop took %v: the drain did not finish on its own", took)
-	}
+	// podman stop sends SIGTERM: the edge drains (1 s grace) and exits 0
+	// before podman's SIGKILL (stop checks the exit status: a killed
+	// container exits 137), whatever the load on the machine.
+	c.stop(t, 30)
 	if !strings.Contains(c.logs(t), "drained") {
 		t.Errorf("no drain in the log:\n%s", c.logs(t))
 	}
@@ -188,9 +186,7 @@ func testImagePackager(t *testing.T, pm *podman, tag string) {
 	}, []string{"--entrypoint", "/packager"})
 	c.waitOK(t, "http://"+httpAddr+"/healthz", 30*time.Second)
 	waitPlaylist(t, "http://"+httpAddr+"/hls/demo.m3u8", "#EXT-X-STREAM-INF", 30*time.Second)
-	if took := c.stop(t, 10); took > 8*time.Second {
-		t.Errorf("podman stop took %v: the drain did not finish on its own", took)
-	}
+	c.stop(t, 30)
 }
 
 // podman runs podman and buildah with the configuration in deploy/image,
@@ -362,7 +358,7 @@ func (c *container) waitOK(t *testing.T, url string, within time.Duration) {
 
 // stop runs podman stop (SIGTERM, SIGKILL after timeout seconds) and
 // checks the container exited 0. It returns how long the stop took.
-func (c *container) stop(t *testing.T, timeout int) time.Duration {
+func (c *container) stop(t *testing.T, timeout int) {
 	t.Helper()
 	start := time.Now()
 	if out, err := c.p.cmd(t, time.Duration(timeout+30)*time.Second, "stop", "--time", strconv.Itoa(timeout), c.name); err != nil {
@@ -372,9 +368,8 @@ func (c *container) stop(t *testing.T, timeout int) time.Duration {
 	st := c.p.inspect(t, c.name, "{{.State.Status}} {{.State.ExitCode}}")
 	t.Logf("podman stop %s: %s after %v", c.name, st, took.Round(time.Millisecond))
 	if st != "exited 0" {
-		t.Errorf("after podman stop, container %s is %q, want \"exited 0\"", c.name, st)
+		t.Errorf("after podman stop, container %s is %q, want \"exited 0\": the drain did not finish on its own", c.name, st)
 	}
-	return took
 }
 
 // response is a fetched object.

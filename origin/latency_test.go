@@ -23,15 +23,39 @@ import (
 	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
-// TestKeyframeToListedLatency publishes synthetic H.264 + AAC over RTMP
-// in real time and measures, from just before the client writes the
-// keyframe that closes a segment to the moment an HTTP GET of the media
-// playlist lists that segment. Segments are 100 ms so the run yields
-// enough samples for a p99 quickly.
-func TestKeyframeToListedLatency(t *testing.T) {
+// TestKeyframeToListed publishes synthetic H.264 + AAC over RTMP in real
+// time and checks the order of events: every segment is listed in an
+// HTTP-fetched playlist, and never before the keyframe that closes it was
+// written. How soon after is a speed goal (p99 under 50 ms), measured by
+// BenchmarkKeyframeToListed, not asserted here: a busy machine must not
+// fail a test on time.
+func TestKeyframeToListed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time test; run without -short")
 	}
+	lat := keyframeToListed(t)
+	if lat[0] < 0 {
+		t.Errorf("a segment was listed %v before its closing keyframe was written", -lat[0])
+	}
+}
+
+// BenchmarkKeyframeToListed reports the keyframe-to-listed latency
+// (goal: p99 under 50 ms) as p50-ms and p99-ms.
+func BenchmarkKeyframeToListed(b *testing.B) {
+	b.ReportAllocs()
+	var lat []time.Duration
+	for b.Loop() {
+		lat = keyframeToListed(b)
+	}
+	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
+	b.ReportMetric(float64(p(0.5))/1e6, "p50-ms")
+	b.ReportMetric(float64(p(0.99))/1e6, "p99-ms")
+}
+
+// keyframeToListed measures, for 150 segments of 100 ms, the time from
+// just before the client writes the keyframe that closes a segment to the
+// moment an HTTP GET of the media playlist lists that segment, sorted.
+func keyframeToListed(t testing.TB) []time.Duration {
 	const (
 		fps      = 30
 		gop      = 3 // 100 ms segments
@@ -150,9 +174,7 @@ func TestKeyframeToListedLatency(t *testing.T) {
 	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
 	t.Logf("keyframe write -> listed in an HTTP-fetched playlist, %d segments: p50 %v, p90 %v, p99 %v, max %v",
 		len(lat), p(0.5), p(0.9), p(0.99), lat[len(lat)-1])
-	if p(0.99) > 50*time.Millisecond && !raceEnabled {
-		t.Errorf("p99 %v, goal < 50 ms", p(0.99))
-	}
+	return slices.Clone(lat)
 }
 
 func listedSeqs(body []byte) []uint64 {

@@ -74,11 +74,10 @@ func TestDeliveryDirectivesAtOnce(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
+			// Each of these is answered at once: a request the server held
+			// instead would end, three target durations on, in a 503 that
+			// the status check below refuses.
 			r := mustGet(t, l.url("video.m3u8?"+tc.query))
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("answered after %v, want at once", took)
-			}
 			if r.status != tc.status || r.header.Get("Cache-Control") != tc.cache {
 				t.Fatalf("%d %q, want %d %q\n%s", r.status, r.header.Get("Cache-Control"), tc.status, tc.cache, r.body)
 			}
@@ -220,8 +219,9 @@ func TestBlockingReloadTimesOut(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Cache-Control") != cacheNone {
 		t.Fatalf("%d %q, want 503 no-store", r.status, r.header.Get("Cache-Control"))
 	}
-	// EXT-X-TARGETDURATION is 1.
-	if took < 3*time.Second || took > 6*time.Second {
+	// EXT-X-TARGETDURATION is 1. Not before three target durations; how
+	// long after depends on how busy the machine is, so no upper bound.
+	if took < 3*time.Second {
 		t.Errorf("503 after %v, want after three target durations (3 s)", took)
 	}
 }

@@ -192,8 +192,9 @@ func TestHLSFollower(t *testing.T) {
 		}
 	}
 	// A reload every target duration when it changed, half of one when
-	// not: between 2.5 s / 300 ms and 2.5 s / 150 ms loads.
-	if playlists < 7 || playlists > 18 {
+	// not: at most 2.5 s / 150 ms loads. A busy machine may make fewer,
+	// never more; a viewer that stopped reloading would make one or two.
+	if playlists < 3 || playlists > 18 {
 		t.Errorf("%d playlist loads in 2.5 s with a 300 ms target duration", playlists)
 	}
 }
