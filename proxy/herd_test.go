@@ -22,8 +22,8 @@ func slowOrigin(t testing.TB, body []byte, d time.Duration, hdr http.Header) (*h
 }
 
 // slowOriginGated is slowOrigin that, when gate is not nil, holds the
-// last piece of every body until gate is closed (or a minute has passed,
-// a failsafe the test then reports).
+// last piece of every body until gate is closed (after a minute, a
+// failsafe, it fails the test and sends the rest).
 func slowOriginGated(t testing.TB, body []byte, d time.Duration, hdr http.Header, gate <-chan struct{}) (*httptest.Server, *counter) {
 	c := &counter{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +43,7 @@ func slowOriginGated(t testing.TB, body []byte, d time.Duration, hdr http.Header
 					select {
 					case <-gate:
 					case <-time.After(time.Minute):
+						t.Errorf("the origin's gate was never opened: the edge waited for the whole body before serving")
 					}
 				}
 			}
