@@ -105,6 +105,15 @@ func (x *exchange) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// FlushError sends what is buffered; a flush before any head sends the
+// head first, finished like any other (http.ResponseController calls it).
+func (x *exchange) FlushError() error {
+	if !x.wroteHeader {
+		x.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(x.ResponseWriter).Flush()
+}
+
 // ReadFrom keeps the connection's own ReadFrom (sendfile, splice).
 func (x *exchange) ReadFrom(src io.Reader) (int64, error) {
 	if !x.wroteHeader {

@@ -319,7 +319,9 @@ func (p *Proxy) plainError(w http.ResponseWriter, code int, msg string) {
 // without the CMCD parameter when it had one.
 func (p *Proxy) readCMCD(w http.ResponseWriter, r *http.Request, rawQuery string) (string, bool) {
 	q, stripped := "", false
-	if strings.Contains(rawQuery, "CMCD") {
+	if rawQuery != "" {
+		// Allocation-free when there is no CMCD; it also finds a
+		// percent-encoded name (%43MCD).
 		q, stripped = cmcd.StripQuery(rawQuery)
 	}
 	hasHeader := false
