@@ -79,7 +79,7 @@ func TestTranslate(t *testing.T) {
 		{name: "secure_link check with !", src: in(`secure_link $arg_h; secure_link_md5 "$uri k"; if (!$secure_link) { return 403; } if ($secure_link = 0) { return 410; }`),
 			yaml: []string{`link: "$arg_h"`, `md5: "$uri k"`}},
 		{name: "secure_link inherited each on its own", src: `server { secure_link $arg_s,$arg_e; secure_link_md5 "$secure_link_expires$uri a"; location /a/ { proxy_pass http://o; } location /b/ { proxy_pass http://o; secure_link_md5 "$uri$arg_e b"; } location /c/ { proxy_pass http://o; secure_link_secret s; } }`,
-			yaml: []string{"prefix: /a/", `md5: "$secure_link_expires$uri a"`, `md5: "$uri$arg_e b"`, `link: "$arg_s,$arg_e"`, "WARNING: NOT PROTECTED"},
+			yaml:   []string{"prefix: /a/", `md5: "$secure_link_expires$uri a"`, `md5: "$uri$arg_e b"`, `link: "$arg_s,$arg_e"`, "WARNING: NOT PROTECTED"},
 			stderr: []string{"secure_link_secret s: WARNING: route /c/ gets no auth and is OPEN to every viewer: secure_link_secret"}},
 		{name: "secure_link without the 410 check", src: in(`secure_link $arg_md5,$arg_expires; secure_link_md5 "$secure_link_expires$uri x"; if ($secure_link = "") { return 403; }`),
 			yaml: []string{"so it served expired links: the edge refuses them with 410"}},
