@@ -5,14 +5,22 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/edgecache/edgecache/auth"
+	"github.com/edgecache/edgecache/auth/securelink"
 
 	"github.com/edgecache/edgecache/internal/nginximport"
+	"go.yaml.in/yaml/v3"
 )
 
 const seedConf = "../../internal/nginximport/testdata/seed.conf"
@@ -164,6 +172,137 @@ func TestImportedSeedServesTheSamePaths(t *testing.T) {
 	for _, p := range []string{"/hls/live.m3u8", "/hls/seg-1.ts", "/dash/live.mpd", "/dash/init.mp4", "/hls/missing.ts"} {
 		if !slices.Contains(origins["import"], p) {
 			t.Errorf("origin never saw %s: %v", p, origins["import"])
+		}
+	}
+}
+
+// TestImportedSecureLinkRefusesAndServes: an nginx.conf with nginx's
+// documented secure_link recipe, imported and run by the real binary,
+// refuses an unsigned request (403), serves a link signed by `edgecache
+// token sign` and one signed by auth/securelink (with the playlist's
+// segments reachable through the links the edge writes into it), and
+// answers 410 for an expired link and 403 for a tampered one or one
+// signed for another path; the origin never sees a refused request nor
+// a token.
+func TestImportedSecureLinkRefusesAndServes(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string // path?query the origin got
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.RequestURI())
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/hls/live.m3u8":
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+			io.WriteString(w, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2.0,\nseg-1.ts\n#EXTINF:2.0,\nseg-2.ts\n")
+		case "/hls/seg-1.ts", "/hls/seg-2.ts":
+			w.Header().Set("Content-Type", "video/mp2t")
+			io.WriteString(w, "media "+r.URL.Path)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer origin.Close()
+
+	res, err := nginximport.ImportFile("../../internal/nginximport/testdata/securelink.conf")
+	if err != nil || len(res.Untranslated) > 0 {
+		t.Fatalf("import: %v, untranslated %v", err, res.Untranslated)
+	}
+	yml := strings.ReplaceAll(string(res.YAML), "http://origin.example.com:80", origin.URL)
+	var cfg struct {
+		Routes []struct {
+			Auth auth.Config `yaml:"auth"`
+		} `yaml:"routes"`
+	}
+	if err := yaml.Unmarshal([]byte(yml), &cfg); err != nil || len(cfg.Routes) != 1 || cfg.Routes[0].Auth.SecureLink == nil {
+		t.Fatalf("imported config has no secure_link auth (%v):\n%s", err, yml)
+	}
+	md5Expr := cfg.Routes[0].Auth.SecureLink.MD5
+	if !strings.Contains(md5Expr, "$remote_addr") || !strings.Contains(md5Expr, "s3cr3t") {
+		t.Fatalf("md5 expression %q is not nginx's", md5Expr)
+	}
+	p := start(t, nil, "-config", writeConfig(t, yml))
+	base := "http://" + p.addr
+
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	link, err := securelink.Compile(securelink.Config{MD5: md5Expr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(path string, expires int64) string {
+		q, err := link.Sign(securelink.SignRequest{Path: path, Expires: expires, ClientIP: netip.MustParseAddr("127.0.0.1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base + path + "?" + q
+	}
+	out, err := exec.Command(binary, "token", "sign", "-scheme", "secure_link", "-md5", md5Expr,
+		"-ttl", "1h", "-ip", "127.0.0.1", "-url", base+"/hls/live.m3u8").Output()
+	if err != nil {
+		t.Fatalf("edgecache token sign: %v", err)
+	}
+	cliSigned := strings.TrimSpace(string(out))
+	future := time.Now().Add(time.Hour).Unix()
+
+	mu.Lock()
+	seen = nil
+	mu.Unlock()
+	for _, tc := range []struct {
+		name, url string
+		status    int
+	}{
+		{"unsigned", base + "/hls/live.m3u8", 403},
+		{"unsigned segment", base + "/hls/seg-1.ts", 403},
+		{"expired", sign("/hls/live.m3u8", time.Now().Add(-time.Minute).Unix()), 410},
+		{"tampered hash", strings.Replace(sign("/hls/live.m3u8", future), "md5=", "md5=AA", 1), 403},
+		{"signed for another path", strings.Replace(sign("/hls/other.m3u8", future), "/hls/other.m3u8", "/hls/live.m3u8", 1), 403},
+		{"signed for a later expiry than sent", strings.Replace(sign("/hls/live.m3u8", future), strconv.FormatInt(future, 10), strconv.FormatInt(future+1, 10), 1), 403},
+	} {
+		if code, body := get(tc.url); code != tc.status {
+			t.Errorf("%s: %s: %d %q, want %d", tc.name, tc.url, code, body, tc.status)
+		}
+	}
+	mu.Lock()
+	if len(seen) > 0 {
+		t.Errorf("refused requests reached the origin: %v", seen)
+	}
+	mu.Unlock()
+
+	for name, u := range map[string]string{"edgecache token sign": cliSigned, "securelink.Sign": sign("/hls/live.m3u8", future)} {
+		code, body := get(u)
+		if code != 200 || !strings.HasPrefix(body, "#EXTM3U") {
+			t.Fatalf("%s: %s: %d %q, want the playlist", name, u, code, body)
+		}
+		// The segments carry links the edge derived for this viewer.
+		var segs []string
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "seg-") {
+				segs = append(segs, l)
+			}
+		}
+		if len(segs) != 2 || !strings.Contains(segs[0], "md5=") {
+			t.Fatalf("%s: playlist segments %q carry no link:\n%s", name, segs, body)
+		}
+		for _, s := range segs {
+			if code, body := get(base + "/hls/" + s); code != 200 || !strings.HasPrefix(body, "media /hls/seg-") {
+				t.Errorf("%s: segment %s: %d %q", name, s, code, body)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range seen {
+		if strings.Contains(s, "md5") || strings.Contains(s, "expires") {
+			t.Errorf("the origin saw a token: %s", s)
 		}
 	}
 }
