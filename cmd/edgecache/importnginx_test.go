@@ -28,6 +28,8 @@ const seedConf = "../../internal/nginximport/testdata/seed.conf"
 func TestImportNginxCLI(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.conf")
 	os.WriteFile(bad, []byte("server {\n  listen 80;\n  location /hls/ { proxy_pass http://o/hls/;\n}\n"), 0o644)
+	binaryAddr := filepath.Join(t.TempDir(), "binaddr.conf")
+	os.WriteFile(binaryAddr, []byte("server {\n  location /hls/ {\n    proxy_pass http://o/hls/;\n    secure_link $arg_md5,$arg_expires;\n    secure_link_md5 \"$secure_link_expires$uri$binary_remote_addr k\";\n  }\n}\n"), 0o644)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -40,6 +42,11 @@ func TestImportNginxCLI(t *testing.T) {
 		{name: "untranslated directives on stderr, one line each", args: []string{"import-nginx", "../../internal/nginximport/testdata/full.conf"}, code: 0,
 			stdout: []string{"prefix: /live/"},
 			stderr: []string{"full.conf:69: location ~* ", "regex locations", "full.conf:38: server 10.1.0.2:8088 backup: several origins: issue 16"}},
+		{name: "secure_link it cannot translate: a warning, and the route says it is open", args: []string{"import-nginx", binaryAddr}, code: 0,
+			stdout: []string{"# WARNING: NOT PROTECTED.", "prefix: /hls/"},
+			stderr: []string{"binaddr.conf:4: secure_link $arg_md5,$arg_expires: WARNING: route /hls/ gets no auth and is OPEN to every viewer:", "binaddr.conf:5: secure_link_md5", "$binary_remote_addr is not supported"}},
+		{name: "secure_link translated", args: []string{"import-nginx", "../../internal/nginximport/testdata/securelink.conf"}, code: 0,
+			stdout: []string{"auth:\n      scheme: secure_link\n      secure_link:\n        link: \"$arg_md5,$arg_expires\"\n        md5: \"$secure_link_expires$uri$remote_addr s3cr3t\"\n", `format: "escape=json {`}},
 		{name: "no proxy_pass", args: []string{"import-nginx", "../../internal/nginximport/testdata/noproxy.conf"}, code: 1,
 			stderr: []string{"noproxy.conf:3: location /: no proxy_pass", "edgecache: import-nginx ../../internal/nginximport/testdata/noproxy.conf: no location with a proxy_pass"}},
 		{name: "unreadable", args: []string{"import-nginx", "/nonexistent/nginx.conf"}, code: 1, stderr: []string{"/nonexistent/nginx.conf", "no such file"}},

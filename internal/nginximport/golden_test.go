@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecache/edgecache/auth"
 	"github.com/edgecache/edgecache/internal/edgeconfig"
 )
 
@@ -43,9 +44,6 @@ func TestGolden(t *testing.T) {
 				if err := cfg.Proxy.Validate(); err != nil {
 					t.Fatalf("imported config does not validate: %v", err)
 				}
-				if err := cfg.AccessLog.Validate(); err != nil {
-					t.Fatalf("imported access_log does not validate: %v", err)
-				}
 				// Stable: a second import gives the same bytes.
 				again, err := ImportFile(conf)
 				if err != nil || string(again.YAML) != string(yml) {
@@ -78,12 +76,25 @@ func check(t *testing.T, path string, got []byte) {
 }
 
 // decodeNow decodes an imported config with edgecache's own decoder, as
-// `edgecache -config` would: every field the importer writes must exist.
+// `edgecache -config` would: every field the importer writes must exist,
+// and what start-up builds from it (the access log's format, each route's
+// auth checker) must build.
 func decodeNow(t *testing.T, yml []byte) edgeconfig.File {
 	t.Helper()
 	cfg := edgeconfig.Default()
 	if err := edgeconfig.Decode(yml, &cfg); err != nil {
 		t.Fatalf("imported config does not decode: %v\n%s", err, yml)
+	}
+	if err := cfg.AccessLog.Validate(); err != nil {
+		t.Fatalf("imported access_log does not start: %v\n%s", err, yml)
+	}
+	for _, r := range cfg.Proxy.Routes {
+		if r.Auth == nil {
+			continue
+		}
+		if _, err := auth.New(*r.Auth, auth.Deps{}); err != nil {
+			t.Fatalf("route %s: imported auth does not start: %v\n%s", r.Prefix, err, yml)
+		}
 	}
 	return cfg
 }
