@@ -62,17 +62,38 @@ func secureLinkCheck(d *nginxconf.Directive) string {
 // with a warning on stderr and above the route: never an open route
 // without saying so.
 func (t *translator) secureLink(r *route, sc *scope) {
-	last := func(name string) *nginxconf.Directive {
-		if l := sc.effective(name); len(l) > 0 {
-			return l[len(l)-1]
-		}
-		return nil
-	}
 	var ifs []secureLinkIf
+	var chain []*scope // outermost first
 	for s := sc; s != nil; s = s.parent {
 		ifs = append(s.secureIfs, ifs...)
+		chain = append([]*scope{s}, chain...)
 	}
-	link, md5, secret := last("secure_link"), last("secure_link_md5"), last("secure_link_secret")
+	// ngx_http_secure_link_merge_conf, level by level: a level's own
+	// secure_link_secret stands alone; otherwise secure_link and
+	// secure_link_md5 are merged each on its own, and the outer secret
+	// is kept only when neither is set.
+	var link, md5, secret *nginxconf.Directive
+	for _, s := range chain {
+		own := func(name string) *nginxconf.Directive {
+			if l := s.lists[name]; len(l) > 0 {
+				return l[len(l)-1]
+			}
+			return nil
+		}
+		if d := own("secure_link_secret"); d != nil {
+			link, md5, secret = own("secure_link"), own("secure_link_md5"), d
+			continue
+		}
+		if d := own("secure_link"); d != nil {
+			link = d
+		}
+		if d := own("secure_link_md5"); d != nil {
+			md5 = d
+		}
+		if link != nil || md5 != nil {
+			secret = nil
+		}
+	}
 	if link == nil && md5 == nil && secret == nil {
 		for _, i := range ifs {
 			t.untranslatable(i.d, "$secure_link without secure_link: conditionals have no equivalent")
