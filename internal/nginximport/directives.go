@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/edgecache/edgecache/accesslog"
 	"github.com/edgecache/edgecache/internal/nginxconf"
 	"github.com/edgecache/edgecache/proxy"
 )
@@ -32,7 +33,7 @@ const (
 	whyTempFiles  = "not needed: no temporary files, fills are held in RAM within cache.max_inflight_bytes"
 	whyRevalidate = "built in: expired entries with ETag or Last-Modified are revalidated (REVALIDATED)"
 	whyMethods    = "built in: GET and HEAD are cached, HEAD from the GET entry; other methods pass through"
-	whySecureLink = "viewer token auth (secure_link) is not translated yet: issue 15"
+	whyNoBasic    = "no basic auth: routes[].auth checks signed URLs (secure_link) or Common Access Tokens"
 )
 
 // builtins maps directives the edge needs no setting for to why.
@@ -70,7 +71,7 @@ var untranslatables = map[string]string{
 	"root": "the edge only proxies: no files", "alias": "the edge only proxies: no files", "try_files": "the edge only proxies: no files",
 	"index": "the edge only proxies: no files", "autoindex": "the edge only proxies: no files", "error_page": "no custom error pages",
 	"limit_req": "no rate limiting", "limit_req_zone": "no rate limiting", "limit_conn": "no connection limits per client", "limit_conn_zone": "no connection limits per client", "limit_rate": "no rate limiting",
-	"allow": "no access lists", "deny": "no access lists", "auth_basic": "no viewer authentication yet (issue 15)", "auth_basic_user_file": "no viewer authentication yet (issue 15)", "auth_request": "no viewer authentication yet (issue 15)",
+	"allow": "no access lists", "deny": "no access lists", "auth_basic": whyNoBasic, "auth_basic_user_file": whyNoBasic, "auth_request": "no subrequest auth: routes[].auth checks signed URLs (secure_link) or Common Access Tokens at the edge",
 	"ssl_certificate": "TLS: terminate TLS in front of the edge (ingress, load balancer)", "ssl_certificate_key": "TLS: terminate TLS in front of the edge (ingress, load balancer)",
 	"ssl_protocols": "TLS: terminate TLS in front of the edge", "ssl_ciphers": "TLS: terminate TLS in front of the edge", "ssl_session_cache": "TLS: terminate TLS in front of the edge", "ssl_session_timeout": "TLS: terminate TLS in front of the edge", "http2": "HTTP/2 needs TLS: terminate it in front of the edge",
 	"proxy_cache_min_uses": "every cacheable response is stored on its first use", "proxy_cache_bypass": "no conditional bypass", "proxy_no_cache": "no conditional no-store",
@@ -97,8 +98,6 @@ func (t *translator) directive(d *nginxconf.Directive, sc *scope, ctx context) {
 		return
 	}
 	switch d.Name {
-	case "secure_link", "secure_link_md5", "secure_link_secret":
-		t.secureLink(d)
 	case "listen":
 		t.listenDirective(d, ctx)
 	case "server_name":
@@ -419,8 +418,13 @@ func (t *translator) accessLogDirective(d *nginxconf.Directive) {
 		switch {
 		case i == 0 && !isParam:
 			format = a
-		case k == "buffer" || k == "flush":
-			t.accessNotes = append(t.accessNotes, fmt.Sprintf("%s: built in, the log is written off the request path, buffered and bounded (what it drops under pressure is counted)", k))
+		case k == "buffer":
+			// nginx's buffer is bytes held before a write; access_log.buffer
+			// is a number of records waiting for the writer: not the same
+			// quantity, so it is not carried over.
+			t.accessNotes = append(t.accessNotes, fmt.Sprintf("%s: not carried over: nginx's buffer is bytes, access_log.buffer counts records (default %d); the log is written off the request path, and what a full buffer drops is counted", a, accesslog.DefaultBuffer))
+		case k == "flush":
+			t.accessNotes = append(t.accessNotes, fmt.Sprintf("%s: not needed: lines are written as soon as the writer takes them", a))
 		case k == "gzip":
 			t.untranslatable(d, "no compressed log")
 		case k == "if":
@@ -442,14 +446,22 @@ func (t *translator) accessLogDirective(d *nginxconf.Directive) {
 			t.untranslatable(d, "log_format %s not found: the edge's default format (combined plus cache status and timings) is used", format)
 			return
 		}
+		// log_format name [escape=default|json|none] string ...: the
+		// access log reads the escape= prefix itself, before a space.
 		args := lf.Args[1:]
+		var prefix string
 		if len(args) > 0 && strings.HasPrefix(args[0], "escape=") {
-			if args[0] == "escape=json" {
-				t.accessNotes = append(t.accessNotes, "escape=json: values are escaped for JSON in a format string that looks like JSON")
-			}
-			args = args[1:]
+			prefix, args = args[0]+" ", args[1:]
 		}
-		t.accessFormat = strings.Join(args, "")
+		f := prefix + strings.Join(args, "")
+		// What the importer writes must start: the access log compiles
+		// the format at start-up and refuses a variable it does not know.
+		if err := (accesslog.Config{Path: path, Format: f}).Validate(); err != nil {
+			t.untranslatable(lf, "%v: the access log uses its default format (combined plus cache status and timings) instead", err)
+			t.accessNotes = append(t.accessNotes, fmt.Sprintf("log_format %s (%s) was not translated (%v): the default format is used (see stderr)", format, lf.Where(), err))
+			return
+		}
+		t.accessFormat = f
 		t.accessNotes = append(t.accessNotes, fmt.Sprintf("format: log_format %s (%s)", format, lf.Where()))
 	}
 }
@@ -684,11 +696,4 @@ func hostPart(u string) string {
 		return u
 	}
 	return u[:i+3+j]
-}
-
-// secureLink is where nginx's viewer tokens (secure_link with
-// secure_link_md5 or secure_link_secret) will become the route's auth
-// settings once issue 15 gives routes one; until then they are listed.
-func (t *translator) secureLink(d *nginxconf.Directive) {
-	t.untranslatable(d, "%s", whySecureLink)
 }

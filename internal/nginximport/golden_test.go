@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgecache/edgecache/auth"
 	"github.com/edgecache/edgecache/internal/edgeconfig"
-	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files testdata/*.yaml and *.stderr")
@@ -75,64 +75,26 @@ func check(t *testing.T, path string, got []byte) {
 	}
 }
 
-// pendingFields are fields the importer writes that the lead is adding to
-// edgeconfig concurrently (issue 14). Until they land, decodeNow drops
-// them, one by one, and logs it; once they exist nothing is dropped.
-var pendingFields = map[string]bool{
-	"response_headers": true, "origin_host": true, "cors": true,
-	"access_log": true, "trusted_proxies": true, "purge_token": true,
-}
-
-// decodeNow decodes an imported config with edgeconfig.Decode, dropping
-// only fields the config does not know yet and the importer targets.
+// decodeNow decodes an imported config with edgecache's own decoder, as
+// `edgecache -config` would: every field the importer writes must exist,
+// and what start-up builds from it (the access log's format, each route's
+// auth checker) must build.
 func decodeNow(t *testing.T, yml []byte) edgeconfig.File {
 	t.Helper()
-	for range 100 {
-		cfg := edgeconfig.Default()
-		err := edgeconfig.Decode(yml, &cfg)
-		if err == nil {
-			return cfg
+	cfg := edgeconfig.Default()
+	if err := edgeconfig.Decode(yml, &cfg); err != nil {
+		t.Fatalf("imported config does not decode: %v\n%s", err, yml)
+	}
+	if err := cfg.AccessLog.Validate(); err != nil {
+		t.Fatalf("imported access_log does not start: %v\n%s", err, yml)
+	}
+	for _, r := range cfg.Proxy.Routes {
+		if r.Auth == nil {
+			continue
 		}
-		var uf *edgeconfig.UnknownFieldError
-		if !errors.As(err, &uf) || !pendingFields[uf.Field] {
-			t.Fatalf("imported config does not decode: %v\n%s", err, yml)
+		if _, err := auth.New(*r.Auth, auth.Deps{}); err != nil {
+			t.Fatalf("route %s: imported auth does not start: %v\n%s", r.Prefix, err, yml)
 		}
-		t.Logf("edgeconfig has no %s yet: dropped from %s for the decode", uf.Field, uf.Path)
-		yml = dropKeyAt(t, yml, uf.Line)
 	}
-	t.Fatal("too many unknown fields")
-	return edgeconfig.File{}
-}
-
-// dropKeyAt removes the mapping key on line from the YAML.
-func dropKeyAt(t *testing.T, yml []byte, line int) []byte {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(yml, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var rec func(n *yaml.Node) bool
-	rec = func(n *yaml.Node) bool {
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Line == line {
-					n.Content = append(n.Content[:i], n.Content[i+2:]...)
-					return true
-				}
-			}
-		}
-		for _, c := range n.Content {
-			if rec(c) {
-				return true
-			}
-		}
-		return false
-	}
-	if !rec(&doc) {
-		t.Fatalf("no key on line %d", line)
-	}
-	out, err := yaml.Marshal(&doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return cfg
 }

@@ -231,6 +231,15 @@ func (t *translator) renderRoute(r *route) *yaml.Node {
 		}
 		m.add("cors", cm.n, comment(append([]string{"CORS: the edge answers preflights itself and adds these to every response, its own errors included, from:"}, c.notes...)...))
 	}
+	if a := r.auth; a != nil {
+		sl := newMapping()
+		sl.add("link", quoted(a.link), "")
+		sl.add("md5", quoted(a.md5), "")
+		am := newMapping()
+		am.add("scheme", str("secure_link"), "")
+		am.add("secure_link", sl.n, "")
+		m.add("auth", am.n, comment(a.notes...))
+	}
 	return m.n
 }
 

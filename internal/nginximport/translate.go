@@ -33,6 +33,7 @@ type scope struct {
 	parent    *scope
 	lists     map[string][]*nginxconf.Directive
 	preflight []*nginxconf.Directive // Access-Control-* add_headers of an if ($request_method = OPTIONS) block
+	secureIfs []secureLinkIf         // nginx's if ($secure_link ...) { return 403|410; } checks
 }
 
 func (s *scope) add(d *nginxconf.Directive) {
@@ -53,7 +54,10 @@ func (s *scope) effective(name string) []*nginxconf.Directive {
 }
 
 // inherited lists: kept per scope, translated per route.
-var inherited = map[string]bool{"add_header": true, "proxy_set_header": true, "sub_filter": true, "proxy_cache_valid": true}
+// secure_link, secure_link_md5 and secure_link_secret are single values,
+// each inherited on its own: the last of the nearest level's list is it.
+var inherited = map[string]bool{"add_header": true, "proxy_set_header": true, "sub_filter": true, "proxy_cache_valid": true,
+	"secure_link": true, "secure_link_md5": true, "secure_link_secret": true}
 
 type untranslated struct {
 	Untranslated
@@ -73,6 +77,7 @@ type route struct {
 	respHeaders    []kv
 	respNotes      []string
 	cors           *cors
+	auth           *routeAuth
 }
 
 type cors struct {
@@ -248,6 +253,9 @@ func (t *translator) block(ds []*nginxconf.Directive, sc *scope, ctx context) {
 				}
 			}
 			t.builtin(d, "built in: the edge answers CORS preflights (OPTIONS with Access-Control-Request-Method) itself, from routes[].cors, and never sends them to the origin")
+		case d.Name == "if" && (ctx == ctxLocation || ctx == ctxServer) && secureLinkCheck(d) != "":
+			// nginx's secure_link recipe: checked with each route's auth.
+			sc.secureIfs = append(sc.secureIfs, secureLinkIf{d: d, status: secureLinkCheck(d)})
 		case d.Name == "if":
 			t.untranslatable(d, "conditionals have no equivalent (CORS preflights are answered by the edge: see routes[].cors)")
 		case d.Name == "map" || d.Name == "geo" || d.Name == "split_clients":
@@ -333,6 +341,7 @@ func (t *translator) location(d *nginxconf.Directive, parent *scope) {
 		return
 	}
 	t.routeHeaders(r, sc)
+	t.secureLink(r, sc)
 	t.subFilters(r, sc)
 	t.cacheValidList(sc.effective("proxy_cache_valid"))
 	t.prefixes[prefix] = d.Where()
