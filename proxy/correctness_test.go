@@ -456,7 +456,9 @@ func TestSlowPassThroughReader(t *testing.T) {
 	e := newHLSEdge(t, rec, func(c *Config) {
 		c.Cache.MaxBytes = 4 << 20
 		c.Cache.MaxObjectBytes = 1 << 20 // pass-through
-		c.Origin.IdleTimeout = 50 * time.Millisecond
+		// Long enough that a busy machine's scheduling delays between two
+		// reads of a sending origin never reach it.
+		c.Origin.IdleTimeout = 500 * time.Millisecond
 	})
 	resp, err := http.Get(e.URL + "/hls/big.mp4")
 	if err != nil {
@@ -469,7 +471,7 @@ func TestSlowPassThroughReader(t *testing.T) {
 	}
 	// Stop reading for several idle timeouts: the edge's window fills and
 	// its writer waits for this viewer, which is no origin idleness.
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	rest, err := io.ReadAll(resp.Body)
 	if err != nil || !bytes.Equal(append(head, rest...), obj) {
 		t.Errorf("slow viewer got %d of %d bytes: %v", len(head)+len(rest), size, err)
