@@ -120,6 +120,18 @@ var brokenCopies = []brokenCopy{
 		wantCheck: "ingressClassName must be cilium",
 	},
 	{
+		name: "ingress with envoy's 15s route timeout", overlay: "shield",
+		kind: "Ingress", obj: "edgecache",
+		edit:      del(`metadata.annotations.ingress\.cilium\.io/request-timeout`),
+		wantCheck: "no ingress.cilium.io/request-timeout annotation",
+	},
+	{
+		name: "ingress route timeout shorter than a fill", overlay: "production",
+		kind: "Ingress", obj: "edgecache",
+		edit:      set(`metadata.annotations.ingress\.cilium\.io/request-timeout`, "15s"),
+		wantCheck: `ingress.cilium.io/request-timeout "15s"`,
+	},
+	{
 		name: "ingress without tls", overlay: "production",
 		kind: "Ingress", obj: "edgecache",
 		edit:      del("spec.tls"),

@@ -576,9 +576,24 @@ func servicePortExists(s *corev1.Service, p networkingv1.ServiceBackendPort) boo
 	return false
 }
 
+// ciliumRequestTimeout is Cilium's per-Ingress Envoy route timeout
+// (cilium PR #31693); without it Envoy's 15s default cuts long responses
+// (cilium PR #31514).
+const ciliumRequestTimeout = "ingress.cilium.io/request-timeout"
+
+// minRouteTimeout is the shortest route timeout the edge tolerates when one
+// is set: the origin fill timeout's default, the longest a response can
+// take while its bytes still flow.
+const minRouteTimeout = 5 * time.Minute
+
 func (c *checker) checkIngress(o object, ing *networkingv1.Ingress) {
 	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "cilium" {
 		c.errorf(o, "ingressClassName must be cilium")
+	}
+	if v, ok := ing.Annotations[ciliumRequestTimeout]; !ok {
+		c.errorf(o, "no %s annotation: Envoy's 15s route timeout would cut slow segment downloads and held LL-HLS reloads", ciliumRequestTimeout)
+	} else if d, err := time.ParseDuration(v); err != nil || (d != 0 && d < minRouteTimeout) {
+		c.errorf(o, "%s %q: want \"0s\" (none) or at least %v", ciliumRequestTimeout, v, minRouteTimeout)
 	}
 	if len(ing.Spec.TLS) == 0 {
 		c.errorf(o, "no TLS")
