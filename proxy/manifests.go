@@ -164,6 +164,9 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 	p.applyVary(&hd, fr)
 	dropOwnFields(hdr)
 	p.finishManifestHead(&hd, hdr, info, out)
+	if perr == nil {
+		p.noteListed(fr, info.hls) // origins.go: its segments come from the same member
+	}
 	if perr == nil && fr.kind != kindPrefetch {
 		// Before any viewer can read the new playlist: its new segments are
 		// then already in flight when the viewer asks for them. Only

@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -63,9 +63,9 @@ func (s *Set) CheckNow(ctx context.Context) {
 func (s *Set) check(ctx context.Context, o *Origin) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Health.CheckTimeout)
 	defer cancel()
-	u := *o.URL
-	u.Path = strings.TrimSuffix(u.Path, "/") + s.cfg.Health.CheckPath
-	u.RawPath = ""
+	// The path is from the host's root, not under the origin's path: a
+	// packager's /readyz, say, for an origin URL http://packager/hls/.
+	u := url.URL{Scheme: o.URL.Scheme, Host: o.URL.Host, Path: s.cfg.Health.CheckPath}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return

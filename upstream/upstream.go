@@ -77,7 +77,8 @@ type HealthConfig struct {
 	// MaxBackoff bounds the doubled backoff. Zero means 60s.
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 	// CheckPath, when set, turns on the active check: every CheckInterval
-	// each origin's URL joined with CheckPath is fetched with GET; a
+	// CheckPath on each origin's host (from the root, not under the
+	// origin URL's path: a packager's /readyz) is fetched with GET; a
 	// 2xx or 3xx answer marks a down origin up at once, anything else
 	// counts as a failure. Empty means passive health only.
 	CheckPath string `yaml:"check_path"`

@@ -296,7 +296,7 @@ func TestActiveCheck(t *testing.T) {
 	var healthy atomic.Bool
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/base/healthz" {
+		if r.URL.Path != "/healthz" { // from the host's root, not under /base/
 			t.Errorf("check path %q", r.URL.Path)
 		}
 		hits.Add(1)
