@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"bytes"
+	"fmt"
+	"sort"
 	"crypto/sha256"
 	"io"
 	"net"
@@ -57,6 +59,8 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	f.mu.Lock()
 	switch {
+	case p == "/readyz" || p == "/healthz":
+		// The shields' active health checks: not fleet load.
 	case isPlaylist(p):
 		f.lists[p]++
 	default:
@@ -103,6 +107,10 @@ type originCounts struct {
 	Playlists             int // distinct playlist paths
 	PlaylistReqs          int
 	PlaylistVersions      int // distinct bodies, summed over paths
+	// MostAsked: the media objects asked for most often, "path count".
+	MostAsked []string
+	// Histogram of requests per full segment: index n counts segments asked n times (capped).
+	SegmentReqHist []int
 }
 
 func sumCounts(fs []*front) originCounts {
@@ -128,7 +136,17 @@ func sumCounts(fs []*front) originCounts {
 		}
 		f.mu.Unlock()
 	}
+	type pc struct {
+		p string
+		n int
+	}
+	var top []pc
+	c.SegmentReqHist = make([]int, 8)
 	for p, n := range objs {
+		top = append(top, pc{p, n})
+		if segRE.MatchString(p) && !partRE.MatchString(p) {
+			c.SegmentReqHist[min(n, 7)]++
+		}
 		switch {
 		case partRE.MatchString(p):
 			c.Parts++
@@ -140,6 +158,10 @@ func sumCounts(fs []*front) originCounts {
 			c.Inits++
 			c.InitReqs += n
 		}
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].n > top[j].n || top[i].n == top[j].n && top[i].p < top[j].p })
+	for _, x := range top[:min(5, len(top))] {
+		c.MostAsked = append(c.MostAsked, fmt.Sprintf("%s %d", x.p, x.n))
 	}
 	for p, n := range lists {
 		c.Playlists++

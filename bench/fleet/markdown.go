@@ -27,6 +27,7 @@ func (r *Report) WriteMarkdown(w io.Writer, command string) error {
 	b.WriteString("\n## Results\n\n| measure | value |\n|---|---:|\n")
 	o := r.Origin
 	fmt.Fprintf(&b, "| origin requests per segment | %.2f (%d requests, %d segments) |\n", o.PerSegment, o.SegmentReqs, o.Segments)
+	fmt.Fprintf(&b, "| full segments asked 0,1,2,...,7+ times | %v |\n", o.SegmentReqHist)
 	fmt.Fprintf(&b, "| origin requests per LL-HLS part | %.2f (%d requests, %d parts) |\n", o.PerPart, o.PartReqs, o.Parts)
 	fmt.Fprintf(&b, "| origin requests per playlist version | %.2f (%d requests, %d versions, %d playlists) |\n", o.PerPlaylistVersion, o.PlaylistReqs, o.PlaylistVersions, o.Playlists)
 	fmt.Fprintf(&b, "| origin playlist requests per second | %.1f |\n", o.PlaylistReqsPerSecS)
@@ -37,6 +38,9 @@ func (r *Report) WriteMarkdown(w io.Writer, command string) error {
 	fmt.Fprintf(&b, "| viewers moved to another edge | %d |\n", r.Failovers)
 	fmt.Fprintf(&b, "| two edges' LL-HLS playlists byte-identical | %v (%s) |\n", r.IdenticalEdges, r.IdenticalNote)
 	fmt.Fprintf(&b, "| the two packagers name segments alike | %v |\n", r.PackagerSameURIs)
+	if len(o.MostAsked) > 0 {
+		fmt.Fprintf(&b, "\nMost asked of the packagers: %s.\n", strings.Join(o.MostAsked, ", "))
+	}
 	b.WriteString("\n## Viewers by protocol\n\n| protocol | viewers (played) | rebuffer events | rebuffer ratio | errors 4xx/5xx/net | backwards | moved | max Age (s) |\n|---|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, k := range []string{"hls", "llhls", "dash"} {
 		v := r.Viewers[k]

@@ -43,7 +43,7 @@ func run(args []string) error {
 	fs.BoolVar(&short, "short", false, "the CI version: 60s, 90 viewers, 2 edges")
 	fs.StringVar(&cfg.Net, "net", "127.0.0", "first three octets of the loopback addresses")
 	fs.IntVar(&cfg.Base, "base", 160, "last octet of the first process's address")
-	fs.BoolVar(&cfg.MultiOrigin, "multi-origin", false, "use `origins:` (packager failover at the shields, shields by hash at the edges)")
+	fs.BoolVar(&cfg.MultiOrigin, "multi-origin", true, "use `origins:` (packager failover at the shields, shields by hash at the edges); false: one origin per route")
 	fs.StringVar(&cfg.WorkDir, "work", "", "configs and logs (default a temporary directory, kept)")
 	fs.StringVar(&out, "out", "", "write OUT.md and OUT.json")
 	fs.BoolVar(&verbose, "v", false, "log the harness's steps")
