@@ -156,6 +156,18 @@ var brokenCopies = []brokenCopy{
 		wantCheck: `server_name "edgecache-edge" is also`,
 	},
 	{
+		name: "edge origin names a shield pod that does not exist", overlay: "fleet",
+		kind: "ConfigMap", obj: "edgecache-config",
+		edit:      replaceData("edgecache.yaml", "edgecache-shield-1.edgecache-shield", "edgecache-shield-2.edgecache-shield"),
+		wantCheck: "names no pod of a StatefulSet governed by Service edgecache-shield",
+	},
+	{
+		name: "shield fails over to a packager Service that does not exist", overlay: "fleet",
+		kind: "ConfigMap", obj: "edgecache-shield-config",
+		edit:      replaceData("edgecache.yaml", "packager-b-0.packager-b:8088/hls/", "packager-c-0.packager-c:8088/hls/"),
+		wantCheck: "origin http://packager-c-0.packager-c:8088/hls/ is not a Service of this overlay",
+	},
+	{
 		name: "two packagers", overlay: "production",
 		kind: "StatefulSet", obj: "packager",
 		edit:      set("spec.replicas", 2),

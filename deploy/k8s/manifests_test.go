@@ -26,6 +26,7 @@ var overlayWant = map[string]struct {
 	"custom-metrics": {3, []string{"edgecache"}, nil, false},
 	"monitoring":     {3, []string{"edgecache"}, nil, true},
 	"shield":         {3, []string{"edgecache", "edgecache-shield"}, nil, false},
+	"fleet":          {3, []string{"edgecache"}, nil, false},
 }
 
 // TestOverlays renders every overlay, decodes each document strictly into
