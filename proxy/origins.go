@@ -317,9 +317,14 @@ func (p *Proxy) freshest(tr http.RoundTripper, fr *fetchReq, req *http.Request, 
 			continue
 		}
 		b := cands[best]
+		// Only versions of one presentation are compared: two packagers
+		// that number and name segments each their own way publish two
+		// streams, and flipping between them by a clock would take players
+		// back and forth; then the earlier member in order keeps it.
 		switch {
-		case c.hls != nil && b.hls != nil && manifest.FresherHLS(b.hls, c.hls) > 0,
-			c.dash != nil && b.dash != nil && manifest.FresherDASH(b.dash, c.dash) > 0:
+		case c.hls != nil && b.hls != nil && sharesSegment(b.hls, c.hls) && manifest.FresherHLS(b.hls, c.hls) > 0,
+			c.dash != nil && b.dash != nil && b.dash.AvailabilityStartTime.Equal(c.dash.AvailabilityStartTime) &&
+				manifest.FresherDASH(b.dash, c.dash) > 0:
 			best = i
 		}
 	}
@@ -338,6 +343,21 @@ func (p *Proxy) freshest(tr http.RoundTripper, fr *fetchReq, req *http.Request, 
 	r.Header = w.resp.Header.Clone()
 	r.Header.Set("Content-Length", strconv.Itoa(len(w.body)))
 	return &r, healthy[best]
+}
+
+// sharesSegment reports whether two media playlists list a segment URI
+// in common: versions of one stream.
+func sharesSegment(a, b *manifest.HLSState) bool {
+	seen := make(map[string]bool, len(a.Segments))
+	for _, s := range a.Segments {
+		seen[s.URI] = true
+	}
+	for _, s := range b.Segments {
+		if seen[s.URI] {
+			return true
+		}
+	}
+	return false
 }
 
 // watchBody reports a body that breaks off to the member that sent it.

@@ -212,7 +212,10 @@ func newPlaylistOrigin(t *testing.T, first, n int, prefix string) *playlistOrigi
 			io.WriteString(w, memberPlaylist(int(po.first.Load()), po.n, po.prefix))
 			return
 		}
-		if !strings.Contains(r.URL.Path, "/"+po.prefix) {
+		// Only the segments of its own window, under its own names.
+		var n int
+		name := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		if _, err := fmt.Sscanf(name, po.prefix+"%d.m4s", &n); err != nil || n < int(po.first.Load()) || n >= int(po.first.Load())+po.n {
 			http.NotFound(w, r)
 			return
 		}
@@ -224,23 +227,36 @@ func newPlaylistOrigin(t *testing.T, first, n int, prefix string) *playlistOrigi
 // With origins_freshest, a playlist comes from the member furthest along,
 // and its segments are then fetched from that member first.
 func TestOriginsFreshestPlaylistAndSegmentAffinity(t *testing.T) {
-	a := newPlaylistOrigin(t, 10, 3, "a") // edge 12
-	b := newPlaylistOrigin(t, 11, 3, "b") // edge 13
+	a := newPlaylistOrigin(t, 10, 3, "s") // edge 12
+	b := newPlaylistOrigin(t, 11, 3, "s") // edge 13: one segment ahead
 	e := originsEdge(t, []string{a.URL, b.URL}, func(r *Route, _ *Config) { r.OriginsFreshest = true })
 	resp, body := mustGet(t, e.URL+"/live/v.m3u8")
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "b13.m4s") {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "s13.m4s") {
 		t.Fatalf("got %d\n%s\nwant B's playlist (edge 13)", resp.StatusCode, body)
 	}
 	if a.seen.get("/live/v.m3u8") != 1 || b.seen.get("/live/v.m3u8") != 1 {
 		t.Errorf("playlist asked of A %d and B %d times, want once each", a.seen.get("/live/v.m3u8"), b.seen.get("/live/v.m3u8"))
 	}
 	e.quiesce(t)
-	resp, body = mustGet(t, e.URL+"/live/b13.m4s")
-	if resp.StatusCode != 200 || string(body) != "b" {
+	resp, body = mustGet(t, e.URL+"/live/s13.m4s")
+	if resp.StatusCode != 200 || string(body) != "s" {
 		t.Fatalf("segment: %d %q", resp.StatusCode, body)
 	}
-	if n := a.seen.get("/live/b13.m4s"); n != 0 {
+	if n := a.seen.get("/live/s13.m4s"); n != 0 {
 		t.Errorf("A was asked for B's segment %d times: segments go first to the member whose playlist listed them", n)
+	}
+}
+
+// Two packagers that name segments each their own way publish two
+// streams: the freshest rule does not flip between them, the first in
+// order keeps the playlist.
+func TestOriginsFreshestOnlyWithinOneStream(t *testing.T) {
+	a := newPlaylistOrigin(t, 10, 3, "a") // edge 12
+	b := newPlaylistOrigin(t, 20, 3, "b") // edge 22, other names
+	e := originsEdge(t, []string{a.URL, b.URL}, func(r *Route, _ *Config) { r.OriginsFreshest = true })
+	_, body := mustGet(t, e.URL+"/live/v.m3u8")
+	if !strings.Contains(string(body), "a12.m4s") {
+		t.Fatalf("got\n%s\nwant the primary's playlist: B's is another stream", body)
 	}
 }
 

@@ -358,7 +358,14 @@ func (t *topology) build(ctx context.Context, cfg Config, log *slog.Logger) erro
 func (t *topology) edgeProc(cfg Config, logs, name, addr, mode string, ups []string) (*proc, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %q\nadmin_listen: %q\nserver_name: %s\nshutdown_grace: 1s\nshutdown_timeout: 5s\nlog_format: json\n", addr+":8081", addr+":9091", name)
-	b.WriteString("cache:\n  max_bytes: 128MiB\norigin:\n  connect_timeout: 1s\n  first_byte_timeout: 5s\n  idle_timeout: 5s\nroutes:\n")
+	b.WriteString("cache:\n  max_bytes: 128MiB\norigin:\n  connect_timeout: 1s\n  first_byte_timeout: 5s\n  idle_timeout: 5s\n")
+	if mode == "failover" && cfg.MultiOrigin && !cfg.NoShield {
+		// A shield the edges reach by hash holds a share of the keys: if
+		// it prefetched what every playlist lists, each shield would fetch
+		// every segment. The edges' own prefetches reach the right shield.
+		b.WriteString("prefetch: false\n")
+	}
+	b.WriteString("routes:\n")
 	for _, prefix := range []string{"/hls/", "/dash/"} {
 		fmt.Fprintf(&b, "  - prefix: %s\n", prefix)
 		if len(ups) == 1 && !cfg.MultiOrigin {
