@@ -2,15 +2,15 @@ package fleet
 
 import (
 	"bytes"
-	"fmt"
-	"sort"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"sort"
 	"sync"
 )
 
