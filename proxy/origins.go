@@ -181,16 +181,35 @@ func memberRequest(rt *route, req *http.Request, o *upstream.Origin) *http.Reque
 		return req
 	}
 	r := req.Clone(req.Context())
-	u := *r.URL
+	r.URL = rebase(rt, r.URL, o)
+	return r
+}
+
+// rebase moves u, a URL under the route's first origin, to member o.
+func rebase(rt *route, u *url.URL, o *upstream.Origin) *url.URL {
+	v := *u
 	base := strings.TrimSuffix(rt.origin.EscapedPath(), "/")
 	rest := strings.TrimPrefix(u.EscapedPath(), base)
-	u.Scheme, u.Host = o.URL.Scheme, o.URL.Host
+	v.Scheme, v.Host = o.URL.Scheme, o.URL.Host
 	np := strings.TrimSuffix(o.URL.EscapedPath(), "/") + rest
 	if pu, err := url.Parse(np); err == nil {
-		u.Path, u.RawPath = pu.Path, pu.RawPath
+		v.Path, v.RawPath = pu.Path, pu.RawPath
 	}
-	r.URL = &u
-	return r
+	return &v
+}
+
+// memberURL is where a request passed through uncached goes: with
+// origins, the first member in order for its path (healthy ones first);
+// it is not retried on another.
+func memberURL(rt *route, u *url.URL, key string) *url.URL {
+	if rt.set == nil {
+		return u
+	}
+	order := rt.set.Order(key)
+	if len(order) == 0 || order[0].URL == rt.origin {
+		return u
+	}
+	return rebase(rt, u, order[0])
 }
 
 // roundTrip sends req to the route's origin. With origins it tries the

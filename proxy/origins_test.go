@@ -404,3 +404,56 @@ func TestOriginsReloadKeepsHealth(t *testing.T) {
 		t.Errorf("%d sets still running after their route lost its origins", n)
 	}
 }
+
+// A request passed through uncached (a method the cache does not serve)
+// goes to a healthy member, not to the first one listed when it is down.
+func TestOriginsPassThroughSkipsDownMember(t *testing.T) {
+	backup := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	e := originsEdge(t, []string{refusedURL(t), backup.URL}, nil)
+	mustGet(t, e.URL+"/live/1.m4s") // marks the primary down
+	req, _ := http.NewRequest(http.MethodOptions, e.URL+"/live/x", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || backup.seen.get("/live/x") != 1 {
+		t.Fatalf("OPTIONS got %d, backup saw %d", resp.StatusCode, backup.seen.get("/live/x"))
+	}
+}
+
+func mpdAt(publish string) string {
+	return `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" publishTime="` + publish +
+		`" availabilityStartTime="2026-01-01T00:00:00Z" minimumUpdatePeriod="PT1S" profiles="urn:mpeg:dash:profile:isoff-live:2011"><Period id="0" start="PT0S"></Period></MPD>`
+}
+
+// The member that served the newest MPD dies and the other has an older
+// one (ISO/IEC 23009-1 5.4.1: an update is never older): the edge keeps
+// serving the newer MPD instead of taking viewers back.
+func TestOriginsMPDNeverBackwards(t *testing.T) {
+	serve := func(publish string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/dash+xml")
+			w.Header().Set("Cache-Control", "max-age=1")
+			io.WriteString(w, mpdAt(publish))
+		}
+	}
+	a := newRecOrigin(t, serve("2026-01-01T00:10:02Z"))
+	b := newRecOrigin(t, serve("2026-01-01T00:10:00Z"))
+	e := originsEdge(t, []string{a.URL, b.URL}, nil)
+	_, body := mustGet(t, e.URL+"/live/m.mpd")
+	if !strings.Contains(string(body), "00:10:02Z") {
+		t.Fatalf("first MPD:\n%s", body)
+	}
+	a.CloseClientConnections()
+	a.Listener.Close()
+	e.quiesce(t)
+	time.Sleep(1100 * time.Millisecond) // past max-age=1
+	_, body = mustGet(t, e.URL+"/live/m.mpd")
+	if !strings.Contains(string(body), "00:10:02Z") {
+		t.Fatalf("after A died the edge served an older MPD:\n%s", body)
+	}
+	if b.seen.get("/live/m.mpd") == 0 {
+		t.Error("the refresh never reached B")
+	}
+}

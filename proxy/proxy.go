@@ -416,7 +416,7 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			u, err := url.Parse(rt.upstreamURL(pr.In.URL.EscapedPath(), pr.In.URL.RawQuery))
 			if err == nil {
-				pr.Out.URL = u
+				pr.Out.URL = memberURL(rt, u, pr.In.URL.EscapedPath()) // origins.go
 			}
 			pr.Out.Host = rt.originHost(pr.In)
 			// ReverseProxy has removed the viewer's Forwarded and
