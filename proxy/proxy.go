@@ -478,7 +478,15 @@ func completeHead(h *cache.Head, body cache.ByteView) any {
 func (p *Proxy) Routes() []string {
 	var s []string
 	for _, rt := range p.view().routes {
-		s = append(s, fmt.Sprintf("%s -> %s", rt.Prefix, rt.Origin))
+		to := rt.Origin
+		if rt.set != nil {
+			var us []string
+			for _, o := range rt.set.Origins() {
+				us = append(us, o.Raw)
+			}
+			to = string(rt.set.Mode()) + "(" + strings.Join(us, " ") + ")"
+		}
+		s = append(s, fmt.Sprintf("%s -> %s", rt.Prefix, to))
 	}
 	return s
 }
