@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -455,5 +456,56 @@ func TestOriginsMPDNeverBackwards(t *testing.T) {
 	}
 	if b.seen.get("/live/m.mpd") == 0 {
 		t.Error("the refresh never reached B")
+	}
+}
+
+// Two tiers: edges fill from two shields by hash, the shields from the
+// origin. Age carries through both tiers (RFC 9111 4.2.3: each adds its own
+// resident time to what it got), the origin's request carries both tiers
+// in Via (loop detection), and each object reaches the origin once however
+// many edges ask.
+func TestOriginsTwoTiers(t *testing.T) {
+	var via atomic.Value
+	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		via.Store(strings.Join(r.Header.Values("Via"), ","))
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Age", "30")
+		io.WriteString(w, "seg")
+	})
+	var shields []string
+	for i := range 2 {
+		s := newEdge(t, origin.URL+"/", func(c *Config) { c.ServerName = fmt.Sprintf("shield%d", i) })
+		shields = append(shields, s.URL)
+	}
+	var edges []*edge
+	for i := range 3 {
+		e := originsEdge(t, shields, func(r *Route, c *Config) {
+			c.ServerName = fmt.Sprintf("edge%d", i)
+			r.OriginsMode = upstream.ModeHash
+			for j := range r.Origins {
+				r.Origins[j].Role = "primary"
+			}
+		})
+		edges = append(edges, e)
+	}
+	for i := range 5 {
+		p := fmt.Sprintf("/live/%d.m4s", i)
+		for _, e := range edges {
+			resp, body := mustGet(t, e.URL+p)
+			if string(body) != "seg" {
+				t.Fatalf("%s: %q", p, body)
+			}
+			if age, _ := strconv.Atoi(resp.Header.Get("Age")); age < 30 {
+				t.Errorf("%s: Age %q after two tiers, want at least the origin's 30", p, resp.Header.Get("Age"))
+			}
+			e.quiesce(t)
+		}
+		if n := origin.seen.get(p); n != 1 {
+			t.Errorf("%s reached the origin %d times from 3 edges and 2 shields, want once", p, n)
+		}
+	}
+	if v, _ := via.Load().(string); !strings.Contains(v, "edge") || !strings.Contains(v, "shield") {
+		t.Errorf("origin saw Via %q, want both tiers named", v)
 	}
 }
