@@ -14,7 +14,7 @@ ADMIN_ADDR    ?= 127.0.0.1:9091
 ORIGIN_HTTP   ?= 127.0.0.1:8088
 ORIGIN_RTMP   ?= 127.0.0.1:1935
 
-.PHONY: race all build image k8s-check run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fuzz-smoke vet fmt clean
+.PHONY: race all build image k8s-check run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fleet-test fleet-test-short fuzz-smoke vet fmt clean
 
 all: build
 
@@ -64,6 +64,19 @@ bench-compare:
 
 bench-compare-quick:
 	bench/compare.sh -quick
+
+# fleet-test runs two packagers, two shields and three edges on loopback
+# addresses with 300 simulated viewers for 4 minutes, kills the primary
+# packager and an edge, rolls the shields, and writes the report to
+# bench/results/ (bench/README.md). fleet-test-short is the CI version
+# (60 s, 90 viewers, two edges); it fails only when the fleet cannot start.
+FLEET_FLAGS ?=
+fleet-test: build
+	cd bench && $(GO) run ./cmd/fleet -edge ../$(BIN)/edgecache -packager ../$(BIN)/packager \
+		-out results/fleet-$$(date -u +%Y-%m-%d) $(FLEET_FLAGS)
+
+fleet-test-short: build
+	cd bench && $(GO) run ./cmd/fleet -edge ../$(BIN)/edgecache -packager ../$(BIN)/packager -short $(FLEET_FLAGS)
 
 # bench-smoke runs every benchmark once, as CI does, so none rots.
 bench-smoke:

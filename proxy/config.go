@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgecache/edgecache/auth"
 	"github.com/edgecache/edgecache/manifest"
+	"github.com/edgecache/edgecache/upstream"
 )
 
 // Config is the proxy's policy. DefaultConfig gives values that suit live
@@ -60,8 +61,26 @@ type Route struct {
 	// routes everything). The longest matching prefix wins.
 	Prefix string `yaml:"prefix"`
 	// Origin is the absolute http(s) URL the prefix is replaced with, as in
-	// `proxy_pass http://origin/hls/;`.
+	// `proxy_pass http://origin/hls/;`. Exactly one of Origin and Origins
+	// is given.
 	Origin string `yaml:"origin"`
+	// Origins, instead of Origin, is a set of origins serving the same
+	// paths (docs/fleet.md, proxy/origins.go): redundant packagers, or the
+	// replicas of a shield tier. Each fill tries them in OriginsMode order
+	// and moves to the next while no byte has gone to a viewer.
+	Origins []upstream.OriginConfig `yaml:"origins"`
+	// OriginsMode orders Origins: failover (the default), round_robin, or
+	// hash (rendezvous hashing of the cache key: each shield replica
+	// holds a share).
+	OriginsMode upstream.Mode `yaml:"origins_mode"`
+	// OriginsHealth says when an origin is left out and when it is tried
+	// again (upstream.HealthConfig; zero values take its defaults).
+	OriginsHealth upstream.HealthConfig `yaml:"origins_health"`
+	// OriginsFreshest asks every healthy origin for each playlist refresh
+	// and serves the freshest (manifest.FresherHLS, FresherDASH): for
+	// redundant packagers publishing one stream. False: the first origin
+	// that answers.
+	OriginsFreshest bool `yaml:"origins_freshest"`
 	// Name labels the route in metrics. Empty means the prefix.
 	Name string `yaml:"name"`
 	// OriginHeaders are set on every request to this route's origin
@@ -279,12 +298,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: route %d: prefix %q given twice", i, r.Prefix)
 		}
 		seen[r.Prefix] = true
-		u, err := url.Parse(r.Origin)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("config: route %q: origin %q must be an absolute http(s) URL", r.Prefix, r.Origin)
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("config: route %q: origin %q must not have a query or fragment", r.Prefix, r.Origin)
+		if err := r.validateOrigins(); err != nil {
+			return err
 		}
 		if r.Name == "" {
 			r.Name = r.Prefix
@@ -483,4 +498,38 @@ func validHeaderName(s string) bool {
 		return false
 	}
 	return true
+}
+
+// validateOrigins checks Origin, or Origins and their mode and health.
+func (r *Route) validateOrigins() error {
+	urls := []string{r.Origin}
+	switch {
+	case len(r.Origins) > 0 && r.Origin != "":
+		return fmt.Errorf("config: route %q: origin and origins both given: use one", r.Prefix)
+	case len(r.Origins) > 0:
+		if _, err := upstream.New(r.upstreamConfig()); err != nil {
+			return fmt.Errorf("config: route %q: origins: %w", r.Prefix, err)
+		}
+		urls = urls[:0]
+		for _, o := range r.Origins {
+			urls = append(urls, o.URL)
+		}
+	case r.OriginsMode != "" || r.OriginsFreshest || r.OriginsHealth != (upstream.HealthConfig{}):
+		return fmt.Errorf("config: route %q: origins_mode, origins_health and origins_freshest need origins", r.Prefix)
+	}
+	for _, o := range urls {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: route %q: origin %q must be an absolute http(s) URL", r.Prefix, o)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("config: route %q: origin %q must not have a query or fragment", r.Prefix, o)
+		}
+	}
+	return nil
+}
+
+// upstreamConfig is the route's origin set as package upstream builds it.
+func (r *Route) upstreamConfig() upstream.Config {
+	return upstream.Config{Route: r.Name, Origins: r.Origins, Mode: r.OriginsMode, Health: r.OriginsHealth}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgecache/edgecache/cache"
 	"github.com/edgecache/edgecache/manifest"
+	"github.com/edgecache/edgecache/upstream"
 )
 
 // errIdleTimeout: the origin sent no body byte for OriginConfig.IdleTimeout.
@@ -94,6 +95,9 @@ type fetchReq struct {
 	// joined was for another variant; a second mismatch goes upstream
 	// alone.
 	varyRetry bool
+	// from is the member of the route's origin set that answered (nil
+	// without origins).
+	from *upstream.Origin
 }
 
 func (p *Proxy) newFetchReq(rt *route, kind fillKind, key string, r *http.Request, stale *cache.Entry) *fetchReq {
@@ -175,11 +179,13 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 		// The first-byte timeout would end the hold; the context bounds it.
 		tr = p.holdTransport
 	}
-	resp, err := tr.RoundTrip(req)
+	resp, from, err := p.roundTrip(tr, fr, req) // origins.go: members in turn
 	if err != nil {
 		p.metrics.OriginRequest(fr.rt.Name, fr.kind.String(), "error")
 		return fmt.Errorf("origin %s: %w", fr.upstream, err)
 	}
+	fr.from = from
+	resp.Body = watchBody(fr.rt.set, from, resp.Body)
 	defer resp.Body.Close()
 	respTime := time.Now()
 	if fr.hold > 0 {

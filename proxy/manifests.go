@@ -153,6 +153,21 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 				p.streams.reset(rendition)
 			}
 		}
+		if info.dash != nil && prev != nil && prev.dash != nil && manifest.BehindDASH(prev.dash, info.dash) {
+			// ISO/IEC 23009-1 5.4.1: an update is never older than the MPD
+			// it replaces. An older one comes from a lagging replica (a
+			// shield's stale copy, the other packager): keep the last good
+			// MPD for a bounded time, as for HLS above.
+			since := prev.rejectedSince
+			if !prev.gated {
+				since = respTime
+			}
+			if respTime.Sub(since) < 3*max(prev.dash.MinimumUpdatePeriod, time.Second) {
+				p.log.Warn("MPD older than the last one served, keeping that", "url", fr.upstream)
+				p.metrics.GateReject("publish-time-backwards")
+				return p.keepLastGood(w, fr.stale, prev, since)
+			}
+		}
 		p.manifestLifetime(&hd, info, p.view().policy.class(manifest.KindManifest), fr.authorized)
 		if fr.hold > 0 && info.hls != nil && reachesKey(info.hls, fr.key) {
 			// Only an answer that reaches its target is good for the
@@ -164,6 +179,9 @@ func (p *Proxy) fillManifest(ctx context.Context, cancel context.CancelCauseFunc
 	p.applyVary(&hd, fr)
 	dropOwnFields(hdr)
 	p.finishManifestHead(&hd, hdr, info, out)
+	if perr == nil {
+		p.noteListed(fr, info.hls) // origins.go: its segments come from the same member
+	}
 	if perr == nil && fr.kind != kindPrefetch {
 		// Before any viewer can read the new playlist: its new segments are
 		// then already in flight when the viewer asks for them. Only

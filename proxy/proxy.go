@@ -57,6 +57,8 @@ type Proxy struct {
 	// authDeps is where token checkers read keys and secrets (WithAuthDeps).
 	authDeps auth.Deps
 	viewers  *viewers
+	// origins owns the origin sets of routes with `origins:` (origins.go).
+	origins *originSets
 }
 
 // New builds a proxy from a validated config. Metrics go to reg.
@@ -77,6 +79,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 		oversized:  newOversizedSet(),
 		gzipHeader: []string{"gzip"},
 		viewers:    newViewers(),
+		origins:    newOriginSets(log),
 	}
 	for _, o := range opts {
 		o(p)
@@ -119,9 +122,14 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 		c.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if err := metrics.RegisterOrigins(reg, p.origins.all); err != nil {
+		c.Close()
+		return nil, err
+	}
 	v, err := p.newView(cfg)
 	if err != nil {
 		c.Close()
+		p.origins.close()
 		return nil, err
 	}
 	p.cur.Store(v)
@@ -144,8 +152,10 @@ func (p *Proxy) newView(cfg Config) (*view, error) {
 	r.NotFound(p.notFound)
 	handlers := map[*route]http.Handler{}
 	for i := range cfg.Routes {
-		u, _ := url.Parse(cfg.Routes[i].Origin) // checked by Validate
-		rt := newRoute(cfg.Routes[i], u)
+		rt, err := p.newRouteOf(cfg.Routes[i])
+		if err != nil {
+			return nil, err
+		}
 		if a := cfg.Routes[i].Auth; a != nil {
 			// Keys and secrets are read here, at start and on every
 			// reload: a reload is how keys rotate.
@@ -171,6 +181,27 @@ func (p *Proxy) newView(cfg Config) (*view, error) {
 	})
 	v.router = r
 	return v, nil
+}
+
+// newRouteOf builds a validated Route, with its origin set when it has
+// origins (origins.go).
+func (p *Proxy) newRouteOf(r Route) (*route, error) {
+	if len(r.Origins) == 0 {
+		u, _ := url.Parse(r.Origin) // checked by Validate
+		return newRoute(r, u), nil
+	}
+	set, err := p.origins.get(r)
+	if err != nil {
+		return nil, err
+	}
+	members := set.Origins()
+	rt := newRoute(r, members[0].URL)
+	rt.set = set
+	rt.origins = rt.origins[:0]
+	for _, o := range members {
+		rt.origins = append(rt.origins, o.URL)
+	}
+	return rt, nil
 }
 
 func (p *Proxy) view() *view { return p.cur.Load() }
@@ -209,6 +240,7 @@ func (p *Proxy) Reload(cfg Config) (restartNeeded []string, err error) {
 		return nil, err
 	}
 	p.cur.Store(v)
+	p.origins.retain(v.routes)
 	return restartNeeded, nil
 }
 
@@ -231,6 +263,7 @@ func (p *Proxy) Cache() *cache.Cache { return p.cache }
 // Close stops every fill and frees the cache.
 func (p *Proxy) Close() {
 	p.cache.Close()
+	p.origins.close()
 	p.transport.CloseIdleConnections()
 	p.holdTransport.CloseIdleConnections()
 }
@@ -385,7 +418,7 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			u, err := url.Parse(rt.upstreamURL(pr.In.URL.EscapedPath(), pr.In.URL.RawQuery))
 			if err == nil {
-				pr.Out.URL = u
+				pr.Out.URL = memberURL(rt, u, pr.In.URL.EscapedPath()) // origins.go
 			}
 			pr.Out.Host = rt.originHost(pr.In)
 			// ReverseProxy has removed the viewer's Forwarded and
@@ -447,7 +480,15 @@ func completeHead(h *cache.Head, body cache.ByteView) any {
 func (p *Proxy) Routes() []string {
 	var s []string
 	for _, rt := range p.view().routes {
-		s = append(s, fmt.Sprintf("%s -> %s", rt.Prefix, rt.Origin))
+		to := rt.Origin
+		if rt.set != nil {
+			var us []string
+			for _, o := range rt.set.Origins() {
+				us = append(us, o.Raw)
+			}
+			to = string(rt.set.Mode()) + "(" + strings.Join(us, " ") + ")"
+		}
+		s = append(s, fmt.Sprintf("%s -> %s", rt.Prefix, to))
 	}
 	return s
 }

@@ -7,12 +7,21 @@ import (
 	"strings"
 
 	"github.com/edgecache/edgecache/auth"
+	"github.com/edgecache/edgecache/upstream"
 )
 
 // route is a validated Route with its origin parsed.
 type route struct {
 	Route
+	// origin is Origin, or the first of Origins: requests are built
+	// against it and moved to another member of set when one is chosen
+	// (origins.go).
 	origin *url.URL
+	// origins are every member's URL (just origin without Origins): a
+	// playlist's absolute URIs under any of them map to this route.
+	origins []*url.URL
+	// set is the origin set; nil without Origins.
+	set *upstream.Set
 	// respHeaders are ResponseHeaders as immutable value slices, so
 	// setting them on a response allocates nothing.
 	respHeaders map[string][]string
@@ -23,7 +32,7 @@ type route struct {
 }
 
 func newRoute(r Route, origin *url.URL) *route {
-	rt := &route{Route: r, origin: origin, cors: newCORSPolicy(r.CORS)}
+	rt := &route{Route: r, origin: origin, origins: []*url.URL{origin}, cors: newCORSPolicy(r.CORS)}
 	if len(r.ResponseHeaders) > 0 {
 		rt.respHeaders = make(map[string][]string, len(r.ResponseHeaders))
 		for k, v := range r.ResponseHeaders {
@@ -130,10 +139,20 @@ func (rt *route) upstreamURL(escapedPath, rawQuery string) string {
 // it, for playlist rewriting: the inverse of upstreamURL. ok is false when
 // the URL is not under this route's origin.
 func (rt *route) edgePath(u *url.URL) (string, bool) {
-	if !strings.EqualFold(u.Scheme, rt.origin.Scheme) || !sameHost(u, rt.origin) {
+	for _, o := range rt.origins {
+		if s, ok := edgePathUnder(rt.Prefix, o, u); ok {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// edgePathUnder maps u to prefix when it lies under origin o.
+func edgePathUnder(prefix string, o, u *url.URL) (string, bool) {
+	if !strings.EqualFold(u.Scheme, o.Scheme) || !sameHost(u, o) {
 		return "", false
 	}
-	base := rt.origin.EscapedPath()
+	base := o.EscapedPath()
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
@@ -141,7 +160,7 @@ func (rt *route) edgePath(u *url.URL) (string, bool) {
 	if !strings.HasPrefix(p, base) {
 		return "", false
 	}
-	s := rt.Prefix + strings.TrimPrefix(p, base)
+	s := prefix + strings.TrimPrefix(p, base)
 	if u.RawQuery != "" {
 		s += "?" + u.RawQuery
 	}

@@ -525,6 +525,15 @@ func (v *viewer) loadMPD(ctx context.Context) (*dashDoc, error) {
 			v.recordAge(r)
 			doc, perr := v.rs.parseMPD(r.body, r.url)
 			if perr == nil {
+				// ISO/IEC 23009-1 5.4.1: each update has a later publishTime.
+				if pt := doc.st.PublishTime; !pt.IsZero() {
+					if pt.Before(v.lastPublish) {
+						v.rs.rec.backwards.Add(1)
+					}
+					if pt.After(v.lastPublish) {
+						v.lastPublish = pt
+					}
+				}
 				return doc, nil
 			}
 			err = perr

@@ -122,6 +122,8 @@ type hlsFollow struct {
 	next    uint64 // MSN of the next segment to fetch
 	sig     hlsSig
 	haveSig bool
+	maxLast uint64 // newest MSN any load listed
+	haveMax bool
 	ranger  byteRanger
 }
 
@@ -236,6 +238,12 @@ func (f *hlsFollow) observe(st *manifest.HLSState) (changed bool) {
 	}
 	if last, ok := st.LastMSN(); ok {
 		f.v.observeSeq(f.key, int64(last))
+		if f.haveMax && last < f.maxLast {
+			f.v.rs.rec.backwards.Add(1)
+		}
+		if !f.haveMax || last > f.maxLast {
+			f.maxLast, f.haveMax = last, true
+		}
 	}
 	return changed
 }

@@ -26,6 +26,8 @@ type recorder struct {
 	segments  atomic.Int64 // segments and parts downloaded
 	skipped   atomic.Int64 // segments never played: fell out of the window, failed, gaps
 	rebuffers atomic.Int64
+	failovers atomic.Int64 // viewers moved to another of Config.Hosts
+	backwards atomic.Int64 // playlist loads whose newest segment was older than one the viewer had seen
 	joined    atomic.Int64
 	active    atomic.Int64
 

@@ -49,6 +49,9 @@ type Report struct {
 	Requests int64         `json:"requests"`
 	Bytes    int64         `json:"bytes"`
 	Segments SegmentCounts `json:"segments"`
+	// Failovers: times a viewer moved to another of Config.Hosts because
+	// its own refused connections.
+	Failovers int64 `json:"failovers"`
 }
 
 // ViewerCounts says how many viewers did what.
@@ -92,6 +95,11 @@ type StalenessReport struct {
 	// -origin, else the newest any viewer has seen).
 	SequenceLag  stats.Summary `json:"sequence_lag"`
 	LagReference string        `json:"lag_reference"` // "origin" or "viewers"
+	// Backwards: playlist loads whose newest segment (HLS: the last Media
+	// Sequence Number; DASH: the MPD's publishTime) was older than one the
+	// same viewer had already loaded (RFC 8216bis 6.2.2 forbids it). A
+	// stream restart counts too.
+	Backwards int64 `json:"backwards"`
 }
 
 // SegmentCounts counts media objects.
@@ -107,19 +115,21 @@ const toMs = 1000
 func (rs *runState) report(started time.Time, elapsed time.Duration) *Report {
 	rec := rs.rec
 	rep := &Report{
-		URL:      rs.cfg.URL,
-		Protocol: rs.kind.String(),
-		LLHLS:    rs.cfg.LLHLS && rs.kind == kindHLS,
-		Started:  started,
-		ElapsedS: elapsed.Seconds(),
-		TTFBMs:   make(map[string]stats.Summary),
-		Requests: rec.requests.Load(),
-		Bytes:    rec.bytes.Load(),
-		Segments: SegmentCounts{Downloaded: rec.segments.Load(), Skipped: rec.skipped.Load()},
+		URL:       rs.cfg.URL,
+		Protocol:  rs.kind.String(),
+		LLHLS:     rs.cfg.LLHLS && rs.kind == kindHLS,
+		Started:   started,
+		ElapsedS:  elapsed.Seconds(),
+		TTFBMs:    make(map[string]stats.Summary),
+		Requests:  rec.requests.Load(),
+		Bytes:     rec.bytes.Load(),
+		Segments:  SegmentCounts{Downloaded: rec.segments.Load(), Skipped: rec.skipped.Load()},
+		Failovers: rec.failovers.Load(),
 		Staleness: StalenessReport{
 			AgeS:         rec.age.Summary(),
 			SequenceLag:  rec.lag.Summary(),
 			LagReference: "viewers",
+			Backwards:    rec.backwards.Load(),
 		},
 		DownloadRatio: rec.dlRatio.Summary(),
 		LiveLatencyMs: rec.latency.Summary().Scale(toMs),
@@ -263,6 +273,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\nrequests %d (%.1f/s), %s; segments downloaded %d, skipped %d\n",
 		r.Requests, rate, humanBytes(r.Bytes), r.Segments.Downloaded, r.Segments.Skipped)
+	if r.Failovers > 0 || r.Staleness.Backwards > 0 {
+		fmt.Fprintf(&b, "host failovers %d; playlist loads that went backwards %d\n", r.Failovers, r.Staleness.Backwards)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -81,6 +81,12 @@ type Config struct {
 	Progress func(Progress)
 	// ProgressInterval is how often Progress is called; 0 means 1s.
 	ProgressInterval time.Duration
+	// Hosts, when set, are host:port pairs serving the same paths as URL
+	// (replicas behind a load balancer). Viewer i starts on Hosts[i mod
+	// len] and moves to the next host when a connection to its own cannot
+	// be made; Report.Failovers counts the moves. Each must be loopback or
+	// AllowHost. Empty means URL's host only.
+	Hosts []string
 }
 
 // Progress is a snapshot of a run in flight.
@@ -205,7 +211,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		hlsP:   newParseCache[*manifest.HLSState](),
 		dashP:  newParseCache[*dashDoc](),
 	}
-	for _, u := range []string{cfg.URL, cfg.OriginURL} {
+	checks := []string{cfg.URL, cfg.OriginURL}
+	for _, h := range cfg.Hosts {
+		checks = append(checks, "http://"+h+"/")
+	}
+	for _, u := range checks {
 		if u == "" {
 			continue
 		}
@@ -361,6 +371,7 @@ type viewer struct {
 
 	seenRebuffers int
 	lastLatency   time.Time
+	lastPublish   time.Time       // newest MPD publishTime loaded
 	inits         map[string]bool // init segments fetched, by URL
 }
 
@@ -372,7 +383,11 @@ func (v *viewer) play(ctx context.Context) {
 	defer rec.active.Add(-1)
 	tr := v.rs.guard.Transport(0)
 	defer tr.CloseIdleConnections()
-	v.fetch = &fetcher{client: &http.Client{Transport: tr}, rec: rec, timeout: v.rs.cfg.RequestTimeout}
+	var rt http.RoundTripper = tr
+	if hs := v.rs.cfg.Hosts; len(hs) > 0 {
+		rt = &hostFailover{base: tr, hosts: hs, cur: v.id % len(hs), moved: func() { rec.failovers.Add(1) }}
+	}
+	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout}
 
 	joined := time.Now()
 	var err error

@@ -121,6 +121,18 @@ var brokenCopies = []brokenCopy{
 		wantCheck: "ingressClassName must be cilium",
 	},
 	{
+		name: "ingress with envoy's 15s route timeout", overlay: "shield",
+		kind: "Ingress", obj: "edgecache",
+		edit:      del(`metadata.annotations.ingress\.cilium\.io/request-timeout`),
+		wantCheck: "no ingress.cilium.io/request-timeout annotation",
+	},
+	{
+		name: "ingress route timeout shorter than a fill", overlay: "production",
+		kind: "Ingress", obj: "edgecache",
+		edit:      set(`metadata.annotations.ingress\.cilium\.io/request-timeout`, "15s"),
+		wantCheck: `ingress.cilium.io/request-timeout "15s"`,
+	},
+	{
 		name: "ingress without tls", overlay: "production",
 		kind: "Ingress", obj: "edgecache",
 		edit:      del("spec.tls"),
@@ -143,6 +155,18 @@ var brokenCopies = []brokenCopy{
 		kind: "ConfigMap", obj: "edgecache-shield-config",
 		edit:      replaceData("edgecache.yaml", "server_name: edgecache-shield", "server_name: edgecache-edge"),
 		wantCheck: `server_name "edgecache-edge" is also`,
+	},
+	{
+		name: "edge origin names a shield pod that does not exist", overlay: "fleet",
+		kind: "ConfigMap", obj: "edgecache-config",
+		edit:      replaceData("edgecache.yaml", "edgecache-shield-1.edgecache-shield", "edgecache-shield-2.edgecache-shield"),
+		wantCheck: "names no pod of a StatefulSet governed by Service edgecache-shield",
+	},
+	{
+		name: "shield fails over to a packager Service that does not exist", overlay: "fleet",
+		kind: "ConfigMap", obj: "edgecache-shield-config",
+		edit:      replaceData("edgecache.yaml", "packager-b-0.packager-b:8088/hls/", "packager-c-0.packager-c:8088/hls/"),
+		wantCheck: "origin http://packager-c-0.packager-c:8088/hls/ is not a Service of this overlay",
 	},
 	{
 		name: "two packagers", overlay: "production",

@@ -607,7 +607,12 @@ func (c *checker) checkEdge(at string, w workload, ct corev1.Container, cfg edge
 	// Routes lead to a Service of this overlay and through it to a pod
 	// port that listens.
 	for _, r := range cfg.Proxy.Routes {
-		c.checkOrigin(at, r)
+		if r.Origin != "" {
+			c.checkOrigin(at, r.Prefix, r.Origin)
+		}
+		for _, o := range r.Origins {
+			c.checkOrigin(at, r.Prefix, o.URL)
+		}
 	}
 }
 
@@ -616,16 +621,25 @@ func mib(n int64) string { return fmt.Sprintf("%dMiB", n>>20) }
 // checkOrigin resolves a route's origin URL to a Service of this overlay
 // (name, name.namespace or name.namespace.svc...) and its port to a
 // container port behind it.
-func (c *checker) checkOrigin(at string, r proxy.Route) {
-	u, err := url.Parse(r.Origin)
+func (c *checker) checkOrigin(at, prefix, origin string) {
+	u, err := url.Parse(origin)
 	if err != nil {
-		c.errs = append(c.errs, fmt.Errorf("%s: route %s: %v", at, r.Prefix, err))
+		c.errs = append(c.errs, fmt.Errorf("%s: route %s: %v", at, prefix, err))
 		return
 	}
-	svcName, _, _ := strings.Cut(u.Hostname(), ".")
+	svcName, rest, _ := strings.Cut(u.Hostname(), ".")
+	// A StatefulSet pod's own name, <set>-<ordinal>.<headless Service>:
+	// the pod must exist (ordinal below replicas) behind that Service.
+	if next, _, _ := strings.Cut(rest, "."); c.services[svcName] == nil && c.services[next] != nil {
+		if !c.podExists(svcName, next) {
+			c.errs = append(c.errs, fmt.Errorf("%s: route %s: origin %s names no pod of a StatefulSet governed by Service %s", at, prefix, origin, next))
+			return
+		}
+		svcName = next
+	}
 	svc := c.services[svcName]
 	if svc == nil {
-		c.errs = append(c.errs, fmt.Errorf("%s: route %s: origin %s is not a Service of this overlay", at, r.Prefix, r.Origin))
+		c.errs = append(c.errs, fmt.Errorf("%s: route %s: origin %s is not a Service of this overlay", at, prefix, origin))
 		return
 	}
 	port := 80
@@ -642,7 +656,24 @@ func (c *checker) checkOrigin(at string, r proxy.Route) {
 			}
 		}
 	}
-	c.errs = append(c.errs, fmt.Errorf("%s: route %s: origin %s: Service %s has no port %d that reaches a pod", at, r.Prefix, r.Origin, svcName, port))
+	c.errs = append(c.errs, fmt.Errorf("%s: route %s: origin %s: Service %s has no port %d that reaches a pod", at, prefix, origin, svcName, port))
+}
+
+// podExists reports whether pod is <set>-<ordinal> of a StatefulSet whose
+// serviceName is svc, with the ordinal below its replicas.
+func (c *checker) podExists(pod, svc string) bool {
+	for _, o := range c.objs {
+		s, ok := o.Obj.(*appsv1.StatefulSet)
+		if !ok || s.Spec.ServiceName != svc {
+			continue
+		}
+		ord, ok := strings.CutPrefix(pod, s.Name+"-")
+		n, err := strconv.Atoi(ord)
+		if ok && err == nil && n >= 0 && s.Spec.Replicas != nil && int32(n) < *s.Spec.Replicas {
+			return true
+		}
+	}
+	return false
 }
 
 func targetPort(sp corev1.ServicePort) intstr.IntOrString {
@@ -653,8 +684,10 @@ func targetPort(sp corev1.ServicePort) intstr.IntOrString {
 }
 
 func (c *checker) checkStatefulSet(o object, s *appsv1.StatefulSet) {
-	// The packager keeps its streams in RAM: exactly one.
-	if s.Spec.Replicas == nil || *s.Spec.Replicas != 1 {
+	// The packager keeps its streams in RAM: exactly one. (A shield
+	// StatefulSet runs edgecache and may have several.)
+	edge := len(s.Spec.Template.Spec.Containers) > 0 && isEdgecache(s.Spec.Template.Spec.Containers[0])
+	if !edge && (s.Spec.Replicas == nil || *s.Spec.Replicas != 1) {
 		c.errorf(o, "replicas must be 1: streams live in one packager's RAM")
 	}
 	if svc := c.services[s.Spec.ServiceName]; svc == nil || svc.Spec.ClusterIP != corev1.ClusterIPNone {
@@ -686,9 +719,24 @@ func servicePortExists(s *corev1.Service, p networkingv1.ServiceBackendPort) boo
 	return false
 }
 
+// ciliumRequestTimeout is Cilium's per-Ingress Envoy route timeout
+// (cilium PR #31693); without it Envoy's 15s default cuts long responses
+// (cilium PR #31514).
+const ciliumRequestTimeout = "ingress.cilium.io/request-timeout"
+
+// minRouteTimeout is the shortest route timeout the edge tolerates when one
+// is set: the origin fill timeout's default, the longest a response can
+// take while its bytes still flow.
+const minRouteTimeout = 5 * time.Minute
+
 func (c *checker) checkIngress(o object, ing *networkingv1.Ingress) {
 	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "cilium" {
 		c.errorf(o, "ingressClassName must be cilium")
+	}
+	if v, ok := ing.Annotations[ciliumRequestTimeout]; !ok {
+		c.errorf(o, "no %s annotation: Envoy's 15s route timeout would cut slow segment downloads and held LL-HLS reloads", ciliumRequestTimeout)
+	} else if d, err := time.ParseDuration(v); err != nil || (d != 0 && d < minRouteTimeout) {
+		c.errorf(o, "%s %q: want \"0s\" (none) or at least %v", ciliumRequestTimeout, v, minRouteTimeout)
 	}
 	if len(ing.Spec.TLS) == 0 {
 		c.errorf(o, "no TLS")

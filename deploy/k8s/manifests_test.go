@@ -28,6 +28,7 @@ var overlayWant = map[string]struct {
 	"shield":         {3, []string{"edgecache", "edgecache-shield"}, nil, false},
 	"rtsp-hostnetwork": {3, []string{"edgecache"},
 		[]string{"-rtsp-listen=:8554", "-config=/etc/packager/packager.yaml"}, false},
+	"fleet": {3, []string{"edgecache"}, nil, false},
 }
 
 // TestOverlays renders every overlay, decodes each document strictly into
