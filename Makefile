@@ -95,7 +95,7 @@ fuzz-smoke:
 # race runs the race detector over the packages that run goroutines of
 # their own (CI runs it after make test). -short leaves out the tests that
 # drive external tools; make test runs those.
-RACE_PKGS := ./cache/... ./proxy/... ./manifest/... ./origin/... ./internal/...
+RACE_PKGS := ./cache/... ./proxy/... ./manifest/... ./origin/... ./internal/... ./upstream/... ./accesslog/... ./auth/... ./cmcd/...
 race:
 	$(GO) test -race -short -count=1 -timeout 20m $(RACE_PKGS)
 
