@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real tools edgecache's end-to-end tests drive: ffmpeg and
 # ffprobe, Debian's Chromium, VLC, Node's pinned player packages (hls.js,
-# dashjs, puppeteer-core) and @eyevinn/cat, podman and buildah with runc (the image test),
+# dashjs, puppeteer-core) and @eyevinn/cat, GStreamer, podman and buildah with runc (the image test),
 # and etcd (the kube-apiserver dry-run check). Idempotent: installs only what is missing. Needs
 # root for apt-get (CI runs as root).
 set -euo pipefail
@@ -18,6 +18,9 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+# GStreamer's playbin/playbin3 with hlsdemux, dashdemux (bad), the
+# adaptivedemux2 elements (good), souphttpsrc and the libav decoders.
+command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
