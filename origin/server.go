@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	srt "github.com/datarhei/gosrt"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgecache/edgecache/origin/ingest"
@@ -121,6 +122,22 @@ func (s *Server) Stream(name string) *live.Stream { return s.streams.Stream(name
 // pass a tls.NewListener. It returns nil on a clean stop.
 func (s *Server) ServeRTMP(ctx context.Context, ln net.Listener) error {
 	return s.ingest.ServeRTMP(ctx, ln)
+}
+
+// ServeSRT accepts SRT publishers on ln (from ListenSRT) until ctx is
+// done, the listener fails, or the Server is closed. It closes ln before
+// returning, and returns nil on a clean stop.
+func (s *Server) ServeSRT(ctx context.Context, ln SRTListener) error {
+	return s.ingest.ServeSRT(ctx, ln, s.cfg.SRT)
+}
+
+// SRTListener is an SRT listener (github.com/datarhei/gosrt).
+type SRTListener = srt.Listener
+
+// ListenSRT opens the SRT listener on addr (UDP) with the srt section's
+// settings.
+func ListenSRT(addr string, cfg SRTConfig) (SRTListener, error) {
+	return ingest.ListenSRT(addr, cfg)
 }
 
 // StartDemo loops the embedded demo clip as the live stream name,

@@ -1,7 +1,7 @@
-// Command packager is edgecache's origin: RTMP in, HLS and DASH (CMAF)
-// out, served from RAM.
+// Command packager is edgecache's origin: RTMP (and SRT) in, HLS and DASH
+// (CMAF) out, served from RAM.
 //
-//	packager -rtmp-listen :1935 -http-listen :8088 [-config packager.yaml] [-demo]
+//	packager -rtmp-listen :1935 -http-listen :8088 [-srt-listen :8890] [-config packager.yaml] [-demo]
 package main
 
 import (
@@ -55,6 +55,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	fs.SetOutput(stderr)
 	rtmpListen := fs.String("rtmp-listen", "", "RTMP listen address (overrides rtmp.listen; default :1935)")
 	httpListen := fs.String("http-listen", "", "HTTP listen address (overrides http.listen; default :8088)")
+	srtListen := fs.String("srt-listen", "", "SRT (UDP) listen address for publish:live/NAME stream ids (overrides srt.listen; default: no SRT)")
 	fs.StringVar(&o.configPath, "config", "", "YAML config file (see origin.Config and packager.example.yaml)")
 	fs.BoolVar(&o.demo, "demo", false, "loop the built-in demo clip as a live stream")
 	fs.StringVar(&o.demoName, "demo-name", "demo", "stream name of the demo")
@@ -88,6 +89,9 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	}
 	if *httpListen != "" {
 		cfg.HTTP.Listen = *httpListen
+	}
+	if *srtListen != "" {
+		cfg.SRT.Listen = *srtListen
 	}
 	if *verbose {
 		o.logLevel = "debug"
@@ -147,6 +151,13 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		}
 	}()
 	httpLn, rtmpLns := listeners[0], listeners[1:]
+	var srtLn origin.SRTListener
+	if cfg.SRT.Listen != "" {
+		if srtLn, err = origin.ListenSRT(cfg.SRT.Listen, cfg.SRT); err != nil {
+			return err
+		}
+		defer srtLn.Close()
+	}
 
 	var ready atomic.Bool
 	hs := &http.Server{Handler: readiness(&ready, srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
@@ -159,9 +170,13 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		_ = hs.Close()
 		wg.Wait()
 	}()
-	errc := make(chan error, len(listeners))
+	errc := make(chan error, len(listeners)+1)
 	for _, ln := range rtmpLns {
 		wg.Go(func() { errc <- srv.ServeRTMP(serveCtx, ln) })
+	}
+	if srtLn != nil {
+		wg.Go(func() { errc <- srv.ServeSRT(serveCtx, srtLn) })
+		log.Info("srt listening", "srt", srtLn.Addr().String())
 	}
 	wg.Go(func() {
 		if err := hs.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
