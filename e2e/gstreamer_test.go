@@ -28,9 +28,10 @@ func TestGStreamerPlays(t *testing.T) {
 	gst := needTool(t, "gst-launch-1.0")
 	s := startStack(t, origin.Config{}, true)
 	waitPlaylist(t, s.pk.URL+"/hls/demo.m3u8", "EXT-X-STREAM-INF", 20*time.Second)
-	// GStreamer starts near the live edge; a window that has slid past the
-	// period start is the case that used to fail.
-	waitSlid(t, s.pk.URL+"/hls/demo/video.m3u8", 90*time.Second)
+	// GStreamer starts near the live edge; a window that has slid well
+	// past the period start (four segments, 8 s) is the case that used to
+	// fail: the further it slid, the further past the edge it seeked.
+	waitSlid(t, s.pk.URL+"/hls/demo/video.m3u8", 120*time.Second)
 	bases := map[string]string{"packager": s.pk.URL, "edge": s.edgeURL}
 	for _, pb := range []string{"playbin", "playbin3"} {
 		for _, format := range []string{"hls/demo.m3u8", "dash/demo.mpd"} {
@@ -44,11 +45,11 @@ func TestGStreamerPlays(t *testing.T) {
 	}
 }
 
-// waitSlid waits until the media playlist at url no longer starts with
-// the stream's first segment.
+// waitSlid waits until the media playlist at url starts at segment 4 or
+// later.
 func waitSlid(t *testing.T, url string, within time.Duration) {
 	t.Helper()
-	slid := regexp.MustCompile(`#EXT-X-MEDIA-SEQUENCE:[1-9]`)
+	slid := regexp.MustCompile(`#EXT-X-MEDIA-SEQUENCE:([4-9]|[1-9]\d+)\n`)
 	deadline := time.Now().Add(within)
 	for {
 		resp, err := http.Get(url)
@@ -72,10 +73,13 @@ func waitSlid(t *testing.T, url string, within time.Duration) {
 var sinkBuffer = regexp.MustCompile(`\((vs|as):sink\) \(\d+ bytes, dts: [^,]*, pts: (\d+):(\d+):(\d+(?:\.\d+)?)`)
 
 // gstPlay plays url with a playbin element into fakesinks and fails unless
-// both sinks see minSpan of media time before the failsafe runs out.
+// both sinks see minSpan of media time before the failsafe runs out, and
+// the video runs on without a jump: a player that re-seeks past the live
+// edge on every MPD update skips seconds at a time.
 func gstPlay(t *testing.T, gst, playbin, url string) {
 	t.Helper()
 	const minSpan = 4 * time.Second
+	const maxJump = time.Second // between consecutive video frames
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gst, "-v", playbin, "uri="+url,
@@ -90,8 +94,8 @@ func gstPlay(t *testing.T, gst, playbin, url string) {
 		t.Fatal(err)
 	}
 	type span struct {
-		first, last time.Duration
-		n           int
+		first, last, prev, jump time.Duration
+		n                       int
 	}
 	spans := map[string]*span{"vs": {}, "as": {}}
 	done := func() bool {
@@ -122,6 +126,10 @@ func gstPlay(t *testing.T, gst, playbin, url string) {
 		sec, _ := strconv.ParseFloat(m[4], 64)
 		pts := time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(sec*float64(time.Second))
 		sp := spans[m[1]]
+		if sp.n > 0 && pts-sp.prev > sp.jump {
+			sp.jump = pts - sp.prev
+		}
+		sp.prev = pts
 		if sp.n == 0 || pts < sp.first {
 			sp.first = pts
 		}
@@ -134,8 +142,11 @@ func gstPlay(t *testing.T, gst, playbin, url string) {
 	cancel()
 	_ = cmd.Wait()
 	v, a := spans["vs"], spans["as"]
-	t.Logf("%s %s: %d video frames over %v, %d audio buffers over %v", playbin, url, v.n, v.last-v.first, a.n, a.last-a.first)
+	t.Logf("%s %s: %d video frames over %v (largest step %v), %d audio buffers over %v", playbin, url, v.n, v.last-v.first, v.jump, a.n, a.last-a.first)
 	if !ok {
 		t.Fatalf("%s did not play %v of video and audio from %s within the failsafe\n%s", playbin, minSpan, url, strings.Join(tail, "\n"))
+	}
+	if v.jump > maxJump {
+		t.Fatalf("%s jumped %v between two video frames of %s", playbin, v.jump, url)
 	}
 }

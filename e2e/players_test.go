@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"testing"
+	"time"
 
 	"github.com/edgecache/edgecache/origin"
 )
@@ -25,5 +26,21 @@ func TestBrowserPlayersThroughEdge(t *testing.T) {
 				t.Fatalf("currentTime advanced %.1fs in a 10 s run", res.PlayedSeconds)
 			}
 		})
+	}
+}
+
+// TestDashJSAfterWindowSlid: dash.js joins a stream whose window has slid
+// past the Period start, so its SegmentTimelines begin with the lead-in
+// entry GStreamer needs (origin/live/dash.go leadIn), and still plays
+// through the edge.
+func TestDashJSAfterWindowSlid(t *testing.T) {
+	s := startStack(t, origin.Config{}, true)
+	waitSlid(t, s.pk.URL+"/hls/demo/video.m3u8", 120*time.Second)
+	res := play(t, "dash", s.edgeURL+"/dash/demo.mpd", 10, false)
+	if len(res.Fatal) > 0 {
+		t.Fatalf("fatal player errors: %v", res.Fatal)
+	}
+	if res.PlayedSeconds < 9 {
+		t.Fatalf("currentTime advanced %.1fs in a 10 s run", res.PlayedSeconds)
 	}
 }
