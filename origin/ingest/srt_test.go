@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 
 	"github.com/edgecache/edgecache/origin/media"
+	"github.com/edgecache/edgecache/origin/mediatest"
 )
 
 var streamIDCases = []struct {
@@ -131,4 +132,47 @@ func TestTSUnsupportedCodecs(t *testing.T) {
 		t.Errorf("a session was opened: %v", fs.opened)
 	}
 	t.Log(err)
+}
+
+// tsSample is a short MPEG-TS of H.264 (SPS/PPS in band) and AAC, for
+// fuzz seeds.
+func tsSample(t testing.TB) []byte {
+	var buf bytes.Buffer
+	video := &mpegts.Track{Codec: &mpegts.CodecH264{}}
+	audio := &mpegts.Track{Codec: &mpegts.CodecMPEG4Audio{Config: *mediatest.ASC()}}
+	w := &mpegts.Writer{W: &buf, Tracks: []*mpegts.Track{video, audio}}
+	if err := w.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		if err := w.WriteMPEG4Audio(audio, int64(i)*3000, [][]byte{{0x21, 0x10, byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteH264(video, int64(i)*3000, int64(i)*3000, mediatest.AU(i, i%4 == 0, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// FuzzTSIngest: whatever a publisher sends as MPEG-TS ends the publish
+// with an error or goes through, never a panic: the demuxer, the
+// parameter-set search and the tracks built from what it finds.
+func FuzzTSIngest(f *testing.F) {
+	f.Add(tsSample(f))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := &mpegts.Reader{R: &probeLimit{r: bytes.NewReader(data), left: 1 << 20}}
+		if err := r.Initialize(); err != nil {
+			return
+		}
+		ts, err := newTSSession(&fakeStream{}, r, nil)
+		if err != nil {
+			return
+		}
+		for range 10000 {
+			if err := r.Read(); err != nil || ts.err != nil {
+				return
+			}
+		}
+	})
 }
