@@ -53,6 +53,13 @@ const tsStart = 1<<33 - 2*90000
 // far beyond it loses packets to the receiver's latency window.
 func publishTS(t *testing.T, conn srt.Conn, hevc bool, d time.Duration) {
 	t.Helper()
+	publishTSAudio(t, conn, hevc, false, d)
+}
+
+// publishTSAudio is publishTS with Opus (20 ms CELT packets) instead of
+// AAC when opusAudio is set.
+func publishTSAudio(t *testing.T, conn srt.Conn, hevc, opusAudio bool, d time.Duration) {
+	t.Helper()
 	var video *mpegts.Track
 	if hevc {
 		video = &mpegts.Track{Codec: &mpegts.CodecH265{}}
@@ -60,6 +67,11 @@ func publishTS(t *testing.T, conn srt.Conn, hevc bool, d time.Duration) {
 		video = &mpegts.Track{Codec: &mpegts.CodecH264{}}
 	}
 	audio := &mpegts.Track{Codec: &mpegts.CodecMPEG4Audio{Config: *mediatest.ASC()}}
+	frame := int64(1024 * 90000 / 48000)
+	if opusAudio {
+		audio = &mpegts.Track{Codec: &mpegts.CodecOpus{ChannelCount: 2}}
+		frame = 20 * 90
+	}
 	// One SRT packet carries up to 1316 bytes: seven TS packets.
 	bw := bufio.NewWriterSize(conn, 1316)
 	w := &mpegts.Writer{W: bw, Tracks: []*mpegts.Track{video, audio}}
@@ -69,9 +81,14 @@ func publishTS(t *testing.T, conn srt.Conn, hevc bool, d time.Duration) {
 	aframe := 0
 	for i := 0; time.Duration(i)*time.Second/30 < d; i++ {
 		vts := int64(i) * 3000
-		for ats := int64(aframe) * 1024 * 90000 / 48000; ats <= vts; ats = int64(aframe) * 1024 * 90000 / 48000 {
-			au := []byte{0x21, 0x10, byte(aframe)}
-			if err := w.WriteMPEG4Audio(audio, (tsStart+ats)&(1<<33-1), [][]byte{au}); err != nil {
+		for ats := int64(aframe) * frame; ats <= vts; ats = int64(aframe) * frame {
+			var err error
+			if opusAudio {
+				err = w.WriteOpus(audio, (tsStart+ats)&(1<<33-1), [][]byte{{0xf8, 0xff, 0xfe}}) // CELT FB 20 ms
+			} else {
+				err = w.WriteMPEG4Audio(audio, (tsStart+ats)&(1<<33-1), [][]byte{{0x21, 0x10, byte(aframe)}})
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			aframe++
@@ -114,11 +131,12 @@ func TestSRTPublish(t *testing.T) {
 	addr := serveSRT(t, s)
 	tests := []struct {
 		name, streamID, stream, codecs string
-		hevc                           bool
+		hevc, opus                     bool
 	}{
-		{"publish form", "publish:live/cam", "cam", `CODECS="avc1.64001f,mp4a.40.2"`, false},
-		{"access control", "#!::r=live/ac,m=publish", "ac", `CODECS="avc1.64001f,mp4a.40.2"`, false},
-		{"h265", "publish:live/hevc", "hevc", `CODECS="hvc1.1.6.L93.90,mp4a.40.2"`, true},
+		{"publish form", "publish:live/cam", "cam", `CODECS="avc1.64001f,mp4a.40.2"`, false, false},
+		{"access control", "#!::r=live/ac,m=publish", "ac", `CODECS="avc1.64001f,mp4a.40.2"`, false, false},
+		{"h265", "publish:live/hevc", "hevc", `CODECS="hvc1.1.6.L93.90,mp4a.40.2"`, true, false},
+		{"opus", "publish:live/opus", "opus", `CODECS="avc1.64001f,opus"`, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,7 +144,7 @@ func TestSRTPublish(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			publishTS(t, conn, tc.hevc, 7*time.Second)
+			publishTSAudio(t, conn, tc.hevc, tc.opus, 7*time.Second)
 			st := waitSegments(t, s, tc.stream, 2)
 			conn.Close()
 			mv, ok := st.File(live.NameMultivariant)
