@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/url"
 	"reflect"
 	"testing"
@@ -155,13 +156,24 @@ func tsSample(t testing.TB) []byte {
 	return buf.Bytes()
 }
 
+// srtMessages reads like an SRT connection: a message per Read.
+type srtMessages struct{ r io.Reader }
+
+func (m srtMessages) Read(p []byte) (int, error) {
+	if len(p) > 1316 {
+		p = p[:1316]
+	}
+	return m.r.Read(p)
+}
+
 // FuzzTSIngest: whatever a publisher sends as MPEG-TS ends the publish
 // with an error or goes through, never a panic: the demuxer, the
 // parameter-set search and the tracks built from what it finds.
 func FuzzTSIngest(f *testing.F) {
 	f.Add(tsSample(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := &mpegts.Reader{R: &probeLimit{r: bytes.NewReader(data), left: 1 << 20}}
+		// As from SRT: messages of up to 1316 bytes (seven TS packets).
+		r := &mpegts.Reader{R: mpegts.NewBufferedReader(&probeLimit{r: srtMessages{bytes.NewReader(data)}, left: 64 << 10})}
 		if err := r.Initialize(); err != nil {
 			return
 		}
