@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"testing"
+	"time"
 
 	"github.com/edgecache/edgecache/origin"
 )
@@ -25,5 +26,23 @@ func TestBrowserPlayersThroughEdge(t *testing.T) {
 				t.Fatalf("currentTime advanced %.1fs in a 10 s run", res.PlayedSeconds)
 			}
 		})
+	}
+}
+
+// TestDashJSAfterWindowSlid: dash.js joins a stream whose window has slid
+// past the Period start, so its SegmentTimelines begin with the lead-in
+// entry GStreamer needs (origin/live/dash.go leadIn), and plays on through
+// the edge. 20 s with at least 16 s played: a player that fetched the
+// lead-in's number (a retired segment of another time) would stall far
+// longer; a loaded two-core machine costs a second or two.
+func TestDashJSAfterWindowSlid(t *testing.T) {
+	s := startStack(t, origin.Config{}, true)
+	waitSlid(t, s.pk.URL+"/hls/demo/video.m3u8", 120*time.Second)
+	res := play(t, "dash", s.edgeURL+"/dash/demo.mpd", 20, false)
+	if len(res.Fatal) > 0 {
+		t.Fatalf("fatal player errors: %v", res.Fatal)
+	}
+	if res.PlayedSeconds < 16 {
+		t.Fatalf("currentTime advanced %.1fs in a 20 s run", res.PlayedSeconds)
 	}
 }

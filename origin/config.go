@@ -24,6 +24,7 @@ var ErrInvalidConfig = errors.New("invalid config")
 type Config struct {
 	RTMP    RTMPConfig    `yaml:"rtmp"`
 	RTSP    RTSPConfig    `yaml:"rtsp"`
+	SRT     SRTConfig     `yaml:"srt"`
 	HTTP    HTTPConfig    `yaml:"http"`
 	Auth    AuthConfig    `yaml:"auth"`
 	Segment SegmentConfig `yaml:"segment"`
@@ -43,6 +44,8 @@ type (
 	RTMPConfig = ingest.RTMPConfig
 	// RTMPSConfig configures the RTMPS listener.
 	RTMPSConfig = ingest.RTMPSConfig
+	// SRTConfig configures SRT ingest.
+	SRTConfig = ingest.SRTConfig
 	// AuthConfig configures publish authorisation.
 	AuthConfig = ingest.AuthConfig
 	// StreamKey is one statically allowed stream.
@@ -184,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamIdleTimeout < 0 {
 		bad("stream_idle_timeout must not be negative")
+	}
+	if err := c.SRT.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))

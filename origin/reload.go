@@ -21,6 +21,7 @@ func (s *Server) Reload(cfg Config) error {
 	cur.RTMP.Listen, cfg.RTMP.Listen = "", "" // the command's listeners, not the server's
 	cur.HTTP.Listen, cfg.HTTP.Listen = "", ""
 	cur.RTSP.Listen, cfg.RTSP.Listen = "", ""
+	cur.SRT.Listen, cfg.SRT.Listen = "", ""
 	if !reflect.DeepEqual(cur, cfg) {
 		return fmt.Errorf("%w: only auth can change without a restart", ErrInvalidConfig)
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	srt "github.com/datarhei/gosrt"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgecache/edgecache/origin/ingest"
@@ -140,6 +141,22 @@ func (s *Server) ServeRTSP(ctx context.Context, ln net.Listener) error {
 
 // RTSPSources reports the state of every pulled RTSP source.
 func (s *Server) RTSPSources() []ingest.SourceStatus { return s.ingest.RTSPSources() }
+
+// ServeSRT accepts SRT publishers on ln (from ListenSRT) until ctx is
+// done, the listener fails, or the Server is closed. It closes ln before
+// returning, and returns nil on a clean stop.
+func (s *Server) ServeSRT(ctx context.Context, ln SRTListener) error {
+	return s.ingest.ServeSRT(ctx, ln, s.cfg.SRT)
+}
+
+// SRTListener is an SRT listener (github.com/datarhei/gosrt).
+type SRTListener = srt.Listener
+
+// ListenSRT opens the SRT listener on addr (UDP) with the srt section's
+// settings.
+func ListenSRT(addr string, cfg SRTConfig) (SRTListener, error) {
+	return ingest.ListenSRT(addr, cfg)
+}
 
 // StartDemo loops the embedded demo clip as the live stream name,
 // published over RTMP through a loopback listener; ctx or Close stops it.

@@ -5,6 +5,8 @@
 # etcd (the kube-apiserver dry-run check), goaccess (reads the access
 # log), GStreamer with its RTSP client and server (the RTSP ingest tests).
 # Idempotent: installs only what is missing. Needs
+# dashjs, puppeteer-core) and @eyevinn/cat, GStreamer, podman and buildah with runc (the image test),
+# and etcd (the kube-apiserver dry-run check). Idempotent: installs only what is missing. Needs
 # root for apt-get (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,9 @@ gst-inspect-1.0 rtph264pay >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good)
 gst-inspect-1.0 opusenc >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-base)
 gst-inspect-1.0 avenc_aac >/dev/null 2>&1 || need+=(gstreamer1.0-libav)
 /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 || need+=(python3-gi gir1.2-gst-rtsp-server-1.0)
+# GStreamer's playbin/playbin3 with hlsdemux, dashdemux (bad), the
+# adaptivedemux2 elements (good), souphttpsrc and the libav decoders.
+command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2

@@ -1,7 +1,7 @@
-// Command packager is edgecache's origin: RTMP in, HLS and DASH (CMAF)
-// out, served from RAM.
+// Command packager is edgecache's origin: RTMP (and SRT) in, HLS and DASH
+// (CMAF) out, served from RAM.
 //
-//	packager -rtmp-listen :1935 -http-listen :8088 [-rtsp-listen :8554] [-config packager.yaml] [-demo]
+//	packager -rtmp-listen :1935 -http-listen :8088 [-rtsp-listen :8554] [-srt-listen :8890] [-config packager.yaml] [-demo]
 package main
 
 import (
@@ -56,6 +56,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	rtmpListen := fs.String("rtmp-listen", "", "RTMP listen address (overrides rtmp.listen; default :1935)")
 	httpListen := fs.String("http-listen", "", "HTTP listen address (overrides http.listen; default :8088)")
 	rtspListen := fs.String("rtsp-listen", "", "RTSP listen address for publishers, rtsp://HOST:PORT/live/NAME (overrides rtsp.listen; default: no RTSP server)")
+	srtListen := fs.String("srt-listen", "", "SRT (UDP) listen address for publish:live/NAME stream ids (overrides srt.listen; default: no SRT)")
 	fs.StringVar(&o.configPath, "config", "", "YAML config file (see origin.Config and packager.example.yaml)")
 	fs.BoolVar(&o.demo, "demo", false, "loop the built-in demo clip as a live stream")
 	fs.StringVar(&o.demoName, "demo-name", "demo", "stream name of the demo")
@@ -92,6 +93,9 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	}
 	if *rtspListen != "" {
 		cfg.RTSP.Listen = *rtspListen
+	}
+	if *srtListen != "" {
+		cfg.SRT.Listen = *srtListen
 	}
 	if *verbose {
 		o.logLevel = "debug"
@@ -159,6 +163,13 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		defer rtspLn.Close()
 		log.Info("rtsp listening", "addr", rtspLn.Addr().String(), "udp_ports", cfg.RTSP.UDPPorts)
 	}
+	var srtLn origin.SRTListener
+	if cfg.SRT.Listen != "" {
+		if srtLn, err = origin.ListenSRT(cfg.SRT.Listen, cfg.SRT); err != nil {
+			return err
+		}
+		defer srtLn.Close()
+	}
 
 	var ready atomic.Bool
 	hs := &http.Server{Handler: readiness(&ready, srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
@@ -177,6 +188,10 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	}
 	if rtspLn != nil {
 		wg.Go(func() { errc <- srv.ServeRTSP(serveCtx, rtspLn) })
+	}
+	if srtLn != nil {
+		wg.Go(func() { errc <- srv.ServeSRT(serveCtx, srtLn) })
+		log.Info("srt listening", "srt", srtLn.Addr().String())
 	}
 	wg.Go(func() {
 		if err := hs.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {

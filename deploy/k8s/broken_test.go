@@ -26,6 +26,12 @@ type brokenCopy struct {
 
 var brokenCopies = []brokenCopy{
 	{
+		name: "srt port declared as tcp", overlay: "production",
+		kind: "StatefulSet", obj: "packager",
+		edit:      set("spec.template.spec.containers.0.ports.2.protocol", "TCP"),
+		wantCheck: `-srt-listen ":8890" has no UDP container port named srt`,
+	},
+	{
 		name: "deployment selector does not match template labels", overlay: "dev",
 		kind: "Deployment", obj: "edgecache",
 		edit:       set("spec.template.metadata.labels.app\\.kubernetes\\.io/component", "edge-typo"),

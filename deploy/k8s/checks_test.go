@@ -346,6 +346,18 @@ func (c *checker) checkPackager(w workload, ct corev1.Container) {
 		}
 	}
 	c.checkDrain(at, w, ct, d["shutdown-grace"], d["shutdown-timeout"])
+	// SRT is UDP: a port declared (or a Service forwarding) as TCP would
+	// never reach the listener.
+	if v, ok := flagValue(ct, "srt-listen"); ok {
+		_, p, err := net.SplitHostPort(v)
+		n, _ := strconv.Atoi(p)
+		declared := slices.ContainsFunc(ct.Ports, func(cp corev1.ContainerPort) bool {
+			return cp.Name == "srt" && cp.ContainerPort == int32(n) && cp.Protocol == corev1.ProtocolUDP
+		})
+		if err != nil || !declared {
+			c.errs = append(c.errs, fmt.Errorf("%s: -srt-listen %q has no UDP container port named srt", at, v))
+		}
+	}
 	c.checkPackagerConfig(at, w, ct)
 }
 

@@ -39,6 +39,7 @@ type dashRepresentation struct {
 	mediaURI    string // template containing $Number$
 	startNumber uint64
 	pto         uint64 // presentationTimeOffset: media time at period start
+	leadIn      bool   // the period's first segments have left the window
 	segments    []dashSegment
 }
 
@@ -126,7 +127,11 @@ func addRepresentation(period *mpd.Period, asID string, r dashRepresentation) er
 		return err
 	}
 	as.ContentType = strptr(r.kind.String())
-	startNumber := int64(r.startNumber)
+	segs, first := r.segments, r.startNumber
+	if r.leadIn {
+		segs, first = leadIn(segs, r.pto, first)
+	}
+	startNumber := int64(first)
 	timescale := int64(r.timescale)
 	st := &mpd.SegmentTemplate{
 		AdaptationSet:   as,
@@ -134,7 +139,7 @@ func addRepresentation(period *mpd.Period, asID string, r dashRepresentation) er
 		Media:           strptr(r.mediaURI),
 		StartNumber:     &startNumber,
 		Timescale:       &timescale,
-		SegmentTimeline: timeline(r.segments),
+		SegmentTimeline: timeline(segs),
 	}
 	if r.pto > 0 {
 		pto := r.pto
@@ -157,6 +162,33 @@ func addRepresentation(period *mpd.Period, asID string, r dashRepresentation) er
 		_, err = rep.AddNewAudioChannelConfiguration(mpd.AUDIO_CHANNEL_CONFIGURATION_MPEG_DASH, strconv.Itoa(r.channels))
 	}
 	return err
+}
+
+// leadIn makes a period's SegmentTimeline start at the period start: once
+// the window has slid into the period, the segments that left it are
+// folded into one leading entry, numbered startNumber-1, that runs from
+// presentationTimeOffset to the first listed segment.
+//
+// GStreamer's dashdemux and dashdemux2 (1.22 to at least 1.26,
+// gst_mpd_client_stream_seek in gstmpdclient.c) compute the repeat index
+// of a seek as (ts - S.start + first S.start) / S.d: with a timeline that
+// does not start at the period start, the live-edge seek and the re-seek
+// after every MPD update land that far past the live edge, and playback
+// stalls at 0% buffering. The leading entry ends where the window begins,
+// so it lies outside timeShiftBufferDepth and no client requests it
+// (ISO/IEC 23009-1 5.3.9.5.3: a segment is available only within the time
+// shift buffer); dash.js and GStreamer both only place it on the timeline.
+// Only a period whose own first segment has left the window gets one:
+// the number before a fresh period's first is the last of the period
+// before, and a track that starts a little after the period start (audio
+// often does) must not borrow it.
+func leadIn(segs []dashSegment, pto, startNumber uint64) ([]dashSegment, uint64) {
+	if len(segs) == 0 || segs[0].start <= pto || startNumber == 0 {
+		return segs, startNumber
+	}
+	out := make([]dashSegment, 0, len(segs)+1)
+	out = append(out, dashSegment{start: pto, dur: segs[0].start - pto})
+	return append(out, segs...), startNumber - 1
 }
 
 // timeline run-length encodes segments: an S carries @t only where the

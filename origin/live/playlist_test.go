@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,11 +55,11 @@ func goldenCases() []struct {
 					{id: "p3", start: 80 * time.Second, reps: []dashRepresentation{
 						{kind: media.KindVideo, id: "video", codecs: "avc1.64001f", bandwidth: 3000000, timescale: 90000,
 							width: 1280, height: 720, frameRate: 30, initURI: "live/tok/video/init-3.mp4",
-							mediaURI: "live/tok/video/$Number$.m4s", startNumber: 41, pto: 7200000,
+							mediaURI: "live/tok/video/$Number$.m4s", startNumber: 41, pto: 7200000, leadIn: true,
 							segments: []dashSegment{{7380000, 180000}, {7560000, 180000}, {7740000, 135000}}},
 						{kind: media.KindAudio, id: "audio", codecs: "mp4a.40.2", bandwidth: 130000, timescale: 48000,
 							sampleRate: 48000, channels: 2, initURI: "live/tok/audio/init-3.mp4",
-							mediaURI: "live/tok/audio/$Number$.m4s", startNumber: 41, pto: 3840000,
+							mediaURI: "live/tok/audio/$Number$.m4s", startNumber: 41, pto: 3840000, leadIn: true,
 							segments: []dashSegment{{3936000, 96256}, {4032256, 95232}, {4127488, 72704}}},
 					}},
 					{id: "p4", start: 90250 * time.Millisecond, reps: []dashRepresentation{
@@ -240,6 +241,32 @@ func TestTimelineRunLength(t *testing.T) {
 			}
 			if got := strings.Join(parts, "|"); got != tc.want {
 				t.Errorf("timeline %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLeadIn: a period whose window has slid gets a timeline that starts
+// at the period start again, one number earlier (GStreamer's dashdemux
+// seeks past the live edge otherwise; see leadIn).
+func TestLeadIn(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        []dashSegment
+		pto, num  uint64
+		want      []dashSegment
+		wantFirst uint64
+	}{
+		{"slid", []dashSegment{{400, 100}, {500, 100}}, 100, 7, []dashSegment{{100, 300}, {400, 100}, {500, 100}}, 6},
+		{"at period start", []dashSegment{{100, 100}}, 100, 7, []dashSegment{{100, 100}}, 7},
+		{"number zero", []dashSegment{{400, 100}}, 100, 0, []dashSegment{{400, 100}}, 0},
+		{"empty", nil, 100, 7, nil, 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, first := leadIn(tc.in, tc.pto, tc.num)
+			if first != tc.wantFirst || !slices.Equal(got, tc.want) {
+				t.Errorf("leadIn = %v first %d, want %v first %d", got, first, tc.want, tc.wantFirst)
 			}
 		})
 	}

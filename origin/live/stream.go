@@ -49,6 +49,9 @@ type epoch struct {
 	mediaStart float64 // seconds of continuous media time (S)
 	tracks     [2]*media.Track
 	initName   [2]string
+	// slid marks a kind whose first segment of this session has left the
+	// window: its MPD timeline then needs a lead-in (see leadIn).
+	slid [2]bool
 }
 
 // rendition is a track kind's persistent output across publish sessions:
@@ -348,6 +351,7 @@ func (st *Stream) publish(c media.Segment) {
 		if old.disc {
 			r.discSeq++
 		}
+		old.epoch.slid[r.kind] = true
 		r.retired = append(r.retired, retiredSeg{seg: old, expires: now.Add(st.cfg.Segment.Retain)})
 	}
 	st.renderLocked(puts, now)
@@ -533,6 +537,7 @@ func (st *Stream) manifestLocked(now time.Time) *dashManifest {
 				initURI:    st.name + "/" + e.initName[k],
 				mediaURI:   st.name + "/" + st.token + "/" + media.Kind(k).String() + "/$Number$.m4s",
 				pto:        uint64(math.Round(e.mediaStart * float64(t.Timescale()))),
+				leadIn:     e.slid[k],
 			}
 			for _, s := range r.segs {
 				if s.epoch != e {
