@@ -46,7 +46,7 @@ Play it:
 
 Publish your own: ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f flv rtmp://$ORIGIN_RTMP/live/mystream
 Watch the cache: curl -sI http://$EDGE_ADDR/hls/demo.m3u8 | grep -i cache-status
-Purge a stream:  curl -X POST -H "Authorization: Bearer $EDGECACHE_PURGE_TOKEN" 'http://$ADMIN_ADDR/purge?prefix=/hls/demo/'
+Purge a stream:  curl -X POST -H "Authorization: Bearer $EDGECACHE_PURGE_TOKEN" 'http://$ADMIN_ADDR/purge?prefix=/hls/demo'
 The edge's access log (nginx combined + cache status and timings) follows on stdout.
 
 Ctrl-C stops both.
