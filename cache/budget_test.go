@@ -209,9 +209,18 @@ func TestDemotedFillIsNotJoinable(t *testing.T) {
 	hold := make(chan struct{})
 	var calls atomic.Int32
 	inner := chunkedFetch(want, step, h, 512<<10, hold, nil)
-	fetch := func(ctx context.Context, w *FillWriter) error { calls.Add(1); return inner(ctx, w) }
+	// The fill sends nothing until the second request has joined: on a
+	// busy machine it could otherwise pass the budget, and be demoted,
+	// before the second request arrives.
+	joined := make(chan struct{})
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		calls.Add(1)
+		<-joined
+		return inner(ctx, w)
+	}
 	a, _, _ := c.Fill(context.Background(), "k", nil, fetch)
 	b, started, _ := c.Fill(context.Background(), "k", nil, fetch)
+	close(joined)
 	if started {
 		t.Fatal("second request did not join")
 	}
