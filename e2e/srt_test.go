@@ -53,7 +53,7 @@ func ffmpegSRT(t *testing.T, ffmpeg, addr, stream string) (stop func()) {
 }
 
 // probeCodecs is the sorted, deduplicated codec names ffprobe finds at url.
-func probeCodecs(t *testing.T, ffprobe, url string) string {
+func srtProbeCodecs(t *testing.T, ffprobe, url string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -100,7 +100,7 @@ func TestFFmpegSRTPublishThroughEdge(t *testing.T) {
 		{"edge DASH", s.edgeURL + "/dash/srtcam.mpd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := probeCodecs(t, ffprobe, tc.url); got != "aac,h264" {
+			if got := srtProbeCodecs(t, ffprobe, tc.url); got != "aac,h264" {
 				t.Fatalf("ffprobe found %q, want aac and h264", got)
 			}
 		})
@@ -120,7 +120,7 @@ func TestFFmpegSRTPublishThroughEdge(t *testing.T) {
 	stop = ffmpegSRT(t, ffmpeg, addr, "srtcam")
 	defer stop()
 	waitPlaylist(t, s.edgeURL+"/hls/srtcam/video.m3u8", "#EXT-X-DISCONTINUITY", 30*time.Second)
-	if got := probeCodecs(t, ffprobe, s.edgeURL+"/hls/srtcam.m3u8"); got != "aac,h264" {
+	if got := srtProbeCodecs(t, ffprobe, s.edgeURL+"/hls/srtcam.m3u8"); got != "aac,h264" {
 		t.Fatalf("after the republish ffprobe found %q through the edge, want aac and h264", got)
 	}
 	resp, err := http.Get(s.edgeURL + "/dash/srtcam.mpd")
