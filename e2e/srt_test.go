@@ -52,7 +52,7 @@ func ffmpegSRT(t *testing.T, ffmpeg, addr, stream string) (stop func()) {
 	return func() { cancel(); _ = cmd.Wait() }
 }
 
-// probeCodecs is the sorted, deduplicated codec names ffprobe finds at url.
+// srtProbeCodecs is the sorted, deduplicated codec names ffprobe finds at url.
 func srtProbeCodecs(t *testing.T, ffprobe, url string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
