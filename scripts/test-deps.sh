@@ -47,7 +47,11 @@ fi
 # @eyevinn/cat, the independent CTA-5007 implementation the token interop
 # tests run (e2e/cat_interop_test.go), at the version its lock pins.
 if [ ! -d e2e/cat/node_modules/@eyevinn/cat ] || [ e2e/cat/package-lock.json -nt e2e/cat/node_modules ]; then
-  (cd e2e/cat && npm ci --no-audit --no-fund --loglevel=error)
+  # npm install, not npm ci: the lock names cbor-extract's optional
+  # per-platform builds, which the registry here does not serve; npm ci
+  # refuses a lock it cannot fully honour, npm install skips the optional
+  # ones (cbor-x then runs in plain JS) and still installs what it pins.
+  (cd e2e/cat && npm install --no-audit --no-fund --loglevel=error)
 fi
 # The players, at the versions package-lock.json pins.
 if [ ! -d e2e/browser/node_modules/puppeteer-core ] || [ e2e/browser/package-lock.json -nt e2e/browser/node_modules ]; then
