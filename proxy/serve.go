@@ -261,7 +261,7 @@ func (p *Proxy) headFailed(w http.ResponseWriter, r *http.Request, rp http.Handl
 func (p *Proxy) setHead(w http.ResponseWriter, hd *cache.Head, age time.Duration, st cacheStatus) http.Header {
 	h := w.Header()
 	hd.Header.CopyTo(h)
-	h["Age"] = []string{ageValue(age)}
+	h["Age"] = p.memo.ageHeader(int64(age / time.Second))
 	h["X-Cache-Status"] = p.statusHeader[st]
 	if x := exchangeOf(w); x != nil {
 		fwd := st == statusMiss || st == statusExpired
