@@ -238,33 +238,18 @@ func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 // heap (a burst of fills on top of a full cache) it would run without end
 // and stall every request. So the limit follows the in-flight count,
 // which the in-flight budget bounds. GOMEMLIMIT in the environment wins.
-// Under the limit, GOGC follows the live heap (gcPercent) so a small one
-// is not collected after every few MiB of garbage; GOGC in the
-// environment wins. It runs until ctx ends.
+// It runs until ctx ends.
 func memoryLimit(ctx context.Context, log *slog.Logger, c proxy.CacheConfig, inflight func() int64) {
-	ownLimit, ownGOGC := os.Getenv("GOMEMLIMIT") == "", os.Getenv("GOGC") == ""
-	if !ownLimit && !ownGOGC {
+	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	floor, heap, pct := gcFloor(int64(c.MaxBytes)), newLiveHeap(), 100
 	set := func() int64 {
-		var limit int64
-		if ownLimit {
-			live := int64(c.MaxBytes) + inflight()
-			limit = live + live/20 + 32<<20
-			debug.SetMemoryLimit(limit)
-		}
-		if ownGOGC {
-			// Only on a change of more than an eighth: each call
-			// recommits the collector's pacing.
-			if p := gcPercent(heap.read(), floor); p > pct+pct/8 || p < pct-pct/8 {
-				pct = p
-				debug.SetGCPercent(p)
-			}
-		}
+		live := int64(c.MaxBytes) + inflight()
+		limit := live + live/20 + 32<<20
+		debug.SetMemoryLimit(limit)
 		return limit
 	}
-	log.Debug("memory limit set", "bytes", set(), "gogc", pct)
+	log.Debug("memory limit set", "bytes", set())
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
