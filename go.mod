@@ -18,7 +18,6 @@ require (
 	github.com/veraison/go-cose v1.3.0
 	github.com/zencoder/go-dash/v3 v3.0.3
 	go.yaml.in/yaml/v3 v3.0.5
-	golang.org/x/sys v0.35.0
 )
 
 require (
@@ -45,5 +44,6 @@ require (
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/crypto v0.41.0 // indirect
 	golang.org/x/net v0.43.0 // indirect
+	golang.org/x/sys v0.35.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 )

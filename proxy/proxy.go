@@ -54,8 +54,6 @@ type Proxy struct {
 	statusHeader [numStatus][]string
 	// memo keeps the Age and Cache-Status values hits repeat.
 	memo headMemo
-	// mem holds memfd copies of hot large bodies, for sendfile.
-	mem *memBodies
 	// accessLog, when set, gets every response's record (WithAccessLog).
 	accessLog func(accesslog.Record)
 	// authDeps is where token checkers read keys and secrets (WithAuthDeps).
@@ -116,9 +114,6 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 		return nil, err
 	}
 	p.cache = c
-	// Copies of hot large bodies for sendfile: an eighth of the cache
-	// budget at most, outside the Go heap.
-	p.mem = newMemBodies(int64(cfg.Cache.MaxBytes) / 8)
 	m, err := metrics.New(reg, c.Stats, CacheStatuses(), ClassNames())
 	if err != nil {
 		c.Close()

@@ -314,9 +314,9 @@ func (p *Proxy) serveEntryAt(w http.ResponseWriter, r *http.Request, e *cache.En
 		p.record(w, e.Key(), class, st, 0)
 		return
 	}
-	body, from := e.Body(), e
+	body := e.Body()
 	if mi, ok := hd.Extra.(*manifestInfo); ok && mi.gz.Len() > 0 && acceptsGzip(r.Header) {
-		body, from = mi.gz, nil
+		body = mi.gz
 		h["Content-Encoding"] = p.gzipHeader
 		h["Content-Length"] = mi.gzLength
 		if mi.gzETag != nil {
@@ -326,7 +326,7 @@ func (p *Proxy) serveEntryAt(w http.ResponseWriter, r *http.Request, e *cache.En
 	w.WriteHeader(hd.Status)
 	var n int64
 	if r.Method != http.MethodHead {
-		n = p.writeBody(w, r, body, from)
+		n = p.writeBody(w, r, body)
 	}
 	p.record(w, e.Key(), class, st, n)
 }
@@ -349,11 +349,8 @@ func (p *Proxy) record(w http.ResponseWriter, key string, class manifest.Class, 
 // writeBody writes a complete body in one write: the kernel takes it in as
 // large pieces as the socket allows. A large body gets a write deadline
 // scaled to its size first, so a client that stops reading cannot hold the
-// response forever, and goes out corked behind its head (corkWhile). A
-// hot large body of entry e (nil: b is not e's body) goes out with
-// sendfile from its memfd copy (memBodies) when the client is on a plain
-// TCP connection.
-func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b cache.ByteView, e *cache.Entry) int64 {
+// response forever, and goes out corked behind its head (corkWhile).
+func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b cache.ByteView) int64 {
 	if b.Len() <= largeBody {
 		n, _ := b.WriteTo(w)
 		return n
@@ -362,19 +359,8 @@ func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b cache.ByteVi
 	// The idle timeout, plus the body at no less than 1 MB/s.
 	rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(b.Len())*time.Microsecond))
 	defer rc.SetWriteDeadline(time.Time{})
-	conn := clientConn(r.Context())
 	var n int64
-	if rf, ok := w.(io.ReaderFrom); ok && conn != nil && e != nil {
-		if f := p.mem.open(e, b); f != nil {
-			// net/http's ReadFrom writes the head and the first 512
-			// bytes, then hands the *os.File to the connection's
-			// ReadFrom: sendfile(2) until EOF.
-			corkWhile(conn, func() { n, _ = rf.ReadFrom(f) })
-			f.Close()
-			return n
-		}
-	}
-	corkWhile(conn, func() { n, _ = b.WriteTo(w) })
+	corkWhile(clientConn(r.Context()), func() { n, _ = b.WriteTo(w) })
 	return n
 }
 
