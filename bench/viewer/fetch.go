@@ -56,8 +56,10 @@ const (
 
 // fetcher does one viewer's requests and records what they cost.
 type fetcher struct {
-	client  *http.Client
-	rec     *recorder // nil: record nothing (the origin poller)
+	client *http.Client
+	rec    *recorder // nil: record nothing (the origin poller)
+	// bufs are the run's body buffers (discardBufs); nil: io.Discard's.
+	bufs    *sync.Pool
 	timeout time.Duration
 }
 
@@ -137,7 +139,7 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (
 			err = errBodyTooLarge
 		}
 	} else {
-		r.size, err = discard(resp.Body)
+		r.size, err = discard(resp.Body, f.bufs)
 	}
 	if f.rec != nil {
 		f.rec.bytes.Add(r.size)
@@ -159,16 +161,23 @@ func (f *fetcher) fail(ctx context.Context, class Class, ec errClass, err error)
 	return err
 }
 
-// discardBufs are the buffers bodies are read into and dropped: 4x
-// io.Discard's 8 KiB, so a 1-5 MB segment takes a quarter of the reads.
-// The simulator shares the cores with the edge: its cost per viewer
-// bounds how many viewers it can show.
-var discardBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+// discardBufs hands out the buffers bodies are read into and dropped:
+// 4x io.Discard's 8 KiB, so a 1-5 MB segment takes a quarter of the
+// reads. The simulator shares the cores with the edge: its cost per
+// viewer bounds how many viewers it can show. One per run, shared by its
+// viewers.
+func discardBufs() *sync.Pool {
+	return &sync.Pool{New: func() any { return new([32 << 10]byte) }}
+}
 
-// discard reads r to its end and returns how many bytes it read.
-func discard(r io.Reader) (int64, error) {
-	b := discardBufs.Get().(*[32 << 10]byte)
-	defer discardBufs.Put(b)
+// discard reads r to its end into buffers from bufs (nil: io.Discard's)
+// and returns how many bytes it read.
+func discard(r io.Reader, bufs *sync.Pool) (int64, error) {
+	if bufs == nil {
+		return io.Copy(io.Discard, r)
+	}
+	b := bufs.Get().(*[32 << 10]byte)
+	defer bufs.Put(b)
 	var n int64
 	for {
 		m, err := r.Read(b[:])

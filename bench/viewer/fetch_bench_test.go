@@ -34,7 +34,7 @@ func BenchmarkFetch(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			tr := &http.Transport{}
 			defer tr.CloseIdleConnections()
-			f := &fetcher{client: &http.Client{Transport: tr}, rec: newRecorder(1), timeout: 10 * time.Second}
+			f := &fetcher{client: &http.Client{Transport: tr}, rec: newRecorder(1), timeout: 10 * time.Second, bufs: discardBufs()}
 			u, _ := url.Parse(srv.URL + bc.path)
 			b.ReportAllocs()
 			b.SetBytes(int64(bc.size))

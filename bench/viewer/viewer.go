@@ -172,6 +172,7 @@ type runState struct {
 	log    *slog.Logger
 	hlsP   *parseCache[*manifest.HLSState]
 	dashP  *parseCache[*dashDoc]
+	bufs   *sync.Pool // body buffers every viewer reads into (discardBufs)
 }
 
 // parseHLS parses a playlist, once for all viewers that load the same
@@ -215,6 +216,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		log:    log,
 		hlsP:   newParseCache[*manifest.HLSState](),
 		dashP:  newParseCache[*dashDoc](),
+		bufs:   discardBufs(),
 	}
 	checks := []string{cfg.URL, cfg.OriginURL}
 	for _, h := range cfg.Hosts {
@@ -396,7 +398,7 @@ func (v *viewer) play(ctx context.Context) {
 	if hs := v.rs.cfg.Hosts; len(hs) > 0 {
 		rt = &hostFailover{base: tr, hosts: hs, cur: v.id % len(hs), moved: func() { rec.failovers.Add(1) }}
 	}
-	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout}
+	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout, bufs: v.rs.bufs}
 
 	joined := time.Now()
 	var err error
