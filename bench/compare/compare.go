@@ -148,7 +148,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// Every edge held 5000 viewers in the 2026-11-24 full run, the old
 	// simulator's cap: the ladder goes on until an edge breaks (or the
 	// open-file limit: one connection per viewer).
-	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{3200, 6400, 10000, 16000}, 20*time.Second, 100
+	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{3200, 4000, 5000, 6400, 8000, 12000, 16000}, 20*time.Second, 100
 	mixFor := 8 * time.Second
 	if opt.Quick {
 		rounds, wrkFor, ladder, viewFor, rssObjects = 1, 3*time.Second, []int{50}, 10*time.Second, 30
@@ -233,7 +233,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	// After the first rung (the one the origin-load table shows), the
 	// LL-HLS ladder climbs in shorter turns until a rung is not clean.
-	llLadder, llStepFor := withinFileLimit([]int{1000, 3000, 6000}), 15*time.Second
+	llLadder, llStepFor := withinFileLimit([]int{1000, 2000, 3000, 6000}), 15*time.Second
 	if opt.Quick {
 		llLadder = nil
 	}
