@@ -41,9 +41,13 @@ type Report struct {
 	HotPlaylist map[string][]WrkResult `json:"hot_playlist"`
 	// Floor is the plain net/http baseline of the hot loads, by load
 	// ("segment", "playlist"), run in the same rounds as the edges.
-	Floor      map[string][]WrkResult    `json:"floor,omitempty"`
-	Herd4MB    map[string][]HerdResult   `json:"herd_4mb"`
-	Herd20MB   map[string][]HerdResult   `json:"herd_20mb"`
+	Floor    map[string][]WrkResult  `json:"floor,omitempty"`
+	Herd4MB  map[string][]HerdResult `json:"herd_4mb"`
+	Herd20MB map[string][]HerdResult `json:"herd_20mb"`
+	// HerdFloor is the no-cache floor of the herd: the same 200 fresh
+	// clients fetching a 4 KiB object straight from the origin, once per
+	// round. What an edge adds to the first byte is measured over it.
+	HerdFloor  []HerdResult              `json:"herd_floor,omitempty"`
 	Expiry     map[string][]ExpiryResult `json:"expiry"`
 	RSS        map[string]RSSResult      `json:"rss"`
 	Viewers    map[string][]ViewerStep   `json:"viewers"`
@@ -186,6 +190,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rep.Floor["segment"] = append(rep.Floor["segment"], seg)
 			rep.Floor["playlist"] = append(rep.Floor["playlist"], pl)
 		}
+		fl, err := runHerd(ctx, o, &server{Name: "origin", URL: o.URL}, 200, 4<<10, 0, fmt.Sprintf("herdfloor-%d", r))
+		note("herd floor", err)
+		rep.HerdFloor = append(rep.HerdFloor, fl)
 		for _, s := range order {
 			h, err := runHerd(ctx, o, s, 200, 4<<20, 4<<20, fmt.Sprintf("herd4-%s-%d", s.Name, r))
 			note(s.Name+" herd 4MB", err)

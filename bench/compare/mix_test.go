@@ -67,3 +67,17 @@ func TestMarkdownMix(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownHerdFloor(t *testing.T) {
+	h := func(p99 float64) []HerdResult { return []HerdResult{{TTFBp99Ms: p99}} }
+	r := &Report{
+		Servers:   []string{"nginx", "varnish", "edgecache"},
+		Herd4MB:   map[string][]HerdResult{"nginx": h(200), "varnish": h(80), "edgecache": h(48)},
+		HerdFloor: h(30),
+	}
+	md := r.Markdown("test")
+	want := "| TTFB p99 over the no-cache floor (30 ms) ms | +170 | +50 | +18 |"
+	if !strings.Contains(md, want) {
+		t.Errorf("no %q in\n%s", want, md)
+	}
+}
