@@ -58,7 +58,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 # bench-compare runs edgecache against nginx and Varnish on this machine and
-# writes a report to bench/results/ (full: under 20 minutes).
+# writes a report to bench/results/ (full: under 25 minutes).
 bench-compare:
 	bench/compare.sh
 

@@ -2,7 +2,7 @@
 # make bench-compare: edgecache against nginx (proxy_cache, lock off and on)
 # and Varnish, in one run on this machine. Installs what it needs (root),
 # builds the binaries, and writes bench/results/compare-DATE-MODE.{md,json}.
-#   bench/compare.sh          the full run (under 20 minutes)
+#   bench/compare.sh          the full run (under 25 minutes)
 #   bench/compare.sh -quick   the quick one (under 3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -167,7 +167,12 @@ func (x *exchange) finishHead(h http.Header, code int) {
 			rt.cors.apply(h, x.r.Header.Get("Origin"))
 		}
 	}
-	x.csBuf[0] = x.cacheStatusField(code)
+	if x.cacheStatus == "HIT" && !x.collapsed && x.hasTTL && !x.stored {
+		// The common case, the same string per ttl: made once.
+		x.csBuf[0] = x.p.memo.hitStatus(int64(x.ttl/time.Second), func() string { return x.cacheStatusField(code) })
+	} else {
+		x.csBuf[0] = x.cacheStatusField(code)
+	}
 	h["Cache-Status"] = x.csBuf[:]
 }
 

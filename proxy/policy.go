@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -270,9 +269,4 @@ func (p *policy) refreshedHead(old cache.Head, h304 http.Header, reqTime, respTi
 	nh.Extra = old.Extra
 	dropOwnFields(merged)
 	return nh
-}
-
-// ageValue formats an Age header value (RFC 9111 5.1: whole seconds).
-func ageValue(d time.Duration) string {
-	return strconv.FormatInt(int64(d/time.Second), 10)
 }

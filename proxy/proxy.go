@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,6 @@ import (
 	"github.com/edgecache/edgecache/cache"
 	"github.com/edgecache/edgecache/cmcd"
 	"github.com/edgecache/edgecache/metrics"
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -52,6 +52,8 @@ type Proxy struct {
 	// statusHeader holds one immutable []string per cache status, so the
 	// hit path sets X-Cache-Status without allocating.
 	statusHeader [numStatus][]string
+	// memo keeps the Age and Cache-Status values hits repeat.
+	memo headMemo
 	// accessLog, when set, gets every response's record (WithAccessLog).
 	accessLog func(accesslog.Record)
 	// authDeps is where token checkers read keys and secrets (WithAuthDeps).
@@ -141,16 +143,21 @@ type view struct {
 	cfg     Config
 	policy  *policy
 	routes  []*route
-	router  chi.Router
 	trusted trustedSet
+	// handlers are the routes' handlers, longest prefix first: the first
+	// whose prefix the path has is the route (routeFor's rule).
+	handlers []routeEntry
+}
+
+// routeEntry is a route's prefix and its handler.
+type routeEntry struct {
+	prefix string
+	h      http.Handler
 }
 
 func (p *Proxy) newView(cfg Config) (*view, error) {
 	v := &view{cfg: cfg, policy: newPolicy(&cfg)}
 	v.trusted, _ = parseTrusted(cfg.TrustedProxies) // checked by Validate
-	r := chi.NewRouter()
-	r.NotFound(p.notFound)
-	handlers := map[*route]http.Handler{}
 	for i := range cfg.Routes {
 		rt, err := p.newRouteOf(cfg.Routes[i])
 		if err != nil {
@@ -166,21 +173,28 @@ func (p *Proxy) newView(cfg Config) (*view, error) {
 			rt.checker = chk
 		}
 		v.routes = append(v.routes, rt)
-		handlers[rt] = p.routeHandler(rt)
-		r.Handle(rt.Prefix+"*", handlers[rt])
+		v.handlers = append(v.handlers, routeEntry{prefix: rt.Prefix, h: p.routeHandler(rt)})
 	}
-	// chi routes the methods it knows; any other (WebDAV, PURGE, an
-	// origin's own) reaches its route too and passes through to the origin
-	// (RFC 9110 9.1: an intermediary forwards methods it does not know).
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		if rt := routeFor(v.routes, r.URL.EscapedPath()); rt != nil {
-			handlers[rt].ServeHTTP(w, r)
+	// Prefixes are unique (Validate): longest first makes the first match
+	// the longest.
+	slices.SortStableFunc(v.handlers, func(a, b routeEntry) int { return len(b.prefix) - len(a.prefix) })
+	return v, nil
+}
+
+// route hands r to the handler of its route, by the longest prefix of its
+// escaped, normalised path (the door made it so), whatever the method:
+// an intermediary forwards methods it does not know (RFC 9110 9.1). A
+// plain prefix table rather than a router: a router's per-request
+// context and path values cost four allocations a hit does not need.
+func (v *view) route(p *Proxy, w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	for i := range v.handlers {
+		if strings.HasPrefix(path, v.handlers[i].prefix) {
+			v.handlers[i].h.ServeHTTP(w, r)
 			return
 		}
-		p.notFound(w, r)
-	})
-	v.router = r
-	return v, nil
+	}
+	p.notFound(w, r)
 }
 
 // newRouteOf builds a validated Route, with its origin set when it has
@@ -254,7 +268,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.door(x, r) {
 		return
 	}
-	p.view().router.ServeHTTP(x, r)
+	p.view().route(p, x, r)
 }
 
 // Cache exposes the cache, for tests and the admin side.
@@ -377,7 +391,9 @@ func (p *Proxy) readCMCD(w http.ResponseWriter, r *http.Request, rawQuery string
 var cmcdHeaders = [...]string{"Cmcd-Request", "Cmcd-Object", "Cmcd-Status", "Cmcd-Session"}
 
 func (p *Proxy) routeHandler(rt *route) http.Handler {
-	rp := passThrough{p: p, rt: rt, rp: p.reverseProxy(rt)}
+	// A pointer: boxing the struct into http.Handler would allocate on
+	// every request.
+	rp := &passThrough{p: p, rt: rt, rp: p.reverseProxy(rt)}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if x := exchangeOf(w); x != nil {
 			x.rt = rt

@@ -3,7 +3,8 @@
 # ffprobe, Debian's Chromium, VLC, Node's pinned player packages (hls.js,
 # dashjs, puppeteer-core) and @eyevinn/cat, podman and buildah with runc (the image test),
 # etcd (the kube-apiserver dry-run check), goaccess (reads the access
-# log), GStreamer with its RTSP client and server (the RTSP ingest tests).
+# log), GStreamer with its RTSP client and server (the RTSP ingest tests),
+# wrk (bench/compare's mix test).
 # Idempotent: installs only what is missing. Needs
 # dashjs, puppeteer-core) and @eyevinn/cat, GStreamer, podman and buildah with runc (the image test),
 # and etcd (the kube-apiserver dry-run check). Idempotent: installs only what is missing. Needs
@@ -23,6 +24,7 @@ command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v goaccess >/dev/null 2>&1 || need+=(goaccess)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 # RTSP (e2e/rtsp_test.go): GStreamer's rtspclientsink pushing, and
 # gst-rtsp-server (through python3-gi) as a camera, with their encoders.
 command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools)

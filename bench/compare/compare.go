@@ -41,16 +41,26 @@ type Report struct {
 	HotPlaylist map[string][]WrkResult `json:"hot_playlist"`
 	// Floor is the plain net/http baseline of the hot loads, by load
 	// ("segment", "playlist"), run in the same rounds as the edges.
-	Floor      map[string][]WrkResult    `json:"floor,omitempty"`
-	Herd4MB    map[string][]HerdResult   `json:"herd_4mb"`
-	Herd20MB   map[string][]HerdResult   `json:"herd_20mb"`
+	Floor    map[string][]WrkResult  `json:"floor,omitempty"`
+	Herd4MB  map[string][]HerdResult `json:"herd_4mb"`
+	Herd20MB map[string][]HerdResult `json:"herd_20mb"`
+	// HerdFloor is the no-cache floor of the herd: the same 200 fresh
+	// clients fetching a 4 KiB object straight from the origin, once per
+	// round. What an edge adds to the first byte is measured over it.
+	HerdFloor  []HerdResult              `json:"herd_floor,omitempty"`
 	Expiry     map[string][]ExpiryResult `json:"expiry"`
 	RSS        map[string]RSSResult      `json:"rss"`
 	Viewers    map[string][]ViewerStep   `json:"viewers"`
 	MaxViewers map[string]int            `json:"max_viewers"`
+	// Mix: the realistic viewer mix (a playlist per segment of 1-5 MB),
+	// for CPU-seconds per GB sent.
+	Mix map[string][]MixResult `json:"mix,omitempty"`
 	// LLHLS: LL-HLS viewers against each edge in front of the packager.
-	LLHLS  map[string]LLResult `json:"llhls"`
-	Errors []string            `json:"errors,omitempty"`
+	LLHLS map[string]LLResult `json:"llhls"`
+	// LLLadder: more LL-HLS viewers, rung by rung, until one rung
+	// rebuffers, fails to start or errs (the first rung is LLHLS).
+	LLLadder map[string][]LLResult `json:"llhls_ladder,omitempty"`
+	Errors   []string              `json:"errors,omitempty"`
 }
 
 // Run starts everything, runs the loads interleaved, stops everything it
@@ -67,6 +77,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		Herd4MB: map[string][]HerdResult{}, Herd20MB: map[string][]HerdResult{},
 		Expiry: map[string][]ExpiryResult{}, RSS: map[string]RSSResult{},
 		Viewers: map[string][]ViewerStep{}, MaxViewers: map[string]int{}, LLHLS: map[string]LLResult{},
+		Mix: map[string][]MixResult{}, LLLadder: map[string][]LLResult{},
 	}
 	dir, err := os.MkdirTemp("", "edgecache-compare")
 	if err != nil {
@@ -138,12 +149,16 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	log.Info("all edges up", "servers", rep.Servers)
 
-	// Every edge held 1600 viewers in the first full run: the ladder
-	// starts there now and goes on to the simulator's cap.
-	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{400, 1600, 3200, 5000}, 24*time.Second, 100
+	// Every edge held 5000 viewers in the 2026-11-24 full run, the old
+	// simulator's cap: the ladder goes on until an edge breaks (or the
+	// open-file limit: one connection per viewer).
+	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{3200, 4000, 5000, 6400, 8000, 12000, 16000}, 20*time.Second, 100
+	mixFor := 8 * time.Second
 	if opt.Quick {
 		rounds, wrkFor, ladder, viewFor, rssObjects = 1, 3*time.Second, []int{50}, 10*time.Second, 30
+		mixFor = 3 * time.Second
 	}
+	ladder = withinFileLimit(ladder)
 	note := func(what string, err error) {
 		if err != nil {
 			log.Warn(what, "err", err)
@@ -175,6 +190,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rep.Floor["segment"] = append(rep.Floor["segment"], seg)
 			rep.Floor["playlist"] = append(rep.Floor["playlist"], pl)
 		}
+		fl, err := runHerd(ctx, o, &server{Name: "origin", URL: o.URL}, 200, 4<<10, 0, fmt.Sprintf("herdfloor-%d", r))
+		note("herd floor", err)
+		rep.HerdFloor = append(rep.HerdFloor, fl)
 		for _, s := range order {
 			h, err := runHerd(ctx, o, s, 200, 4<<20, 4<<20, fmt.Sprintf("herd4-%s-%d", s.Name, r))
 			note(s.Name+" herd 4MB", err)
@@ -198,6 +216,17 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		note(s.Name+" rss", err)
 		rep.RSS[s.Name] = m
 	}
+	// The mix caches 50 MB of segments of its own: after the memory
+	// measurement, whose baseline it would otherwise move (the garbage of
+	// its fills is heap the next objects reuse).
+	for r := 0; r < rounds && ctx.Err() == nil; r++ {
+		for _, s := range rotate(servers, r) {
+			m, err := runMix(ctx, s, dir, mixFor)
+			note(s.Name+" mix", err)
+			rep.Mix[s.Name] = append(rep.Mix[s.Name], m)
+			log.Info("mix", "round", r, "server", s.Name, "cpu_s_per_gb", m.CPUPerGB)
+		}
+	}
 	for _, s := range servers {
 		steps, best, err := runViewers(ctx, s, ladder, viewFor)
 		note(s.Name+" viewers", err)
@@ -209,11 +238,30 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.Quick {
 		llViewers, llFor = 50, 8*time.Second
 	}
+	// After the first rung (the one the origin-load table shows), the
+	// LL-HLS ladder climbs in shorter turns until a rung is not clean.
+	llLadder, llStepFor := withinFileLimit([]int{1000, 2000, 3000, 6000}), 15*time.Second
+	if opt.Quick {
+		llLadder = nil
+	}
 	for _, s := range servers {
 		x, err := runLLHLS(ctx, s, cp, llViewers, llFor, 333*time.Millisecond)
 		note(s.Name+" llhls", err)
 		rep.LLHLS[s.Name] = x
+		rep.LLLadder[s.Name] = append(rep.LLLadder[s.Name], x)
 		log.Info("llhls", "server", s.Name, "origin_blocking", x.OriginBlocking, "per_part", x.PerPart, "errors", x.Errors)
+		for _, n := range llLadder {
+			if !x.clean() || ctx.Err() != nil {
+				break
+			}
+			x, err = runLLHLS(ctx, s, cp, n, llStepFor, 333*time.Millisecond)
+			note(fmt.Sprintf("%s llhls %d", s.Name, n), err)
+			if err != nil {
+				break
+			}
+			rep.LLLadder[s.Name] = append(rep.LLLadder[s.Name], x)
+			log.Info("llhls ladder", "server", s.Name, "viewers", n, "clean", x.clean(), "hold_p99_ms", x.HoldP99Ms)
+		}
 	}
 	rep.Duration = time.Since(start).Round(time.Second).String()
 	return rep, nil

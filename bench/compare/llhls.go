@@ -82,6 +82,13 @@ type LLResult struct {
 	Rebuffers     int64   `json:"rebuffer_events"`
 	RebufferRatio float64 `json:"rebuffer_ratio"`
 	NeverStarted  int     `json:"never_started"`
+	// SimulatorCores is the simulator's own CPU over the turn, in cores.
+	SimulatorCores float64 `json:"simulator_cores"`
+}
+
+// clean: every viewer started and none rebuffered or saw an error.
+func (x LLResult) clean() bool {
+	return x.Viewers > 0 && x.Rebuffers == 0 && x.NeverStarted == 0 && x.Errors == 0
 }
 
 // runLLHLS runs LL-HLS viewers (blocking reloads, preload hints) against
@@ -103,6 +110,9 @@ func runLLHLS(ctx context.Context, s *server, cp *countingProxy, viewers int, d 
 		Errors:       rep.Errors.Status4xx + rep.Errors.Status5xx + rep.Errors.Network,
 		LatencyP50Ms: rep.LiveLatencyMs.P50, Rebuffers: rep.Rebuffer.Events, RebufferRatio: rep.Rebuffer.OverallRatio,
 		NeverStarted: rep.Viewers.NeverStarted,
+	}
+	if rep.ElapsedS > 0 {
+		r.SimulatorCores = rep.SimulatorCPUS / rep.ElapsedS
 	}
 	if h, ok := rep.HoldMs["playlist"]; ok {
 		r.HoldP50Ms, r.HoldP99Ms = h.P50, h.P99

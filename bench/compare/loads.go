@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,15 +48,23 @@ func runWrk(ctx context.Context, s *server, url string, d time.Duration) (WrkRes
 // runWrkHeaders is runWrk with request header fields ("Name: value").
 func runWrkHeaders(ctx context.Context, s *server, url string, d time.Duration, headers ...string) (WrkResult, error) {
 	var r WrkResult
-	cpu0 := cpuSeconds(s.cmd.Process.Pid)
-	args := []string{"-t2", "-c64", "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
+	var args []string
 	for _, h := range headers {
 		args = append(args, "-H", h)
 	}
-	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
+	_, err := wrk(ctx, s, &r, d, append(args, url)...)
+	return r, err
+}
+
+// wrk runs `wrk -t2 -c64 --latency` for d with args, measuring the
+// server's CPU over the same span, fills r and returns wrk's output.
+func wrk(ctx context.Context, s *server, r *WrkResult, d time.Duration, args ...string) (string, error) {
+	cpu0 := cpuSeconds(s.cmd.Process.Pid)
+	args = append([]string{"-t2", "-c64", "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}, args...)
+	out, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
 	r.ServerCPU = cpuSeconds(s.cmd.Process.Pid) - cpu0
 	if err != nil {
-		return r, fmt.Errorf("wrk %s: %w\n%s", url, err, out)
+		return string(out), fmt.Errorf("wrk %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	txt := string(out)
 	if m := wrkReqs.FindStringSubmatch(txt); m != nil {
@@ -95,7 +106,7 @@ func runWrkHeaders(ctx context.Context, s *server, url string, d time.Duration, 
 	if r.ServerCPU > 0 {
 		r.ReqPerCPUSec = float64(r.Requests) / r.ServerCPU
 	}
-	return r, nil
+	return txt, nil
 }
 
 func warm(url string) error {
@@ -223,6 +234,12 @@ type ViewerStep struct {
 	Rebuffers     int64   `json:"rebuffer_events"`
 	RebufferRatio float64 `json:"rebuffer_ratio"`
 	Errors        int64   `json:"http_errors"`
+	// SimulatorCPUS is the simulator's own CPU over the rung, and
+	// SimulatorCores that as cores busy: it shares the two cores with the
+	// edge, so a rung where it takes most of one says more about it than
+	// about the edge.
+	SimulatorCPUS  float64 `json:"simulator_cpu_s"`
+	SimulatorCores float64 `json:"simulator_cores"`
 }
 
 // runViewers steps the number of simulated live viewers up until one rung
@@ -238,7 +255,10 @@ func runViewers(ctx context.Context, s *server, ladder []int, d time.Duration) (
 			return steps, best, err
 		}
 		st := ViewerStep{Viewers: n, Played: rep.Viewers.Played, NeverStarted: rep.Viewers.NeverStarted,
-			Rebuffers: rep.Rebuffer.Events, RebufferRatio: rep.Rebuffer.OverallRatio}
+			Rebuffers: rep.Rebuffer.Events, RebufferRatio: rep.Rebuffer.OverallRatio, SimulatorCPUS: rep.SimulatorCPUS}
+		if rep.ElapsedS > 0 {
+			st.SimulatorCores = rep.SimulatorCPUS / rep.ElapsedS
+		}
 		for _, byKind := range rep.Errors.ByClass {
 			for _, c := range byKind {
 				st.Errors += c
@@ -251,4 +271,101 @@ func runViewers(ctx context.Context, s *server, ladder []int, d time.Duration) (
 		best = n
 	}
 	return steps, best, nil
+}
+
+// withinFileLimit keeps the rungs this process can open a connection per
+// viewer for (with room for the rest), and the first that does not fit is
+// dropped with the others: viewer.Run would refuse it.
+func withinFileLimit(ladder []int) []int {
+	lim := openFileLimit()
+	if lim == 0 {
+		return ladder
+	}
+	var out []int
+	for _, n := range ladder {
+		if uint64(n)+256 > lim {
+			break
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// MixResult is one edge's turn of the realistic viewer mix.
+type MixResult struct {
+	WrkResult
+	// GB is what the edge sent (wrk's count of bytes read, 10^9 bytes).
+	GB float64 `json:"gb"`
+	// CPUPerGB is the edge's CPU-seconds per GB sent: lower is better.
+	CPUPerGB float64 `json:"server_cpu_s_per_gb"`
+}
+
+// mixObjects are the segments of the realistic mix: 1 to 5 MB, as a
+// 4-20 Mb/s rendition in 2 s segments would have (most bytes a video edge
+// sends are segments this size), twenty distinct ones so no single object
+// sits in a CPU cache. Served by the test origin's /obj/ (max-age=60).
+func mixObjects() []string {
+	sizes := []int{1 << 20, 1536 << 10, 2 << 20, 2560 << 10, 3 << 20, 4 << 20, 5 << 20}
+	var paths []string
+	for i := range 20 {
+		paths = append(paths, fmt.Sprintf("/obj/%d/0/mix-%d.m4s", sizes[i%len(sizes)], i))
+	}
+	return paths
+}
+
+// mixScript is wrk's Lua for the mix: each connection is a viewer that
+// alternates a playlist reload with the next segment, one of each per
+// target duration, so requests are half playlists and the bytes nearly
+// all segments.
+func mixScript(segs []string) string {
+	var b strings.Builder
+	b.WriteString("local segs = {")
+	for i, p := range segs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", p)
+	}
+	b.WriteString(`}
+local n = 0
+request = function()
+  n = n + 1
+  if n % 2 == 1 then
+    return wrk.format("GET", "/hot/index.m3u8")
+  end
+  return wrk.format("GET", segs[((n / 2) % #segs) + 1])
+end
+`)
+	return b.String()
+}
+
+var wrkRead = regexp.MustCompile(`requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB|TB) read`)
+
+// runMix runs the realistic mix against s with wrk and the script in dir,
+// warming every object first so the turn measures hits.
+func runMix(ctx context.Context, s *server, dir string, d time.Duration) (MixResult, error) {
+	segs := mixObjects()
+	for _, p := range append(segs, "/hot/index.m3u8") {
+		if err := warm(s.URL + p); err != nil {
+			return MixResult{}, fmt.Errorf("mix warm %s: %w", p, err)
+		}
+	}
+	script := filepath.Join(dir, "mix.lua")
+	if err := os.WriteFile(script, []byte(mixScript(segs)), 0o644); err != nil {
+		return MixResult{}, err
+	}
+	var r MixResult
+	out, err := wrk(ctx, s, &r.WrkResult, d, "-s", script, s.URL)
+	if err != nil {
+		return r, err
+	}
+	if m := wrkRead.FindStringSubmatch(out); m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		mult := map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m[2]]
+		r.GB = v * mult / 1e9
+	}
+	if r.GB > 0 {
+		r.CPUPerGB = r.ServerCPU / r.GB
+	}
+	return r, nil
 }

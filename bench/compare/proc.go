@@ -5,7 +5,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
+
+// openFileLimit is how many descriptors this process may open (the Go
+// runtime raised the soft limit to the hard one), or 0 if unknown.
+func openFileLimit() uint64 {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0
+	}
+	return l.Cur
+}
 
 // processTree returns pid and all its descendants.
 func processTree(pid int) []int {

@@ -87,6 +87,28 @@ func (r *Report) Markdown(command string) string {
 			}), "%.0f", false},
 		})
 	}
+	if len(r.Mix) > 0 {
+		mix := func(f func(MixResult) float64) map[string]float64 {
+			return collect(func(s string) float64 {
+				var xs []float64
+				for _, m := range r.Mix[s] {
+					xs = append(xs, f(m))
+				}
+				return med(xs)
+			})
+		}
+		table("Realistic mix: each of 64 connections alternates a playlist reload and the next of 20 segments of 1-5 MB (wrk -t2 -c64, median of rounds)", []row{
+			{"server CPU-s per GB sent", mix(func(m MixResult) float64 { return m.CPUPerGB }), "%.2f", false},
+			{"GB sent per second", mix(func(m MixResult) float64 {
+				if m.ReqPerSec == 0 || m.Requests == 0 {
+					return 0
+				}
+				return m.GB / (float64(m.Requests) / m.ReqPerSec)
+			}), "%.2f", true},
+			{"latency p99 ms", mix(func(m MixResult) float64 { return m.LatencyMs["99%"] }), "%.2f", false},
+			{"errors + non-2xx", mix(func(m MixResult) float64 { return float64(m.Errors + m.NonSuccessful) }), "%.0f", false},
+		})
+	}
 	if len(r.Floor) > 0 {
 		p("## Plain Go net/http on the same hot loads (no cache, no routing, no metrics)\n\n")
 		p("The floor of any server on Go's net/http: a handler writing the same bytes from memory, in its own process, in the same rounds.\n\n")
@@ -107,15 +129,26 @@ func (r *Report) Markdown(command string) string {
 	for _, load := range []struct {
 		title string
 		data  map[string][]HerdResult
-	}{{"Herd: 200 clients at once on an uncached 4 MB object sent at 4 MB/s", r.Herd4MB}, {"Herd: 200 clients at once on an uncached 20 MB object sent at 2 MB/s", r.Herd20MB}} {
+		floor bool // measured in the rounds with the no-cache floor
+	}{{"Herd: 200 clients at once on an uncached 4 MB object sent at 4 MB/s", r.Herd4MB, true}, {"Herd: 200 clients at once on an uncached 20 MB object sent at 2 MB/s", r.Herd20MB, false}} {
 		if len(load.data) == 0 {
 			continue
 		}
 		d := load.data
-		table(load.title, []row{
+		rows := []row{
 			{"origin fetches", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.OriginFetches }) }), "%.0f", false},
 			{"TTFB p50 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp50Ms }) }), "%.0f", false},
 			{"TTFB p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) }), "%.0f", false},
+		}
+		if len(r.HerdFloor) > 0 && load.floor {
+			// Issue 17: what the edge adds to the waiters' first byte over
+			// the same clients fetching a small object from the origin.
+			fl := herdMed(r.HerdFloor, func(h HerdResult) float64 { return h.TTFBp99Ms })
+			rows = append(rows, row{fmt.Sprintf("TTFB p99 over the no-cache floor (%.0f ms) ms", fl), collect(func(s string) float64 {
+				return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) - fl
+			}), "%+.0f", false})
+		}
+		table(load.title, append(rows, []row{
 			{"completion p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.DoneP99Ms }) }), "%.0f", false},
 			{"all bodies identical (1 = yes)", collect(func(s string) float64 {
 				return herdMed(d[s], func(h HerdResult) float64 {
@@ -125,7 +158,7 @@ func (r *Report) Markdown(command string) string {
 					return 0
 				})
 			}), "%.0f", true},
-		})
+		}...))
 	}
 	table("Expiry: origin fetches while 64 connections hammer an object across one expiry (median of rounds)", []row{
 		{"origin fetches", collect(func(s string) float64 {
@@ -144,11 +177,11 @@ func (r *Report) Markdown(command string) string {
 	table("Live viewers (bench viewer simulator, HLS demo stream): largest count with zero rebuffering", []row{
 		{"viewers", collect(func(s string) float64 { return float64(r.MaxViewers[s]) }), "%.0f", true},
 	})
-	p("Viewer ladder per edge (viewers: rebuffer events, overall rebuffer ratio):\n\n")
+	p("Viewer ladder per edge (viewers: rebuffer events, overall rebuffer ratio, never started, HTTP errors; the simulator's own CPU in cores):\n\n")
 	for _, s := range r.Servers {
 		var parts []string
 		for _, st := range r.Viewers[s] {
-			parts = append(parts, fmt.Sprintf("%d: %d, %.3f", st.Viewers, st.Rebuffers, st.RebufferRatio))
+			parts = append(parts, fmt.Sprintf("%d: %d, %.3f, %d, %d; sim %.2f", st.Viewers, st.Rebuffers, st.RebufferRatio, st.NeverStarted, st.Errors, st.SimulatorCores))
 		}
 		p("- %s: %s\n", s, strings.Join(parts, "; "))
 	}
@@ -175,6 +208,17 @@ func (r *Report) Markdown(command string) string {
 			{"live latency p50 ms", ll(func(x LLResult) float64 { return x.LatencyP50Ms }), "%.0f", false},
 			{"rebuffer events", ll(func(x LLResult) float64 { return float64(x.Rebuffers) }), "%.0f", false},
 		})
+		if len(r.LLLadder) > 0 {
+			p("LL-HLS ladder per edge, until a rung is not clean (viewers: rebuffer events, never started, HTTP errors, playlist hold p99 ms, live latency p50 ms; the simulator's own CPU in cores):\n\n")
+			for _, s := range r.Servers {
+				var parts []string
+				for _, x := range r.LLLadder[s] {
+					parts = append(parts, fmt.Sprintf("%d: %d, %d, %d, %.0f, %.0f; sim %.2f", x.Viewers, x.Rebuffers, x.NeverStarted, x.Errors, x.HoldP99Ms, x.LatencyP50Ms, x.SimulatorCores))
+				}
+				p("- %s: %s\n", s, strings.Join(parts, "; "))
+			}
+			p("\n")
+		}
 		p("What each does with a blocking request: nginx keys it by its query; with the lock off every viewer's miss goes to the origin and is held there, with the lock on one goes and the others poll the lock every 500 ms, so they get the answer up to half a second late (see the part hold). Varnish puts requests for the same URL on its waiting list behind one backend fetch, so it also sends about one per target, and wakes the waiters when it returns; it cannot answer a target from a newer playlist it holds under another URL, nor give the 400s itself. edgecache holds the viewers itself, answers from any cached playlist that reaches the target, sends one request per (rendition, target), and prefetches the hinted part.\n\n")
 	}
 	if len(r.Errors) > 0 {

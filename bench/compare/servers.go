@@ -49,7 +49,7 @@ master_process on;
 worker_processes auto;
 pid {{DIR}}/nginx.pid;
 error_log {{DIR}}/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections 16384; }
 http {
   access_log off;
   client_body_temp_path {{DIR}}/body;

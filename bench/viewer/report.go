@@ -46,6 +46,14 @@ type Report struct {
 	// presentation time in DASH).
 	LiveLatencyMs stats.Summary `json:"live_latency_ms"`
 
+	// SimulatorCPUS is the CPU time (user+system) the simulator's process
+	// used during the run, and SimulatorCoresPer1000 that as cores busy
+	// per 1000 joined viewers: what simulating costs, on the cores the
+	// edge may share. The whole process is counted, so anything else it
+	// runs meanwhile is in it.
+	SimulatorCPUS         float64 `json:"simulator_cpu_s"`
+	SimulatorCoresPer1000 float64 `json:"simulator_cores_per_1000_viewers"`
+
 	Requests int64         `json:"requests"`
 	Bytes    int64         `json:"bytes"`
 	Segments SegmentCounts `json:"segments"`
@@ -276,6 +284,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Failovers > 0 || r.Staleness.Backwards > 0 {
 		fmt.Fprintf(&b, "host failovers %d; playlist loads that went backwards %d\n", r.Failovers, r.Staleness.Backwards)
 	}
+	fmt.Fprintf(&b, "simulator CPU %.1f s (%.2f cores per 1000 viewers)\n", r.SimulatorCPUS, r.SimulatorCoresPer1000)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

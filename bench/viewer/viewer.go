@@ -25,7 +25,7 @@ import (
 )
 
 // DefaultMaxViewers is the cap on Config.Viewers when MaxViewers is 0.
-const DefaultMaxViewers = 5000
+const DefaultMaxViewers = 20000
 
 // ErrConfig is wrapped by every Config validation error.
 var ErrConfig = errors.New("invalid viewer config")
@@ -172,6 +172,7 @@ type runState struct {
 	log    *slog.Logger
 	hlsP   *parseCache[*manifest.HLSState]
 	dashP  *parseCache[*dashDoc]
+	bufs   *sync.Pool // body buffers every viewer reads into (discardBufs)
 }
 
 // parseHLS parses a playlist, once for all viewers that load the same
@@ -201,6 +202,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// One connection per viewer, and a few for the rest: past the limit,
+	// viewers would fail to dial and the run would blame the edge.
+	if lim := openFileLimit(); lim > 0 && uint64(cfg.Viewers)+64 > lim {
+		return nil, fmt.Errorf("viewers %d need about %d open files and the limit is %d (ulimit -n): %w", cfg.Viewers, cfg.Viewers+64, lim, ErrConfig)
+	}
 	policy, _ := parseRendition(cfg.Rendition)
 	rs := &runState{
 		cfg:    cfg,
@@ -210,6 +216,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		log:    log,
 		hlsP:   newParseCache[*manifest.HLSState](),
 		dashP:  newParseCache[*dashDoc](),
+		bufs:   discardBufs(),
 	}
 	checks := []string{cfg.URL, cfg.OriginURL}
 	for _, h := range cfg.Hosts {
@@ -229,7 +236,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	}
 	rs.track = newTracker(cfg.OriginURL != "")
 
-	started := time.Now()
+	started, cpu0 := time.Now(), processCPU()
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 
@@ -275,6 +282,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	helpers.Wait()
 	rep := rs.report(started, time.Since(started))
 	rep.Interrupted = ctx.Err() != nil
+	rep.SimulatorCPUS = (processCPU() - cpu0).Seconds()
+	if rep.ElapsedS > 0 && rep.Viewers.Joined > 0 {
+		rep.SimulatorCoresPer1000 = rep.SimulatorCPUS / rep.ElapsedS / float64(rep.Viewers.Joined) * 1000
+	}
 	return rep, nil
 }
 
@@ -387,7 +398,7 @@ func (v *viewer) play(ctx context.Context) {
 	if hs := v.rs.cfg.Hosts; len(hs) > 0 {
 		rt = &hostFailover{base: tr, hosts: hs, cur: v.id % len(hs), moved: func() { rec.failovers.Add(1) }}
 	}
-	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout}
+	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout, bufs: v.rs.bufs}
 
 	joined := time.Now()
 	var err error

@@ -326,7 +326,8 @@ func TestSetupErrors(t *testing.T) {
 	}{
 		{"no url", with(func(c *Config) { c.URL = "" }), ErrConfig, "no stream URL"},
 		{"no viewers", with(func(c *Config) { c.Viewers = 0 }), ErrConfig, "viewers 0"},
-		{"over the default cap", with(func(c *Config) { c.Viewers = 5001 }), ErrConfig, "cap of 5000"},
+		{"over the default cap", with(func(c *Config) { c.Viewers = DefaultMaxViewers + 1 }), ErrConfig, "cap of 20000"},
+		{"over the open file limit", with(func(c *Config) { c.Viewers, c.MaxViewers = 1<<30, 1<<30 }), ErrConfig, "open files"},
 		{"over a lower cap", with(func(c *Config) { c.Viewers = 11; c.MaxViewers = 10 }), ErrConfig, "cap of 10"},
 		{"unbounded", with(func(c *Config) { c.Duration = 0 }), ErrConfig, "bound"},
 		{"flash and ramp", with(func(c *Config) { c.Flash = true; c.Ramp = time.Second / 2 }), ErrConfig, "contradict"},
