@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -373,33 +374,14 @@ func queryArg(raw, name string) (string, bool) {
 	return "", false
 }
 
+// unescapeQuery decodes a query value's escapes. PathUnescape, not
+// QueryUnescape: a '+' of standard base64 stays a '+'. A value with a
+// malformed escape is kept as it came (it then fails as a token).
 func unescapeQuery(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			if hi, ok := unhex(s[i+1]); ok {
-				if lo, ok := unhex(s[i+2]); ok {
-					b.WriteByte(hi<<4 | lo)
-					i += 2
-					continue
-				}
-			}
-		}
-		b.WriteByte(s[i])
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
 	}
-	return b.String()
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	return s
 }
 
 // AddHeaders adds what a served response must carry for d: the renewed

@@ -41,7 +41,7 @@ func catJS(t *testing.T, cmd string, arg any, out any) {
 	node := needTool(t, "node")
 	dir := catDir()
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@eyevinn", "cat")); err != nil {
-		t.Fatalf("@eyevinn/cat not installed in %s: run `make test-deps` (npm ci there)", dir)
+		t.Fatalf("@eyevinn/cat not installed in %s: run `make test-deps` (npm install there)", dir)
 	}
 	b, err := json.Marshal(arg)
 	if err != nil {

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -52,39 +50,13 @@ func ffmpegSRT(t *testing.T, ffmpeg, addr, stream string) (stop func()) {
 	return func() { cancel(); _ = cmd.Wait() }
 }
 
-// srtProbeCodecs is the sorted, deduplicated codec names ffprobe finds at url.
-func srtProbeCodecs(t *testing.T, ffprobe, url string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-show_entries", "stream=codec_name",
-		"-of", "json", url).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
-	}
-	var probe struct {
-		Streams []struct {
-			Codec string `json:"codec_name"`
-		} `json:"streams"`
-	}
-	if err := json.Unmarshal(out, &probe); err != nil {
-		t.Fatal(err)
-	}
-	var codecs []string
-	for _, st := range probe.Streams {
-		codecs = append(codecs, st.Codec)
-	}
-	sort.Strings(codecs)
-	return strings.Join(dedupe(codecs), ",")
-}
-
 // TestFFmpegSRTPublishThroughEdge: ffmpeg (libsrt) pushes SRT; ffprobe
 // reads HLS and DASH straight from the packager and through the edge.
 // Then the encoder drops and comes back: the stream continues behind a
 // discontinuity and still plays.
 func TestFFmpegSRTPublishThroughEdge(t *testing.T) {
 	ffmpeg := needTool(t, "ffmpeg")
-	ffprobe := needTool(t, "ffprobe")
+	needTool(t, "ffprobe") // before the stack starts: fail fast when it is missing
 	if out, err := exec.Command(ffmpeg, "-hide_banner", "-protocols").Output(); err != nil || !strings.Contains(string(out), "srt") {
 		t.Fatalf("this ffmpeg has no SRT protocol (libsrt): %v", err)
 	}
@@ -100,7 +72,7 @@ func TestFFmpegSRTPublishThroughEdge(t *testing.T) {
 		{"edge DASH", s.edgeURL + "/dash/srtcam.mpd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := srtProbeCodecs(t, ffprobe, tc.url); got != "aac,h264" {
+			if got := probeCodecs(t, tc.url); got != "aac,h264" {
 				t.Fatalf("ffprobe found %q, want aac and h264", got)
 			}
 		})
@@ -120,7 +92,7 @@ func TestFFmpegSRTPublishThroughEdge(t *testing.T) {
 	stop = ffmpegSRT(t, ffmpeg, addr, "srtcam")
 	defer stop()
 	waitPlaylist(t, s.edgeURL+"/hls/srtcam/video.m3u8", "#EXT-X-DISCONTINUITY", 30*time.Second)
-	if got := srtProbeCodecs(t, ffprobe, s.edgeURL+"/hls/srtcam.m3u8"); got != "aac,h264" {
+	if got := probeCodecs(t, s.edgeURL+"/hls/srtcam.m3u8"); got != "aac,h264" {
 		t.Fatalf("after the republish ffprobe found %q through the edge, want aac and h264", got)
 	}
 	resp, err := http.Get(s.edgeURL + "/dash/srtcam.mpd")

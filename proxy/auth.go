@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func stripParams(raw string, names []string) (string, bool) {
 	var b strings.Builder
 	for part := range strings.SplitSeq(raw, "&") {
 		name, _, _ := strings.Cut(part, "=")
-		if paramIn(name, names) {
+		if slices.Contains(names, name) {
 			found = true
 			continue
 		}
@@ -119,20 +120,11 @@ func redactParams(target string, names []string) string {
 	}
 	parts := strings.Split(raw, "&")
 	for i, part := range parts {
-		if name, _, _ := strings.Cut(part, "="); paramIn(name, names) {
+		if name, _, _ := strings.Cut(part, "="); slices.Contains(names, name) {
 			parts[i] = name + "=REDACTED"
 		}
 	}
 	return path + "?" + strings.Join(parts, "&")
-}
-
-func paramIn(name string, names []string) bool {
-	for _, n := range names {
-		if name == n {
-			return true
-		}
-	}
-	return false
 }
 
 // servePropagated answers a playlist request whose token must be carried

@@ -1,6 +1,7 @@
 package cat
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -244,33 +245,9 @@ func decodeMatch(t MatchType, v cbor.RawMessage) (Match, error) {
 	return Match{}, fmt.Errorf("match type %d", t)
 }
 
-func hexDecode(s string) ([]byte, error) {
-	if len(s)%2 != 0 {
-		return nil, fmt.Errorf("odd hex length")
-	}
-	out := make([]byte, len(s)/2)
-	for i := range out {
-		hi, ok1 := unhex(s[2*i])
-		lo, ok2 := unhex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("bad hex")
-		}
-		out[i] = hi<<4 | lo
-	}
-	return out, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
+// hexDecode reads hex text (either case), as @eyevinn/cat writes
+// payloads and hash matches.
+func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
 
 // decodeCatnip reads catnip: an array of ASNs (unsigned integers) and IP
 // addresses or prefixes under tag 52 (IPv4) or 54 (IPv6), RFC 9164.
