@@ -149,6 +149,9 @@ func (c *Config) Validate() error {
 	if c.Segment.Window < 2 || c.Segment.Window > 1000 {
 		bad("segment.window %d: must be within 2..1000", c.Segment.Window)
 	}
+	if t := c.Segment.Timeline; t != live.TimelineSession && t != live.TimelineLocked {
+		bad("segment.timeline %q: want %q or %q", t, live.TimelineSession, live.TimelineLocked)
+	}
 	if c.Segment.Retain < 0 {
 		bad("segment.retain must not be negative")
 	}

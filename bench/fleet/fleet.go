@@ -272,7 +272,7 @@ func (t *topology) build(ctx context.Context, cfg Config, log *slog.Logger) erro
 		a := cfg.addr(i)
 		p := &proc{
 			name: fmt.Sprintf("packager%d", i+1), bin: cfg.PackagerBin, logs: logs,
-			args:  []string{"-demo", "-http-listen", a + ":9088", "-rtmp-listen", a + ":19350", "-shutdown-grace", "0s", "-shutdown-timeout", "2s"},
+			args:  []string{"-demo", "-timeline", "locked", "-http-listen", a + ":9088", "-rtmp-listen", a + ":19350", "-shutdown-grace", "0s", "-shutdown-timeout", "2s"},
 			ready: "http://" + a + ":9088/readyz",
 		}
 		if err := p.start(); err != nil {

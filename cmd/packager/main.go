@@ -57,6 +57,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	httpListen := fs.String("http-listen", "", "HTTP listen address (overrides http.listen; default :8088)")
 	rtspListen := fs.String("rtsp-listen", "", "RTSP listen address for publishers, rtsp://HOST:PORT/live/NAME (overrides rtsp.listen; default: no RTSP server)")
 	srtListen := fs.String("srt-listen", "", "SRT (UDP) listen address for publish:live/NAME stream ids (overrides srt.listen; default: no SRT)")
+	timeline := fs.String("timeline", "", "segment timeline: session, or locked so that packagers fed the same input publish interchangeable segments (overrides segment.timeline; default session)")
 	fs.StringVar(&o.configPath, "config", "", "YAML config file (see origin.Config and packager.example.yaml)")
 	fs.BoolVar(&o.demo, "demo", false, "loop the built-in demo clip as a live stream")
 	fs.StringVar(&o.demoName, "demo-name", "demo", "stream name of the demo")
@@ -96,6 +97,9 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	}
 	if *srtListen != "" {
 		cfg.SRT.Listen = *srtListen
+	}
+	if *timeline != "" {
+		cfg.Segment.Timeline = *timeline
 	}
 	if *verbose {
 		o.logLevel = "debug"

@@ -159,11 +159,23 @@ func (s *Server) publishDemo(ctx context.Context, addr, name, token string, clip
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	start := time.Now()
-	for loop := 0; ; loop++ {
-		off := time.Duration(loop) * clip.period
+	// The loop runs on the wall clock: frame f of loop k plays at Unix time
+	// k*period + f.dts, so every packager's demo shows the same frame at
+	// the same instant, and timestamp zero is a whole second. With
+	// segment.timeline: locked two packagers then cut the same segments
+	// (live.SegmentConfig.Timeline). Nothing is sent before its time, so
+	// a frame arrives within scheduling jitter of it.
+	unixZero := time.Unix(0, 0)
+	now := time.Now()
+	zero := now.Truncate(time.Second)
+	for k := int64(now.Sub(unixZero) / clip.period); ; k++ {
+		loop := unixZero.Add(time.Duration(k) * clip.period)
 		for _, f := range clip.frames {
-			if wait := time.Until(start.Add(off + f.dts)); wait > 0 {
+			t := loop.Add(f.dts)
+			if t.Before(now) {
+				continue
+			}
+			if wait := time.Until(t); wait > 0 {
 				timer.Reset(wait)
 				select {
 				case <-ctx.Done():
@@ -171,6 +183,7 @@ func (s *Server) publishDemo(ctx context.Context, addr, name, token string, clip
 				case <-timer.C:
 				}
 			}
+			off := t.Sub(zero) - f.dts
 			if f.video {
 				err = w.WriteH264(vt, off+f.pts, off+f.dts, f.au)
 			} else {

@@ -42,7 +42,27 @@ type SegmentConfig struct {
 	// window. Zero means the window's duration plus one target duration,
 	// the RFC 8216 section 6.2.2 minimum.
 	Retain time.Duration `yaml:"retain"`
+	// Timeline is how segments are numbered and timed. "session" (the
+	// default): each stream numbers its segments from 0 and starts its
+	// media time at 0, under a URL token new at every start, so no two
+	// runs share a URL. "locked": media time, segment numbers, URLs and
+	// the DASH period are derived from the wall-clock time of the input's
+	// timestamps, so two packagers fed the same input (one encoder
+	// publishing to both, or each one's -demo) publish interchangeable
+	// playlists and segments, and an edge can fail over between them
+	// without the stream restarting. It needs a GOP of the target
+	// duration; docs/fleet.md has the rest.
+	Timeline string `yaml:"timeline"`
 }
+
+// Timeline values.
+const (
+	TimelineSession = "session"
+	TimelineLocked  = "locked"
+)
+
+// Locked reports whether the timeline is locked to the wall clock.
+func (c *SegmentConfig) Locked() bool { return c.Timeline == TimelineLocked }
 
 // HLSConfig configures HLS output.
 type HLSConfig struct {
@@ -134,6 +154,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.Segment.Window, 6)
 	setDefault(&c.HLS.PartHoldBack, 3*c.Segment.PartTarget())
 	setDefault(&c.HLS.CanSkipUntil, 6*c.Segment.TargetDuration)
+	setDefault(&c.Segment.Timeline, TimelineSession)
 	setDefault(&c.Segment.Retain, time.Duration(c.Segment.Window+1)*c.Segment.TargetDuration)
 	setDefault(&c.DASH.UTCTimingURL, "/dash/time")
 	setDefault(&c.DASH.SuggestedPresentationDelay, 3*c.Segment.TargetDuration)

@@ -15,6 +15,7 @@ func (st *Stream) Open(tracks [2]*media.Track, awaitAV1 bool) *media.Session {
 		FragmentDuration: st.cfg.Segment.FragmentDuration,
 		PartTarget:       st.cfg.Segment.PartTarget(),
 		LegacyTS:         st.ts != nil,
+		AudioGrid:        st.cfg.Segment.Locked(),
 	}
 	return media.NewSession(sink{st}, tracks, awaitAV1, cfg, st.log)
 }
@@ -24,21 +25,16 @@ type sink struct{ st *Stream }
 
 var _ media.Sink = sink{}
 
-func (s sink) BeginEpoch(tracks [2]*media.Track, arrival time.Time) (media.EpochStart, error) {
+func (s sink) BeginEpoch(tracks [2]*media.Track, base time.Duration, arrival time.Time) (media.EpochStart, error) {
 	st := s.st
 	st.mu.Lock()
-	e, puts, err := st.beginEpochLocked(tracks, arrival)
-	es := media.EpochStart{NextSeq: [2]uint64{st.rends[media.KindVideo].nextSeq, st.rends[media.KindAudio].nextSeq}}
-	if st.ts != nil {
-		es.NextTSSeq = st.ts.nextSeq
-	}
+	_, es, puts, err := st.beginEpochLocked(tracks, base, arrival)
 	st.mu.Unlock()
 	if err != nil {
 		return es, fmt.Errorf("start %s: %w", st.name, err)
 	}
 	// The init segments are complete now; no playlist names them yet.
 	st.files.apply(puts, nil)
-	es.ID, es.MediaStart, es.PresStart = e.id, e.mediaStart, e.presStart
 	return es, nil
 }
 

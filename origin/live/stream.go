@@ -2,7 +2,9 @@ package live
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math"
@@ -127,7 +129,16 @@ func newStream(name string, cfg *Config, log *slog.Logger, m *Metrics, now time.
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	token := strconv.FormatInt(now.UnixMilli(), 36) + strconv.FormatUint(uint64(binary.BigEndian.Uint32(rnd[:])%1296), 36)
+	var ast time.Time
+	if cfg.Segment.Locked() {
+		// A locked timeline's URLs name a time slot of the input, the same
+		// on every packager and every run: media time is wall-clock time,
+		// so no two runs make different media under one name (docs/fleet.md).
+		token = lockedToken
+		ast = time.Unix(0, 0).UTC()
+	}
 	st := &Stream{
+		ast:     ast,
 		name:    name,
 		token:   token,
 		cfg:     cfg,
@@ -228,6 +239,9 @@ const (
 	nameTSPlaylist   = "ts.m3u8"
 )
 
+// lockedToken is the URL token of a stream on a locked timeline.
+const lockedToken = "t"
+
 // PlaylistName is the file name of kind's media playlist.
 func PlaylistName(k media.Kind) string { return k.String() + ".m3u8" }
 
@@ -247,8 +261,9 @@ func (st *Stream) tsSegName(seq uint64) string {
 }
 
 // beginEpochLocked starts the outputs of a publish session whose first
-// media arrived at now.
-func (st *Stream) beginEpochLocked(tracks [2]*media.Track, now time.Time) (*epoch, map[string]*Entry, error) {
+// media, input timestamp base, arrived at now. It returns where the
+// session's media time and sequence numbers start.
+func (st *Stream) beginEpochLocked(tracks [2]*media.Track, base time.Duration, now time.Time) (*epoch, media.EpochStart, map[string]*Entry, error) {
 	if st.ast.IsZero() {
 		st.ast = now
 	}
@@ -257,20 +272,30 @@ func (st *Stream) beginEpochLocked(tracks [2]*media.Track, now time.Time) (*epoc
 	// Media time (tfdt) continues where the previous session ended, so
 	// decode timelines stay continuous; the presentation timeline jumps
 	// to the wall clock, so DASH availability (AST + time) stays true.
+	prevEnd := 0.0
 	for _, r := range st.rends {
-		e.mediaStart = math.Max(e.mediaStart, r.endSeconds())
+		prevEnd = math.Max(prevEnd, r.endSeconds())
 	}
 	if st.ts != nil {
-		e.mediaStart = math.Max(e.mediaStart, st.ts.endSeconds())
+		prevEnd = math.Max(prevEnd, st.ts.endSeconds())
 	}
+	e.mediaStart = prevEnd
 	if len(st.epochs) > 0 {
 		e.presStart = math.Max(st.presEnd, now.Sub(st.ast).Seconds())
 	}
+	es := media.EpochStart{ID: e.id, MediaStart: e.mediaStart, PresStart: e.presStart}
 	// Sequence numbers continue across sessions, each rendition from its
 	// own count. HLS numbers a playlist's segments consecutively, so a
 	// rendition that made fewer segments than another (audio that began
 	// late, an empty audio slot) must not be aligned up to it: the gap
 	// would shift the number of every segment listed after it.
+	es.NextSeq = [2]uint64{st.rends[media.KindVideo].nextSeq, st.rends[media.KindAudio].nextSeq}
+	if st.ts != nil {
+		es.NextTSSeq = st.ts.nextSeq
+	}
+	if st.cfg.Segment.Locked() {
+		st.lockEpochLocked(e, &es, prevEnd, base, now)
+	}
 	puts := map[string]*Entry{}
 	for k, t := range tracks {
 		if t == nil {
@@ -278,15 +303,94 @@ func (st *Stream) beginEpochLocked(tracks [2]*media.Track, now time.Time) (*epoc
 		}
 		body, err := media.MarshalInit(t)
 		if err != nil {
-			return nil, nil, err
+			return nil, es, nil, err
 		}
 		e.initName[k] = st.InitName(media.Kind(k), e.id)
+		if st.cfg.Segment.Locked() {
+			// Named by content: two packagers of one input name it alike.
+			sum := sha256.Sum256(body)
+			e.initName[k] = st.token + "/" + media.Kind(k).String() + "/init-" + hex.EncodeToString(sum[:6]) + ".mp4"
+		}
 		puts[e.initName[k]] = newEntry(body, mimeFor(media.Kind(k)), classImmutable, st.token+"-"+e.initName[k], now)
 	}
 	st.epochs = append(st.epochs, e)
 	st.epochClosed = false
 	st.lastTracks = tracks
-	return e, puts, nil
+	return e, es, puts, nil
+}
+
+// lockEpochLocked places a session on the locked timeline: the input's
+// timestamp zero is pinned to the wall-clock second it arrived in (floored,
+// so clocks and networks a few milliseconds apart agree unless they
+// straddle a second), media time is seconds since the Unix epoch, and a
+// segment's number is its start divided by the target duration. Two
+// packagers fed the same input therefore give each keyframe the same media
+// time and each segment the same number and URL, whichever keyframe each
+// started at; the DASH availabilityStartTime is the Unix epoch and the
+// first period starts there, so the MPDs agree too.
+//
+// A later session (a republish) starts a new period at its own first
+// media, and a playlist whose numbers would jump forward starts over at
+// the new number: HLS numbers listed segments consecutively (RFC 8216bis
+// 6.2.2), so the old ones leave the window, still fetchable. A session
+// whose pinned time lies before the end of the last one (a clock stepped
+// back, a restart within a second) continues the timeline unlocked, and
+// says so in the log.
+func (st *Stream) lockEpochLocked(e *epoch, es *media.EpochStart, prevEnd float64, base time.Duration, now time.Time) {
+	zero := now.Add(-base).Truncate(time.Second)
+	start := float64(zero.Unix()) + base.Seconds()
+	if start < prevEnd {
+		st.log.Warn("locked timeline: this session starts before the last one ended; continuing unlocked", "start", start, "previous_end", prevEnd)
+		return
+	}
+	es.MediaStart = start
+	if len(st.epochs) > 0 {
+		e.mediaStart, e.presStart = start, start
+	}
+	es.PresStart = start
+	if len(st.epochs) == 0 {
+		// The first period starts at the Unix epoch, long before its first
+		// segment: give its timelines the lead-in from the start (leadIn).
+		e.slid = [2]bool{true, true}
+	}
+	seq := uint64(math.Round(start / st.cfg.Segment.TargetDuration.Seconds()))
+	for _, r := range st.rends {
+		if seq > r.nextSeq {
+			st.restartWindowLocked(r, now)
+			r.nextSeq = seq
+		}
+	}
+	es.NextSeq = [2]uint64{st.rends[media.KindVideo].nextSeq, st.rends[media.KindAudio].nextSeq}
+	if st.ts != nil {
+		if seq > st.ts.nextSeq {
+			st.restartWindowLocked(st.ts, now)
+			st.ts.nextSeq = seq
+		}
+		es.NextTSSeq = st.ts.nextSeq
+	}
+}
+
+// restartWindowLocked retires every listed segment of r: its numbering is
+// about to jump forward.
+func (st *Stream) restartWindowLocked(r *rendition, now time.Time) {
+	for len(r.segs) > 0 {
+		st.retireOldestLocked(r, now)
+	}
+}
+
+// retireOldestLocked moves r's oldest listed segment out of the window; it
+// stays fetchable for Segment.Retain.
+func (st *Stream) retireOldestLocked(r *rendition, now time.Time) {
+	old := r.segs[0]
+	r.segs = r.segs[1:]
+	// RFC 8216bis 6.2.2: removing an EXT-X-DISCONTINUITY tag (it goes
+	// with the segment it precedes) increments the discontinuity
+	// sequence, so every segment left keeps its discontinuity number.
+	if old.disc {
+		r.discSeq++
+	}
+	old.epoch.slid[r.kind] = true
+	r.retired = append(r.retired, retiredSeg{seg: old, expires: now.Add(st.cfg.Segment.Retain)})
 }
 
 func mimeFor(k media.Kind) string {
@@ -343,16 +447,7 @@ func (st *Stream) publish(c media.Segment) {
 		}
 	}
 	for len(r.segs) > st.cfg.Segment.Window {
-		old := r.segs[0]
-		r.segs = r.segs[1:]
-		// RFC 8216bis 6.2.2: removing an EXT-X-DISCONTINUITY tag (it goes
-		// with the segment it precedes) increments the discontinuity
-		// sequence, so every segment left keeps its discontinuity number.
-		if old.disc {
-			r.discSeq++
-		}
-		old.epoch.slid[r.kind] = true
-		r.retired = append(r.retired, retiredSeg{seg: old, expires: now.Add(st.cfg.Segment.Retain)})
+		st.retireOldestLocked(r, now)
 	}
 	st.renderLocked(puts, now)
 	st.files.apply(puts, nil)
@@ -518,6 +613,10 @@ func (st *Stream) manifestLocked(now time.Time) *dashManifest {
 		p := dashPeriod{
 			id:    "p" + strconv.Itoa(e.id),
 			start: time.Duration(e.presStart * float64(time.Second)),
+		}
+		if st.cfg.Segment.Locked() {
+			// Named by its start, as every packager of the input sees it.
+			p.id = "t" + strconv.FormatInt(int64(math.Round(e.presStart*1000)), 10)
 		}
 		for k, r := range st.rends {
 			t := e.tracks[k]

@@ -38,7 +38,7 @@ type PartInfo struct {
 // track. It is the policy-free half of the segmenter: callers decide when
 // a fragment or a segment ends. Not safe for concurrent use.
 type segmentBuilder struct {
-	fragSeq uint32 // mfhd sequence number, increases across segments
+	timescale uint32 // of the track, for the mfhd sequence number
 
 	buf      seekablebuffer.Buffer // completed fragments of the open segment
 	start    uint64
@@ -96,10 +96,13 @@ func (b *segmentBuilder) cutFragment() (bool, error) {
 	if len(b.frag) == 0 {
 		return false, nil
 	}
-	b.fragSeq++
 	off := b.buf.Len()
 	part := fmp4.Part{
-		SequenceNumber: b.fragSeq,
+		// ISO/IEC 14496-12 8.8.5: increasing in decode order. The
+		// fragment's start in milliseconds is, and it is the same on every
+		// packager of one input (segment.timeline: locked), so their
+		// segments are byte-identical; it wraps every 49.7 days of media.
+		SequenceNumber: uint32(b.fragStart * 1000 / uint64(max(b.timescale, 1))),
 		Tracks: []*fmp4.PartTrack{{
 			ID:       cmafTrackID,
 			BaseTime: b.fragStart,

@@ -67,17 +67,20 @@ func (s *Session) toTicks(k Kind, t time.Duration) (uint64, bool) {
 	if t < s.rtmpBase {
 		return 0, false
 	}
-	d := t - s.rtmpBase
-	ts := uint64(s.tracks[k].timescale)
+	return s.tickBase[k] + durToTicks(t-s.rtmpBase, s.tracks[k].timescale), true
+}
+
+// durToTicks is d (not negative) in ticks of timescale ts, truncated.
+func durToTicks(d time.Duration, ts uint32) uint64 {
 	secs := uint64(d / time.Second)
 	rem := uint64(d % time.Second)
-	return s.tickBase[k] + secs*ts + rem*ts/uint64(time.Second), true
+	return secs*uint64(ts) + rem*uint64(ts)/uint64(time.Second)
 }
 
 // start begins the session's epoch at the first keyframe (or first audio
 // frame of an audio-only stream).
 func (s *Session) start(base time.Duration, arrival time.Time) error {
-	es, err := s.sink.BeginEpoch(s.tracks, arrival)
+	es, err := s.sink.BeginEpoch(s.tracks, base, arrival)
 	if err != nil {
 		return err
 	}
@@ -90,7 +93,7 @@ func (s *Session) start(base time.Duration, arrival time.Time) error {
 	}
 	if v := s.tracks[KindVideo]; v != nil {
 		s.video = &videoSeg{
-			s: s, info: v, nextSeq: es.NextSeq[KindVideo],
+			s: s, info: v, nextSeq: es.NextSeq[KindVideo], b: segmentBuilder{timescale: v.timescale},
 			target:    durTicks(cfg.TargetDuration, v.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, v.timescale),
 			partTicks: durTicks(cfg.PartTarget, v.timescale),
@@ -98,7 +101,8 @@ func (s *Session) start(base time.Duration, arrival time.Time) error {
 	}
 	if a := s.tracks[KindAudio]; a != nil {
 		s.audio = &audioSeg{
-			s: s, info: a, nextSeq: es.NextSeq[KindAudio],
+			s: s, info: a, nextSeq: es.NextSeq[KindAudio], b: segmentBuilder{timescale: a.timescale},
+			grid: cfg.AudioGrid, gridZero: s.tickBase[KindAudio] - durToTicks(base, a.timescale),
 			selfCut:   s.video == nil,
 			target:    durTicks(cfg.TargetDuration, a.timescale),
 			fragTicks: durTicks(cfg.FragmentDuration, a.timescale),
@@ -592,6 +596,8 @@ type audioSeg struct {
 	end       uint64
 	lastDTS   uint64
 	selfCut   bool
+	grid      bool   // Config.AudioGrid
+	gridZero  uint64 // timestamp zero, in ticks
 	target    uint64
 	fragTicks uint64
 	partTicks uint64 // no fragment is longer (the LL-HLS part target)
@@ -599,14 +605,20 @@ type audioSeg struct {
 
 func (a *audioSeg) push(raw uint64, dur uint32, payload []byte) error {
 	dts := raw
+	continues := false
 	if a.haveNext {
 		diff := int64(raw) - int64(a.next)
 		if diff < 0 {
 			diff = -diff
 		}
 		if diff <= int64(dur) {
-			dts = a.next
+			dts, continues = a.next, true
 		}
+	}
+	if !continues && a.grid && raw >= a.gridZero {
+		// Config.AudioGrid: the nearest whole frame from timestamp zero.
+		n := (raw - a.gridZero + uint64(dur)/2) / uint64(dur)
+		dts = a.gridZero + n*uint64(dur)
 	}
 	if dts < a.end {
 		dts = a.end

@@ -15,7 +15,7 @@ type sink struct {
 	next  [2]uint64
 }
 
-func (s *sink) BeginEpoch([2]*media.Track, time.Time) (media.EpochStart, error) {
+func (s *sink) BeginEpoch([2]*media.Track, time.Duration, time.Time) (media.EpochStart, error) {
 	return media.EpochStart{NextSeq: s.next}, nil
 }
 

@@ -12,8 +12,9 @@ import "time"
 type Sink interface {
 	// BeginEpoch starts an epoch (a run of one init segment per track) at
 	// the session's first keyframe, or its first audio frame without
-	// video. It says where media time and sequence numbers continue.
-	BeginEpoch(tracks [2]*Track, arrival time.Time) (EpochStart, error)
+	// video, which carried the input timestamp base and arrived at
+	// arrival. It says where media time and sequence numbers continue.
+	BeginEpoch(tracks [2]*Track, base time.Duration, arrival time.Time) (EpochStart, error)
 	// Segment delivers a complete segment.
 	Segment(Segment)
 	// Part delivers a complete fragment of the segment being built: an
@@ -28,8 +29,9 @@ type Sink interface {
 // EpochStart is where a new epoch continues from.
 type EpochStart struct {
 	ID int
-	// MediaStart is the epoch's start on the continuous media timeline
-	// (tfdt), in seconds; PresStart its presentation start, for the log.
+	// MediaStart is where the epoch's first media (input timestamp base)
+	// lies on the continuous media timeline (tfdt), in seconds; PresStart
+	// its presentation start, for the log.
 	MediaStart, PresStart float64
 	// NextSeq is each kind's next segment sequence number, NextTSSeq the
 	// legacy MPEG-TS rendition's.
@@ -73,4 +75,11 @@ type Config struct {
 	PartTarget       time.Duration
 	// LegacyTS also cuts a muxed MPEG-TS rendition.
 	LegacyTS bool
+	// AudioGrid places audio, wherever its run of frames starts, on the
+	// grid of whole frames from the input's timestamp zero, rather than at
+	// its millisecond timestamp: two packagers that join one encoder at
+	// different frames then give every frame the same media time (a locked
+	// timeline). An encoder whose audio is off that grid is moved by at
+	// most half a frame.
+	AudioGrid bool
 }

@@ -1,0 +1,78 @@
+package origin
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/edgecache/edgecache/origin/live"
+	"github.com/edgecache/edgecache/origin/media"
+)
+
+// TestLockedDemosAreInterchangeable: two packagers running the built-in
+// demo on a locked timeline, started at different moments, publish the
+// same segments under the same names with the same bytes: the demo plays
+// on the wall clock, and the timeline numbers segments by it. This is
+// what lets the fleet test fail an edge over from one to the other.
+func TestLockedDemosAreInterchangeable(t *testing.T) {
+	start := func() *Server {
+		s := newTestServer(t, func(c *Config) { c.Segment.Timeline = live.TimelineLocked })
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = s.ServeRTMP(context.Background(), ln) }()
+		if err := s.StartDemo(context.Background(), "demo"); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// Not a speed bound: how long the demo may take to list what is
+	// waited for before the test gives up.
+	const patience = 60 * time.Second
+	a := start()
+	// The second starts once the first has a segment out, so the two
+	// begin at different keyframes.
+	waitFor(t, "the first packager's first segment", patience, func() bool {
+		st := a.Stream("demo")
+		return st != nil && len(st.Segments(media.KindVideo)) > 0
+	})
+	b := start()
+	var common []live.SegmentInfo
+	waitFor(t, "two segments both packagers list", patience, func() bool {
+		sa, sb := a.Stream("demo"), b.Stream("demo")
+		if sb == nil {
+			return false
+		}
+		common = common[:0]
+		names := map[uint64]live.SegmentInfo{}
+		for _, s := range sa.Segments(media.KindVideo) {
+			names[s.MSN] = s
+		}
+		for _, s := range sb.Segments(media.KindVideo) {
+			if x, ok := names[s.MSN]; ok {
+				if x != s {
+					t.Fatalf("segment %d: %+v on one, %+v on the other", s.MSN, x, s)
+				}
+				common = append(common, s)
+			}
+		}
+		return len(common) >= 2
+	})
+	for _, s := range common {
+		ea, _ := a.Stream("demo").File(s.Name)
+		eb, _ := b.Stream("demo").File(s.Name)
+		if ea == nil || eb == nil {
+			t.Fatalf("segment %s not served by both", s.Name)
+		}
+		if !bytes.Equal(body(t, ea), body(t, eb)) {
+			t.Errorf("segment %s: the two packagers' bytes differ", s.Name)
+		}
+	}
+	// Numbers count target durations since the Unix epoch.
+	if now := uint64(time.Now().Unix() / 2); common[0].MSN+60 < now || common[0].MSN > now+1 {
+		t.Errorf("segment number %d is not the wall clock's (%d now)", common[0].MSN, now)
+	}
+}
