@@ -116,6 +116,9 @@ type Report struct {
 	MaxPlaylistAgeS  float64 `json:"max_playlist_age_s"`
 	Backwards        int64   `json:"backwards"`
 	FailedRequests   int64   `json:"failed_requests"`
+	// LostOnKilledEdge: of FailedRequests, those in flight on an edge
+	// when it was killed (the goal excludes them).
+	LostOnKilledEdge int64 `json:"lost_on_killed_edge"`
 	Failovers        int64   `json:"failovers"`
 	IdenticalEdges   bool    `json:"identical_edge_playlists"`
 	IdenticalNote    string  `json:"identical_note"`
@@ -240,6 +243,7 @@ func (r *Report) summarise(c originCounts) {
 		r.MaxPlaylistAgeS = max(r.MaxPlaylistAgeS, v.Staleness.AgeS.Max)
 		r.Backwards += v.Staleness.Backwards
 		r.FailedRequests += v.Errors.Status4xx + v.Errors.Status5xx + v.Errors.Network
+		r.LostOnKilledEdge += v.LostOnDeadHost
 		r.Failovers += v.Failovers
 	}
 	if played > 0 {

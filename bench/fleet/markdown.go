@@ -35,6 +35,8 @@ func (r *Report) WriteMarkdown(w io.Writer, command string) error {
 	fmt.Fprintf(&b, "| largest playlist Age a viewer saw | %.0f s |\n", r.MaxPlaylistAgeS)
 	fmt.Fprintf(&b, "| playlist loads that went backwards | %d |\n", r.Backwards)
 	fmt.Fprintf(&b, "| failed viewer requests | %d |\n", r.FailedRequests)
+	fmt.Fprintf(&b, "| of which in flight on the killed edge | %d |\n", r.LostOnKilledEdge)
+	fmt.Fprintf(&b, "| failed viewer requests elsewhere (goal 0) | %d |\n", r.FailedRequests-r.LostOnKilledEdge)
 	fmt.Fprintf(&b, "| viewers moved to another edge | %d |\n", r.Failovers)
 	fmt.Fprintf(&b, "| two edges' LL-HLS playlists byte-identical | %v (%s) |\n", r.IdenticalEdges, r.IdenticalNote)
 	fmt.Fprintf(&b, "| the two packagers name segments alike | %v |\n", r.PackagerSameURIs)

@@ -145,6 +145,9 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (
 		f.rec.bytes.Add(r.size)
 	}
 	if err != nil {
+		if hf, ok := f.client.Transport.(*hostFailover); ok && ctx.Err() == nil {
+			hf.fail(resp.Request.URL.Host)
+		}
 		return nil, f.fail(ctx, class, errNetwork, fmt.Errorf("get %s: body: %w", u, err))
 	}
 	r.total = time.Since(start)

@@ -2,9 +2,12 @@ package viewer
 
 import (
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -80,3 +83,76 @@ func TestHostsBackwardsAfterFailover(t *testing.T) {
 		t.Errorf("no backwards load counted, though B is five segments behind A")
 	}
 }
+
+// A replica dies with requests in flight: the requests it cut off are
+// counted as lost on a dead host, apart from other failures; a host that
+// fails a request but stays up is not charged.
+func TestHostsLostInFlight(t *testing.T) {
+	o := newLiveOrigin(300*time.Millisecond, 8)
+	inner := o.handler(0)
+	held := make(chan struct{})
+	var once sync.Once
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".m4s") || strings.HasSuffix(r.URL.Path, ".ts") {
+			// Every segment request on A sends a head and a few bytes, then
+			// hangs until A dies: a body cut off in flight.
+			w.Header().Set("Content-Length", "1000")
+			w.Write(make([]byte, 10))
+			w.(http.Flusher).Flush()
+			once.Do(func() { close(held) })
+			<-r.Context().Done()
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(a.Close)
+	b := o.start(t, 0)
+	go func() {
+		select {
+		case <-held:
+		case <-time.After(10 * time.Second):
+		}
+		a.Listener.Close()
+		a.CloseClientConnections()
+	}()
+	rep := run(t, Config{URL: a.URL + "/hls/low/index.m3u8", Viewers: 1, Duration: 3 * time.Second, Seed: 3,
+		Hosts: []string{hostOf(t, a), hostOf(t, b)}})
+	if rep.Failovers != 1 {
+		t.Errorf("failovers %d, want 1", rep.Failovers)
+	}
+	failed := rep.Errors.Status4xx + rep.Errors.Status5xx + rep.Errors.Network
+	if rep.LostOnDeadHost < 1 || rep.LostOnDeadHost > failed {
+		t.Errorf("lost on the dead host %d of %d failed requests, want at least the one held there", rep.LostOnDeadHost, failed)
+	}
+}
+
+// The accounting alone: failures on a host that then refuses connections
+// are lost there; a success in between clears them.
+func TestHostFailoverLostAccounting(t *testing.T) {
+	var lost int64
+	h := &hostFailover{hosts: []string{"a:1", "b:1"}, moved: func() {}, lost: func(n int64) { lost += n }}
+	h.fail("a:1")
+	h.fail("a:1")
+	h.fail("b:1")
+	h.mu.Lock()
+	delete(h.pending, 1) // b answered again
+	h.mu.Unlock()
+	h.base = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Host == "a:1" {
+			return nil, &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}
+		}
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	})
+	req := httptest.NewRequest(http.MethodGet, "http://a:1/x", nil)
+	req.RequestURI = ""
+	if _, err := h.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	if lost != 2 {
+		t.Errorf("lost %d, want the 2 failed on a before it refused", lost)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -27,6 +27,9 @@ type recorder struct {
 	skipped   atomic.Int64 // segments never played: fell out of the window, failed, gaps
 	rebuffers atomic.Int64
 	failovers atomic.Int64 // viewers moved to another of Config.Hosts
+	// lostOnDeadHost: failed requests that were in flight on a host that
+	// then refused connections (hostFailover).
+	lostOnDeadHost atomic.Int64
 	backwards atomic.Int64 // playlist loads whose newest segment was older than one the viewer had seen
 	joined    atomic.Int64
 	active    atomic.Int64

@@ -60,6 +60,9 @@ type Report struct {
 	// Failovers: times a viewer moved to another of Config.Hosts because
 	// its own refused connections.
 	Failovers int64 `json:"failovers"`
+	// LostOnDeadHost: of the failed requests, those that were in flight on
+	// a host that then refused connections: it died with them.
+	LostOnDeadHost int64 `json:"lost_on_dead_host"`
 }
 
 // ViewerCounts says how many viewers did what.
@@ -123,16 +126,17 @@ const toMs = 1000
 func (rs *runState) report(started time.Time, elapsed time.Duration) *Report {
 	rec := rs.rec
 	rep := &Report{
-		URL:       rs.cfg.URL,
-		Protocol:  rs.kind.String(),
-		LLHLS:     rs.cfg.LLHLS && rs.kind == kindHLS,
-		Started:   started,
-		ElapsedS:  elapsed.Seconds(),
-		TTFBMs:    make(map[string]stats.Summary),
-		Requests:  rec.requests.Load(),
-		Bytes:     rec.bytes.Load(),
-		Segments:  SegmentCounts{Downloaded: rec.segments.Load(), Skipped: rec.skipped.Load()},
-		Failovers: rec.failovers.Load(),
+		URL:            rs.cfg.URL,
+		Protocol:       rs.kind.String(),
+		LLHLS:          rs.cfg.LLHLS && rs.kind == kindHLS,
+		Started:        started,
+		ElapsedS:       elapsed.Seconds(),
+		TTFBMs:         make(map[string]stats.Summary),
+		Requests:       rec.requests.Load(),
+		Bytes:          rec.bytes.Load(),
+		Segments:       SegmentCounts{Downloaded: rec.segments.Load(), Skipped: rec.skipped.Load()},
+		Failovers:      rec.failovers.Load(),
+		LostOnDeadHost: rec.lostOnDeadHost.Load(),
 		Staleness: StalenessReport{
 			AgeS:         rec.age.Summary(),
 			SequenceLag:  rec.lag.Summary(),
@@ -282,7 +286,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "\nrequests %d (%.1f/s), %s; segments downloaded %d, skipped %d\n",
 		r.Requests, rate, humanBytes(r.Bytes), r.Segments.Downloaded, r.Segments.Skipped)
 	if r.Failovers > 0 || r.Staleness.Backwards > 0 {
-		fmt.Fprintf(&b, "host failovers %d; playlist loads that went backwards %d\n", r.Failovers, r.Staleness.Backwards)
+		fmt.Fprintf(&b, "host failovers %d (requests lost in flight on a dead host %d); playlist loads that went backwards %d\n", r.Failovers, r.LostOnDeadHost, r.Staleness.Backwards)
 	}
 	fmt.Fprintf(&b, "simulator CPU %.1f s (%.2f cores per 1000 viewers)\n", r.SimulatorCPUS, r.SimulatorCoresPer1000)
 	_, err := io.WriteString(w, b.String())

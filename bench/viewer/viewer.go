@@ -396,7 +396,7 @@ func (v *viewer) play(ctx context.Context) {
 	defer tr.CloseIdleConnections()
 	var rt http.RoundTripper = tr
 	if hs := v.rs.cfg.Hosts; len(hs) > 0 {
-		rt = &hostFailover{base: tr, hosts: hs, cur: v.id % len(hs), moved: func() { rec.failovers.Add(1) }}
+		rt = &hostFailover{base: tr, hosts: hs, cur: v.id % len(hs), moved: func() { rec.failovers.Add(1) }, lost: func(n int64) { rec.lostOnDeadHost.Add(n) }}
 	}
 	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout, bufs: v.rs.bufs}
 
