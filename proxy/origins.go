@@ -198,18 +198,87 @@ func rebase(rt *route, u *url.URL, o *upstream.Origin) *url.URL {
 	return &v
 }
 
-// memberURL is where a request passed through uncached goes: with
-// origins, the first member in order for its path (healthy ones first);
-// it is not retried on another.
-func memberURL(rt *route, u *url.URL, key string) *url.URL {
-	if rt.set == nil {
-		return u
+// memberTransport sends a request passed through uncached (another
+// method, a response for one viewer alone) to the route's members in
+// order for its path, healthy ones first, reporting each outcome to the
+// set as fills do. It moves to the next member only while that is safe:
+// for any request when the connection was refused (nothing was sent),
+// and for an idempotent request (RFC 9110 9.2.2) whose body can be sent
+// again, also on another error or a 5xx before any byte went to the
+// viewer. A body of up to replayBodyMax bytes is read first so that it
+// can be sent again; a larger or unknown-length one is sent once. The
+// request's URL is under the route's first origin.
+type memberTransport struct {
+	rt   *route
+	base http.RoundTripper
+}
+
+// replayBodyMax is the largest request body memberTransport keeps to
+// send again on another member.
+const replayBodyMax = 64 << 10
+
+func (m memberTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	set := m.rt.set
+	if set == nil {
+		return m.base.RoundTrip(req)
 	}
-	order := rt.set.Order(key)
-	if len(order) == 0 || order[0].URL == rt.origin {
-		return u
+	order := set.Order(req.URL.EscapedPath())
+	if len(order) > 1 && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil &&
+		req.ContentLength > 0 && req.ContentLength <= replayBodyMax {
+		b, err := io.ReadAll(io.LimitReader(req.Body, replayBodyMax+1))
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	}
-	return rebase(rt, u, order[0])
+	replay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	idempotent := replay && (req.Method == http.MethodGet || req.Method == http.MethodHead ||
+		req.Method == http.MethodOptions || req.Method == http.MethodTrace ||
+		req.Method == http.MethodPut || req.Method == http.MethodDelete)
+	var err error
+	for i, o := range order {
+		last := i == len(order)-1
+		r := memberRequest(m.rt, req, o)
+		if i > 0 && req.GetBody != nil {
+			if r == req {
+				r = req.Clone(req.Context())
+			}
+			if r.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		var resp *http.Response
+		resp, err = m.base.RoundTrip(r)
+		if req.Context().Err() != nil {
+			// The viewer left: no verdict on the member.
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil, err
+		}
+		if err != nil {
+			out := upstream.Classify(err, 0)
+			set.Report(o, out)
+			if last || !(idempotent || out == upstream.ConnectError && replay) {
+				return nil, err
+			}
+			continue
+		}
+		out := upstream.Classify(nil, resp.StatusCode)
+		set.Report(o, out)
+		if out == upstream.Success || last || !idempotent {
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}
+	if err == nil {
+		err = fmt.Errorf("origin %s: no origins", m.rt.origin.Redacted())
+	}
+	return nil, err
 }
 
 // roundTrip sends req to the route's origin. With origins it tries the

@@ -423,6 +423,70 @@ func TestOriginsPassThroughSkipsDownMember(t *testing.T) {
 	}
 }
 
+// A request passed through uncached moves to the next member as far as
+// that is safe: any request whose connection was refused (nothing was
+// sent); an idempotent one also on a 5xx before any byte went to the
+// viewer; never a POST the primary answered, even with a 5xx.
+func TestOriginsPassThroughRetries(t *testing.T) {
+	busy := func(t *testing.T) *recOrigin {
+		return newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		})
+	}
+	private := func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Cache-Control", "private")
+		io.WriteString(w, "backup:"+r.Method+":"+string(b))
+	}
+	for _, tc := range []struct {
+		name       string
+		method     string
+		body       string
+		primary    func(t *testing.T) (string, *recOrigin)
+		wantStatus int
+		wantBody   string
+		backupSaw  int
+	}{
+		{"GET for one viewer, primary refuses", http.MethodGet, "", func(t *testing.T) (string, *recOrigin) { return refusedURL(t), nil }, 200, "backup:GET:", 1},
+		{"GET for one viewer, primary 503", http.MethodGet, "", func(t *testing.T) (string, *recOrigin) { o := busy(t); return o.URL, o }, 200, "backup:GET:", 1},
+		{"POST, primary refuses", http.MethodPost, "form", func(t *testing.T) (string, *recOrigin) { return refusedURL(t), nil }, 200, "backup:POST:form", 1},
+		{"POST, primary 503: not repeated", http.MethodPost, "form", func(t *testing.T) (string, *recOrigin) { o := busy(t); return o.URL, o }, 503, "busy\n", 0},
+		{"PUT, primary 503: idempotent", http.MethodPut, "x", func(t *testing.T) (string, *recOrigin) { o := busy(t); return o.URL, o }, 200, "backup:PUT:x", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pu, prim := tc.primary(t)
+			backup := newRecOrigin(t, private)
+			e := originsEdge(t, []string{pu, backup.URL}, func(r *Route, c *Config) {
+				r.OriginsHealth.Failures = 100 // keep the primary first in order
+			})
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			req, _ := http.NewRequest(tc.method, e.URL+"/live/api", body)
+			if tc.method == http.MethodGet {
+				req.Header.Set("Authorization", "Bearer viewer") // a response for this viewer alone
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus || string(got) != tc.wantBody {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, got, tc.wantStatus, tc.wantBody)
+			}
+			if n := backup.seen.get("/live/api"); n != tc.backupSaw {
+				t.Errorf("backup saw %d requests, want %d", n, tc.backupSaw)
+			}
+			if prim != nil && prim.seen.get("/live/api") != 1 {
+				t.Errorf("primary saw %d requests, want 1", prim.seen.get("/live/api"))
+			}
+		})
+	}
+}
+
 func mpdAt(publish string) string {
 	return `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" publishTime="` + publish +
 		`" availabilityStartTime="2026-01-01T00:00:00Z" minimumUpdatePeriod="PT1S" profiles="urn:mpeg:dash:profile:isoff-live:2011"><Period id="0" start="PT0S"></Period></MPD>`

@@ -434,7 +434,7 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			u, err := url.Parse(rt.upstreamURL(pr.In.URL.EscapedPath(), pr.In.URL.RawQuery))
 			if err == nil {
-				pr.Out.URL = memberURL(rt, u, pr.In.URL.EscapedPath()) // origins.go
+				pr.Out.URL = u // memberTransport picks the member
 			}
 			pr.Out.Host = rt.originHost(pr.In)
 			// ReverseProxy has removed the viewer's Forwarded and
@@ -445,7 +445,7 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 			setForwarded(pr.Out.Header, pr.In.Header["X-Forwarded-For"], pr.Out.Header["Via"], pr.In.RemoteAddr, p.via)
 			rt.passThroughHeader(pr.Out.Header)
 		},
-		Transport:     p.transport,
+		Transport:     memberTransport{rt: rt, base: p.transport}, // origins.go
 		FlushInterval: -1,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header["X-Cache-Status"] = p.statusHeader[statusBypass]

@@ -3,8 +3,10 @@ package upstream
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -66,6 +68,9 @@ func (s *Set) check(ctx context.Context, o *Origin) {
 	// The path is from the host's root, not under the origin's path: a
 	// packager's /readyz, say, for an origin URL http://packager/hls/.
 	u := url.URL{Scheme: o.URL.Scheme, Host: o.URL.Host, Path: s.cfg.Health.CheckPath}
+	if p := s.cfg.Health.CheckPort; p != 0 {
+		u.Host = net.JoinHostPort(o.URL.Hostname(), strconv.Itoa(p))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return

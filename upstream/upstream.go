@@ -82,6 +82,11 @@ type HealthConfig struct {
 	// 2xx or 3xx answer marks a down origin up at once, anything else
 	// counts as a failure. Empty means passive health only.
 	CheckPath string `yaml:"check_path"`
+	// CheckPort, when set, sends the check to this port of each origin's
+	// host instead of the origin URL's: an edgecache shield answers
+	// /readyz on its admin listener, not on the one that serves media.
+	// Zero means the origin URL's port.
+	CheckPort int `yaml:"check_port"`
 	// CheckInterval is the period of the active check. Zero means 5s.
 	CheckInterval time.Duration `yaml:"check_interval"`
 	// CheckTimeout bounds one check request. Zero means 2s.
@@ -209,6 +214,9 @@ func New(cfg Config) (*Set, error) {
 	}
 	if h.CheckPath != "" && h.CheckPath[0] != '/' {
 		return nil, fmt.Errorf("%w: route %q: check_path %q must start with /", ErrConfig, cfg.Route, h.CheckPath)
+	}
+	if h.CheckPort < 0 || h.CheckPort > 65535 || h.CheckPort != 0 && h.CheckPath == "" {
+		return nil, fmt.Errorf("%w: route %q: check_port %d: want a port (1-65535) and a check_path", ErrConfig, cfg.Route, h.CheckPort)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

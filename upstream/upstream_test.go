@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,6 +84,8 @@ func TestNewErrors(t *testing.T) {
 		{"huge weight", Config{Origins: []OriginConfig{{URL: a, Weight: 1001}}}},
 		{"negative backoff", Config{Origins: []OriginConfig{{URL: a}}, Health: HealthConfig{Backoff: -1}}},
 		{"relative check path", Config{Origins: []OriginConfig{{URL: a}}, Health: HealthConfig{CheckPath: "healthz"}}},
+		{"check port without path", Config{Origins: []OriginConfig{{URL: a}}, Health: HealthConfig{CheckPort: 9091}}},
+		{"check port out of range", Config{Origins: []OriginConfig{{URL: a}}, Health: HealthConfig{CheckPath: "/readyz", CheckPort: 70000}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)
@@ -335,6 +339,37 @@ func TestActiveCheck(t *testing.T) {
 	}
 	if hits.Load() != 3 {
 		t.Errorf("%d checks reached the origin, want 3", hits.Load())
+	}
+}
+
+// TestActiveCheckPort: with check_port the check goes to that port of the
+// member's host (an edgecache shield's admin listener), not the one that
+// serves media, whose answer would be a proxied 404.
+func TestActiveCheckPort(t *testing.T) {
+	media := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NotFound(w, r)
+	}))
+	defer media.Close()
+	var ready atomic.Bool
+	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" || !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		}
+	}))
+	defer admin.Close()
+	au, _ := url.Parse(admin.URL)
+	port, _ := strconv.Atoi(au.Port())
+	s := mustSet(t, Config{Origins: []OriginConfig{{URL: media.URL + "/hls/"}},
+		Health: HealthConfig{CheckPath: "/readyz", CheckPort: port, Failures: 1, Backoff: time.Hour}})
+	o := s.Origins()[0]
+	s.CheckNow(context.Background())
+	if s.Healthy(o) {
+		t.Fatal("the admin listener said not ready, yet the member is up")
+	}
+	ready.Store(true)
+	s.CheckNow(context.Background())
+	if !s.Healthy(o) {
+		t.Fatal("the admin listener's /readyz passed, yet the member stays down: the check went elsewhere")
 	}
 }
 

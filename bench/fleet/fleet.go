@@ -382,7 +382,9 @@ func (t *topology) edgeProc(cfg Config, logs, name, addr, mode string, ups []str
 			// and their /readyz to see the primary come back.
 			b.WriteString("    origins_freshest: true\n    origins_health:\n      backoff: 2s\n      check_path: /readyz\n      check_interval: 1s\n")
 		} else {
-			b.WriteString("    origins_health:\n      backoff: 2s\n")
+			// In front of the shields: their /readyz is on the admin
+			// port, and fails while one drains.
+			b.WriteString("    origins_health:\n      backoff: 2s\n      check_path: /readyz\n      check_port: 9091\n      check_interval: 1s\n")
 		}
 		b.WriteString("    origins:\n")
 		for i, u := range ups {
