@@ -14,7 +14,7 @@ ADMIN_ADDR    ?= 127.0.0.1:9091
 ORIGIN_HTTP   ?= 127.0.0.1:8088
 ORIGIN_RTMP   ?= 127.0.0.1:1935
 
-.PHONY: race all build image k8s-check run test test-deps unit bench bench-smoke bench-compare bench-compare-quick fleet-test fleet-test-short fuzz-smoke vet fmt clean
+.PHONY: race all build image k8s-check run test test-deps unit bench bench-smoke bench-compare bench-compare-quick bench-soak fleet-test fleet-test-short fuzz-smoke vet fmt clean
 
 all: build
 
@@ -64,6 +64,12 @@ bench-compare:
 
 bench-compare-quick:
 	bench/compare.sh -quick
+
+# bench-soak holds a constant load with cache churn on edgecache for 10
+# minutes and fails if its RSS grew more than 2% after the warm-up
+# (bench/results/soak-DATE.md).
+bench-soak:
+	bench/compare.sh -soak 10m
 
 # fleet-test runs two packagers, two shields and three edges on loopback
 # addresses with 300 simulated viewers for 4 minutes, kills the primary

@@ -4,6 +4,7 @@
 # builds the binaries, and writes bench/results/compare-DATE-MODE.{md,json}.
 #   bench/compare.sh          the full run (under 25 minutes)
 #   bench/compare.sh -quick   the quick one (under 3 minutes)
+#   bench/compare.sh -soak 10m  edgecache alone at constant load, RSS sampled
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()

@@ -172,6 +172,11 @@ func (e *env) startVarnish(ctx context.Context) (*server, error) {
 }
 
 func (e *env) startEdgecache(ctx context.Context) (*server, error) {
+	return e.startEdgecacheConf(ctx, edgeConf)
+}
+
+// startEdgecacheConf runs edgecache with the config template tmpl.
+func (e *env) startEdgecacheConf(ctx context.Context, tmpl string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -185,7 +190,7 @@ func (e *env) startEdgecache(ctx context.Context) (*server, error) {
 		return nil, err
 	}
 	cf := filepath.Join(dir, "edgecache.yaml")
-	conf := fill(edgeConf, "PORT", strconv.Itoa(port), "ADMIN", strconv.Itoa(admin),
+	conf := fill(tmpl, "PORT", strconv.Itoa(port), "ADMIN", strconv.Itoa(admin),
 		"ORIGIN", e.originAddr, "PACKAGER", strings.TrimPrefix(e.packagerURL, "http://"))
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		return nil, err

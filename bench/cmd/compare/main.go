@@ -32,6 +32,7 @@ func main() {
 	bin := flag.String("bin", "bin", "directory with the edgecache and packager binaries")
 	replot := flag.String("replot", "", "re-render the Markdown and plots of an earlier run's JSON, without running anything")
 	features := flag.Bool("features", false, "measure the operator features instead (access log off/file/stdout, CAT and secure_link checks) on the hot loads, same run")
+	soak := flag.Duration("soak", 0, "hold a constant load with cache churn on edgecache alone for this long (10m for issue 17), sampling its RSS, instead of the comparison")
 	floor := flag.String("serve-floor", "", "serve the plain net/http baseline of the hot loads on this loopback address (the harness starts this itself)")
 	flag.Parse()
 	if *floor != "" {
@@ -60,11 +61,18 @@ func main() {
 	if *quick {
 		limit = 3 * time.Minute
 	}
+	if *soak > 0 {
+		limit = *soak + 2*time.Minute
+	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if *features {
 		runFeatures(ctx, *bin, *out, *quick, log)
+		return
+	}
+	if *soak > 0 {
+		runSoak(ctx, *bin, *out, *soak, log)
 		return
 	}
 	self, err := os.Executable()
@@ -123,6 +131,31 @@ func write(rep *compare.Report, base, command string) {
 	os.WriteFile(base+".md", []byte(md), 0o644)
 	fmt.Print(md)
 	fmt.Fprintln(os.Stderr, "wrote", base+".md", plots)
+}
+
+// runSoak runs compare.RunSoak and writes soak-DATE.md/.json. It fails
+// when RSS grew by more than 2% after the warm-up.
+func runSoak(ctx context.Context, bin, out string, d time.Duration, log *slog.Logger) {
+	rep, err := compare.RunSoak(ctx, compare.Options{Bin: bin, Log: log}, d, 15*time.Second)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(1)
+	}
+	command := strings.TrimSpace("go run ./bench/cmd/compare " + strings.Join(os.Args[1:], " "))
+	base := filepath.Join(out, "soak-"+rep.Started.Format("2006-01-02"))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	j, _ := json.MarshalIndent(rep, "", " ")
+	os.WriteFile(base+".json", j, 0o644)
+	md := rep.Markdown(command)
+	os.WriteFile(base+".md", []byte(md), 0o644)
+	fmt.Print(md)
+	if rep.RSSFirst == 0 || rep.Growth > 0.02 {
+		fmt.Fprintln(os.Stderr, "soak: no verdict, or RSS grew more than 2% at constant load")
+		os.Exit(1)
+	}
 }
 
 // runFeatures runs compare.RunFeatures and writes features-DATE.md/.json.
