@@ -98,11 +98,12 @@ func (b *segmentBuilder) cutFragment() (bool, error) {
 	}
 	off := b.buf.Len()
 	part := fmp4.Part{
-		// ISO/IEC 14496-12 8.8.5: increasing in decode order. The
-		// fragment's start in milliseconds is, and it is the same on every
-		// packager of one input (segment.timeline: locked), so their
-		// segments are byte-identical; it wraps every 49.7 days of media.
-		SequenceNumber: uint32(b.fragStart * 1000 / uint64(max(b.timescale, 1))),
+		// ISO/IEC 14496-12 8.8.5: increasing in decode order, usually
+		// from 1. One plus the fragment's start in milliseconds is, and it
+		// is the same on every packager of one input (segment.timeline:
+		// locked), so their segments are byte-identical; it wraps every
+		// 49.7 days of media.
+		SequenceNumber: uint32(b.fragStart*1000/uint64(max(b.timescale, 1)) + 1),
 		Tracks: []*fmp4.PartTrack{{
 			ID:       cmafTrackID,
 			BaseTime: b.fragStart,
