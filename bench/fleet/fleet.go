@@ -112,17 +112,17 @@ type Report struct {
 	// Viewers: one report per protocol (hls, llhls, dash).
 	Viewers map[string]*viewer.Report `json:"viewers"`
 	// Summary across the three.
-	RebufferRatio    float64 `json:"rebuffer_ratio"` // stalled over played+stalled, all viewers
-	MaxPlaylistAgeS  float64 `json:"max_playlist_age_s"`
-	Backwards        int64   `json:"backwards"`
-	FailedRequests   int64   `json:"failed_requests"`
+	RebufferRatio   float64 `json:"rebuffer_ratio"` // stalled over played+stalled, all viewers
+	MaxPlaylistAgeS float64 `json:"max_playlist_age_s"`
+	Backwards       int64   `json:"backwards"`
+	FailedRequests  int64   `json:"failed_requests"`
 	// LostOnKilledEdge: of FailedRequests, those in flight on an edge
 	// when it was killed (the goal excludes them).
-	LostOnKilledEdge int64 `json:"lost_on_killed_edge"`
-	Failovers        int64   `json:"failovers"`
-	IdenticalEdges   bool    `json:"identical_edge_playlists"`
-	IdenticalNote    string  `json:"identical_note"`
-	PackagerSameURIs bool    `json:"packagers_same_uris"`
+	LostOnKilledEdge int64  `json:"lost_on_killed_edge"`
+	Failovers        int64  `json:"failovers"`
+	IdenticalEdges   bool   `json:"identical_edge_playlists"`
+	IdenticalNote    string `json:"identical_note"`
+	PackagerSameURIs bool   `json:"packagers_same_uris"`
 }
 
 // OriginReport is origin load: requests per object.

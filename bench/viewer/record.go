@@ -30,9 +30,9 @@ type recorder struct {
 	// lostOnDeadHost: failed requests that were in flight on a host that
 	// then refused connections (hostFailover).
 	lostOnDeadHost atomic.Int64
-	backwards atomic.Int64 // playlist loads whose newest segment was older than one the viewer had seen
-	joined    atomic.Int64
-	active    atomic.Int64
+	backwards      atomic.Int64 // playlist loads whose newest segment was older than one the viewer had seen
+	joined         atomic.Int64
+	active         atomic.Int64
 
 	mu         sync.Mutex
 	outcomes   []outcome      // guarded by mu
