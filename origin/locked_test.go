@@ -67,8 +67,12 @@ func TestLockedDemosAreInterchangeable(t *testing.T) {
 		if ea == nil || eb == nil {
 			t.Fatalf("segment %s not served by both", s.Name)
 		}
-		if !bytes.Equal(body(t, ea), body(t, eb)) {
-			t.Errorf("segment %s: the two packagers' bytes differ", s.Name)
+		if ba, bb := body(t, ea), body(t, eb); !bytes.Equal(ba, bb) {
+			i := 0
+			for i < min(len(ba), len(bb)) && ba[i] == bb[i] {
+				i++
+			}
+			t.Errorf("segment %s: the two packagers' bytes differ (%d and %d bytes, first at %d: % x / % x)", s.Name, len(ba), len(bb), i, ba[max(i-16, 0):min(i+16, len(ba))], bb[max(i-16, 0):min(i+16, len(bb))])
 		}
 	}
 	// Numbers count target durations since the Unix epoch.

@@ -16,8 +16,19 @@ func (st *Stream) Open(tracks [2]*media.Track, awaitAV1 bool) *media.Session {
 		PartTarget:       st.cfg.Segment.PartTarget(),
 		LegacyTS:         st.ts != nil,
 		AudioGrid:        st.cfg.Segment.Locked(),
+		LockSettle:       lockSettle(st.cfg.Segment.Locked()),
 	}
 	return media.NewSession(sink{st}, tracks, awaitAV1, cfg, st.log)
+}
+
+// lockSettle is how long a session on a locked timeline waits before it
+// starts (media.Config.LockSettle): past gortmplib's 2 s track analysis,
+// which holds a publisher's first frames back.
+func lockSettle(locked bool) time.Duration {
+	if locked {
+		return 3 * time.Second
+	}
+	return 0
 }
 
 // sink is how a stream's session hands over what it cut.

@@ -40,7 +40,10 @@ type Session struct {
 	audio    *audioSeg
 	ts       *tsMuxer
 	preAudio []rawAudio
-	closed   bool
+	// Config.LockSettle: when the first frame arrived, and the earliest
+	// wall-clock time any frame's timestamp zero implied.
+	firstArrival, zeroEst time.Time
+	closed                bool
 	err      error // the first write error; every later write returns it
 }
 
@@ -75,6 +78,37 @@ func durToTicks(d time.Duration, ts uint32) uint64 {
 	secs := uint64(d / time.Second)
 	rem := uint64(d % time.Second)
 	return secs*uint64(ts) + rem*uint64(ts)/uint64(time.Second)
+}
+
+// noteZero keeps, with Config.LockSettle, the earliest wall-clock time a
+// frame's timestamp ts and arrival put the input's timestamp zero at: the
+// least-delayed frame's.
+func (s *Session) noteZero(ts time.Duration, arrival time.Time) {
+	if s.cfg.LockSettle <= 0 {
+		return
+	}
+	if s.firstArrival.IsZero() {
+		s.firstArrival = arrival
+	}
+	if z := arrival.Add(-ts); s.zeroEst.IsZero() || z.Before(s.zeroEst) {
+		s.zeroEst = z
+	}
+}
+
+// settling reports whether the session must not start yet
+// (Config.LockSettle).
+func (s *Session) settling(arrival time.Time) bool {
+	return s.cfg.LockSettle > 0 && arrival.Sub(s.firstArrival) < s.cfg.LockSettle
+}
+
+// startArrival is the arrival BeginEpoch is given for the first media, at
+// ts: with Config.LockSettle, the one it would have had with the least
+// delay seen.
+func (s *Session) startArrival(ts time.Duration, arrival time.Time) time.Time {
+	if s.cfg.LockSettle > 0 && !s.zeroEst.IsZero() {
+		return s.zeroEst.Add(ts)
+	}
+	return arrival
 }
 
 // start begins the session's epoch at the first keyframe (or first audio
@@ -349,11 +383,12 @@ func (s *Session) reconfigure(t *Track) error {
 }
 
 func (s *Session) writeVideo(pts, dts time.Duration, key bool, payload []byte, nalus [][]byte, arrival time.Time) error {
+	s.noteZero(dts, arrival)
 	if !s.started {
-		if !key {
+		if !key || s.settling(arrival) {
 			return nil // decoding starts at a keyframe
 		}
-		if err := s.start(dts, arrival); err != nil {
+		if err := s.start(dts, s.startArrival(dts, arrival)); err != nil {
 			return err
 		}
 	}
@@ -386,6 +421,7 @@ func (s *Session) writeAudio(pts time.Duration, payload []byte, arrival time.Tim
 	if t == nil || len(payload) == 0 {
 		return nil
 	}
+	s.noteZero(pts, arrival)
 	if !s.started {
 		if s.hasVideo() {
 			// Wait for the first keyframe; keep a bounded backlog.
@@ -395,7 +431,10 @@ func (s *Session) writeAudio(pts time.Duration, payload []byte, arrival time.Tim
 			s.preAudio = append(s.preAudio, rawAudio{pts: pts, payload: clone(payload)})
 			return nil
 		}
-		if err := s.start(pts, arrival); err != nil {
+		if s.settling(arrival) {
+			return nil
+		}
+		if err := s.start(pts, s.startArrival(pts, arrival)); err != nil {
 			return err
 		}
 	}

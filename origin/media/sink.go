@@ -82,4 +82,12 @@ type Config struct {
 	// timeline). An encoder whose audio is off that grid is moved by at
 	// most half a frame.
 	AudioGrid bool
+	// LockSettle, when positive, holds the session's start until that long
+	// after its first frame arrived, and passes BeginEpoch the arrival the
+	// first keyframe would have had with the least delay any frame had so
+	// far: a publisher's first frames come in a burst, late by the ingest's
+	// track analysis (gortmplib reads up to 2 s ahead), and a locked
+	// timeline pins the input's timestamp zero from that arrival, the same
+	// way on every packager.
+	LockSettle time.Duration
 }
