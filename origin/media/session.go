@@ -44,7 +44,7 @@ type Session struct {
 	// wall-clock time any frame's timestamp zero implied.
 	firstArrival, zeroEst time.Time
 	closed                bool
-	err      error // the first write error; every later write returns it
+	err                   error // the first write error; every later write returns it
 }
 
 type rawAudio struct {
