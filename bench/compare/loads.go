@@ -339,6 +339,18 @@ end
 	return b.String()
 }
 
+// readGB is what wrk's output says it read, in GB (1e9 bytes); 0 when
+// the line is missing.
+func readGB(out string) float64 {
+	m := wrkRead.FindStringSubmatch(out)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	mult := map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m[2]]
+	return v * mult / 1e9
+}
+
 var wrkRead = regexp.MustCompile(`requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB|TB) read`)
 
 // runMix runs the realistic mix against s with wrk and the script in dir,
@@ -359,11 +371,7 @@ func runMix(ctx context.Context, s *server, dir string, d time.Duration) (MixRes
 	if err != nil {
 		return r, err
 	}
-	if m := wrkRead.FindStringSubmatch(out); m != nil {
-		v, _ := strconv.ParseFloat(m[1], 64)
-		mult := map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m[2]]
-		r.GB = v * mult / 1e9
-	}
+	r.GB = readGB(out)
 	if r.GB > 0 {
 		r.CPUPerGB = r.ServerCPU / r.GB
 	}

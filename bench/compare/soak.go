@@ -111,11 +111,7 @@ func RunSoak(ctx context.Context, opt Options, d, sample time.Duration) (*SoakRe
 			if err != nil {
 				return nil, err
 			}
-			if m := wrkRead.FindStringSubmatch(out); m != nil {
-				v, _ := strconv.ParseFloat(m[1], 64)
-				mult := map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m[2]]
-				rep.GB = v * mult / 1e9
-			}
+			rep.GB = readGB(out)
 			rep.analyse()
 			return rep, nil
 		case <-tick.C:

@@ -141,17 +141,7 @@ func runSoak(ctx context.Context, bin, out string, d time.Duration, log *slog.Lo
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
-	command := strings.TrimSpace("go run ./bench/cmd/compare " + strings.Join(os.Args[1:], " "))
-	base := filepath.Join(out, "soak-"+rep.Started.Format("2006-01-02"))
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	j, _ := json.MarshalIndent(rep, "", " ")
-	os.WriteFile(base+".json", j, 0o644)
-	md := rep.Markdown(command)
-	os.WriteFile(base+".md", []byte(md), 0o644)
-	fmt.Print(md)
+	writeReport(out, "soak", rep.Started, rep, rep.Markdown)
 	if rep.RSSFirst == 0 || rep.Growth > 0.02 {
 		fmt.Fprintln(os.Stderr, "soak: no verdict, or RSS grew more than 2% at constant load")
 		os.Exit(1)
@@ -169,15 +159,21 @@ func runFeatures(ctx context.Context, bin, out string, quick bool, log *slog.Log
 		fmt.Fprintln(os.Stderr, "features:", err)
 		os.Exit(1)
 	}
+	writeReport(out, "features", rep.Started, rep, rep.Markdown)
+}
+
+// writeReport writes rep as out/NAME-DATE.json and its Markdown (given
+// the command line) as out/NAME-DATE.md, and prints the Markdown.
+func writeReport(out, name string, started time.Time, rep any, markdown func(command string) string) {
 	command := strings.TrimSpace("go run ./bench/cmd/compare " + strings.Join(os.Args[1:], " "))
-	base := filepath.Join(out, "features-"+rep.Started.Format("2006-01-02"))
+	base := filepath.Join(out, name+"-"+started.Format("2006-01-02"))
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	j, _ := json.MarshalIndent(rep, "", " ")
 	os.WriteFile(base+".json", j, 0o644)
-	md := rep.Markdown(command)
+	md := markdown(command)
 	os.WriteFile(base+".md", []byte(md), 0o644)
 	fmt.Print(md)
 }
