@@ -210,6 +210,12 @@ func TestSRTRefusals(t *testing.T) {
 			t.Fatalf("%s: %v", id, err)
 		}
 		conn.Close()
+		// The next form claims the same stream: wait until the server has
+		// seen this publisher leave, or it is refused as busy.
+		waitFor(t, "keyed released", 20*time.Second, func() bool {
+			st := s.Stream("keyed")
+			return st == nil || !st.IsPublishing()
+		})
 	}
 }
 

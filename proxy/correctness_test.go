@@ -135,9 +135,13 @@ func TestNoCachePlaylistRevalidated(t *testing.T) {
 // already expired (RFC 9111 5.3).
 func TestInvalidExpires(t *testing.T) {
 	future := time.Now().Add(time.Hour).UTC()
+	// Two days ahead at 09:04:05, so the 12-hour "3" prints one digit
+	// whatever the hour now (from 23:00 UTC, an hour ahead printed "12").
+	d := time.Now().UTC().AddDate(0, 0, 2)
+	oneDigit := time.Date(d.Year(), d.Month(), d.Day(), 9, 4, 5, 0, time.UTC)
 	for name, exp := range map[string][]string{
 		"runs of spaces":  {strings.Replace(future.Format(http.TimeFormat), " ", "  ", 1)},
-		"one-digit hour":  {future.Format("Mon, 02 Jan 2006 3:04:05 GMT")},
+		"one-digit hour":  {oneDigit.Format("Mon, 02 Jan 2006 3:04:05 GMT")},
 		"two Expires":     {future.Format(http.TimeFormat), future.Add(time.Hour).Format(http.TimeFormat)},
 		"zero":            {"0"},
 		"not GMT":         {future.Format("Mon, 02 Jan 2006 15:04:05 MST")},
