@@ -20,14 +20,22 @@ import (
 
 // WrkResult is one wrk run.
 type WrkResult struct {
-	Requests      int64              `json:"requests"`
-	ReqPerSec     float64            `json:"req_per_sec"`
-	LatencyMs     map[string]float64 `json:"latency_ms"` // 50%, 75%, 90%, 99%
-	Errors        int64              `json:"errors"`
-	ServerCPU     float64            `json:"server_cpu_seconds"`
-	ReqPerCPUSec  float64            `json:"req_per_server_cpu_second"`
-	TransferMBps  float64            `json:"transfer_mb_per_sec"`
-	NonSuccessful int64              `json:"non_2xx"`
+	Requests     int64              `json:"requests"`
+	ReqPerSec    float64            `json:"req_per_sec"`
+	LatencyMs    map[string]float64 `json:"latency_ms"` // 50%, 75%, 90%, 99%
+	Errors       int64              `json:"errors"`
+	ServerCPU    float64            `json:"server_cpu_seconds"`
+	ReqPerCPUSec float64            `json:"req_per_server_cpu_second"`
+	// MachineCPU is the whole machine's busy CPU over the run (every
+	// process, interrupts and softirqs), less wrk's own: on loopback the
+	// kernel charges part of a server's TCP sending to softirq time or to
+	// the receiving client's process, depending on how the server writes,
+	// so the server's own CPU alone can flatter or penalise it.
+	MachineCPU          float64 `json:"machine_cpu_seconds_less_wrk,omitempty"`
+	ClientCPU           float64 `json:"wrk_cpu_seconds,omitempty"`
+	ReqPerMachineCPUSec float64 `json:"req_per_machine_cpu_second_less_wrk,omitempty"`
+	TransferMBps        float64 `json:"transfer_mb_per_sec"`
+	NonSuccessful       int64   `json:"non_2xx"`
 }
 
 var (
@@ -59,10 +67,15 @@ func runWrkHeaders(ctx context.Context, s *server, url string, d time.Duration, 
 // wrk runs `wrk -t2 -c64 --latency` for d with args, measuring the
 // server's CPU over the same span, fills r and returns wrk's output.
 func wrk(ctx context.Context, s *server, r *WrkResult, d time.Duration, args ...string) (string, error) {
-	cpu0 := cpuSeconds(s.cmd.Process.Pid)
+	cpu0, busy0 := cpuSeconds(s.cmd.Process.Pid), machineBusySeconds()
 	args = append([]string{"-t2", "-c64", "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}, args...)
-	out, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "wrk", args...)
+	out, err := cmd.CombinedOutput()
 	r.ServerCPU = cpuSeconds(s.cmd.Process.Pid) - cpu0
+	if busy0 > 0 && cmd.ProcessState != nil {
+		r.ClientCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+		r.MachineCPU = machineBusySeconds() - busy0 - r.ClientCPU
+	}
 	if err != nil {
 		return string(out), fmt.Errorf("wrk %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
@@ -105,6 +118,9 @@ func wrk(ctx context.Context, s *server, r *WrkResult, d time.Duration, args ...
 	}
 	if r.ServerCPU > 0 {
 		r.ReqPerCPUSec = float64(r.Requests) / r.ServerCPU
+	}
+	if r.MachineCPU > 0 {
+		r.ReqPerMachineCPUSec = float64(r.Requests) / r.MachineCPU
 	}
 	return txt, nil
 }

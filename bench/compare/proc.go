@@ -69,6 +69,27 @@ func cpuSeconds(pid int) float64 {
 	return ticks / 100 // CLK_TCK is 100 on Linux
 }
 
+// machineBusySeconds is the CPU time every core of the machine has spent
+// not idle since boot (user, nice, system, irq, softirq, steal from
+// /proc/stat), or 0 if unknown.
+func machineBusySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fs := strings.Fields(line)
+	if len(fs) < 9 || fs[0] != "cpu" {
+		return 0
+	}
+	var ticks float64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		v, _ := strconv.ParseFloat(fs[i], 64)
+		ticks += v
+	}
+	return ticks / 100 // USER_HZ
+}
+
 // rssBytes is the resident memory of pid's process tree.
 func rssBytes(pid int) int64 {
 	var total int64

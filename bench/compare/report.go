@@ -80,6 +80,9 @@ func (r *Report) Markdown(command string) string {
 		table(load.title, []row{
 			{"req/s", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.ReqPerSec }) }), "%.0f", true},
 			{"req per server CPU-second", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.ReqPerCPUSec }) }), "%.0f", true},
+			{"req per machine CPU-second, less wrk's", collect(func(s string) float64 {
+				return wrkMed(d[s], func(w WrkResult) float64 { return w.ReqPerMachineCPUSec })
+			}), "%.0f", true},
 			{"latency p50 ms", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.LatencyMs["50%"] }) }), "%.2f", false},
 			{"latency p99 ms", collect(func(s string) float64 { return wrkMed(d[s], func(w WrkResult) float64 { return w.LatencyMs["99%"] }) }), "%.2f", false},
 			{"errors + non-2xx", collect(func(s string) float64 {
