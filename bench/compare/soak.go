@@ -83,8 +83,8 @@ func RunSoak(ctx context.Context, opt Options, d, sample time.Duration) (*SoakRe
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{bin: opt.Bin, dir: dir, originAddr: o.ln.Addr().String(), packagerURL: "http://127.0.0.1:1"}
-	s, err := e.startEdgecacheConf(ctx, strings.Replace(edgeConf, "max_bytes: 1GiB", "max_bytes: 256MiB", 1))
+	e := &env{bin: opt.Bin, dir: dir, originAddr: o.ln.Addr().String()}
+	s, err := e.startEdgecacheConf(ctx, soakConf())
 	if err != nil {
 		return nil, err
 	}
@@ -201,4 +201,16 @@ func (r *SoakReport) Markdown(command string) string {
 		fmt.Fprintf(&b, "| %v | %.1f | %.1f | %.1f | %.0f |\n", s.At.Round(time.Second), mib(s.RSS), s.CacheBytes/(1<<20), s.HeapInuse/(1<<20), s.Goroutines)
 	}
 	return b.String()
+}
+
+// soakConf is the comparison's edge config with a 256 MiB cache and
+// without the packager routes: the soak requests only the test origin.
+func soakConf() string {
+	var keep []string
+	for _, line := range strings.Split(edgeConf, "\n") {
+		if !strings.Contains(line, "{{PACKAGER}}") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Replace(strings.Join(keep, "\n"), "max_bytes: 1GiB", "max_bytes: 256MiB", 1)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,5 +49,17 @@ func TestScrape(t *testing.T) {
 	m := scrape(srv.URL, "go_goroutines", "edgecache_cache_bytes", "x")
 	if m["go_goroutines"] != 42 || m["edgecache_cache_bytes"] != 1.5e6 || m["x"] != 5 {
 		t.Errorf("scraped %v", m)
+	}
+}
+
+// TestSoakConf: the soak's edge has the smaller cache and no route to a
+// packager it never starts.
+func TestSoakConf(t *testing.T) {
+	c := soakConf()
+	if strings.Contains(c, "PACKAGER") || strings.Contains(c, "/hls/") {
+		t.Errorf("the soak config still routes to a packager:\n%s", c)
+	}
+	if !strings.Contains(c, "max_bytes: 256MiB") || !strings.Contains(c, `{prefix: /, origin: "http://{{ORIGIN}}/"}`) {
+		t.Errorf("the soak config lost its cache size or origin route:\n%s", c)
 	}
 }
