@@ -74,8 +74,9 @@ bench-soak:
 # fleet-test runs two packagers, two shields and three edges on loopback
 # addresses with 300 simulated viewers for 4 minutes, kills the primary
 # packager and an edge, rolls the shields, and writes the report to
-# bench/results/ (bench/README.md). fleet-test-short is the CI version
-# (60 s, 90 viewers, two edges); it fails only when the fleet cannot start.
+# bench/results/ (bench/README.md); it fails when a goal is missed.
+# fleet-test-short is the CI version (60 s, 90 viewers, two edges); it
+# fails only when the fleet cannot start, and prints missed goals.
 FLEET_FLAGS ?=
 fleet-test: build
 	cd bench && $(GO) run ./cmd/fleet -edge ../$(BIN)/edgecache -packager ../$(BIN)/packager \

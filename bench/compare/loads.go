@@ -107,14 +107,7 @@ func wrk(ctx context.Context, s *server, r *WrkResult, d time.Duration, args ...
 		}
 	}
 	if m := wrkXferSec.FindStringSubmatch(txt); m != nil {
-		v, _ := strconv.ParseFloat(m[1], 64)
-		switch m[2] {
-		case "KB":
-			v /= 1024
-		case "GB":
-			v *= 1024
-		}
-		r.TransferMBps = v
+		r.TransferMBps = wrkBytes(m[1], m[2]) / (1 << 20)
 	}
 	if r.ServerCPU > 0 {
 		r.ReqPerCPUSec = float64(r.Requests) / r.ServerCPU
@@ -362,9 +355,14 @@ func readGB(out string) float64 {
 	if m == nil {
 		return 0
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	mult := map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m[2]]
-	return v * mult / 1e9
+	return wrkBytes(m[1], m[2]) / 1e9
+}
+
+// wrkBytes is a size as wrk prints it (a number and B, KB, MB, GB or TB,
+// in powers of 1024) in bytes.
+func wrkBytes(num, unit string) float64 {
+	v, _ := strconv.ParseFloat(num, 64)
+	return v * map[string]float64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
 }
 
 var wrkRead = regexp.MustCompile(`requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB|TB) read`)

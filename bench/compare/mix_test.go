@@ -81,3 +81,20 @@ func TestMarkdownHerdFloor(t *testing.T) {
 		t.Errorf("no %q in\n%s", want, md)
 	}
 }
+
+// TestWrkSizes: wrk's sizes are in powers of 1024, in the read line and
+// in Transfer/sec alike.
+func TestWrkSizes(t *testing.T) {
+	out := "  1000 requests in 10.00s, 1.50GB read\nRequests/sec:    100.00\nTransfer/sec:    153.60MB\n"
+	if got, want := readGB(out), 1.5*(1<<30)/1e9; got != want {
+		t.Errorf("readGB = %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		num, unit string
+		want      float64
+	}{{"2", "B", 2}, {"1.5", "KB", 1536}, {"1", "MB", 1 << 20}, {"2", "GB", 2 << 30}, {"1", "TB", 1 << 40}} {
+		if got := wrkBytes(tc.num, tc.unit); got != tc.want {
+			t.Errorf("wrkBytes(%s, %s) = %v, want %v", tc.num, tc.unit, got, tc.want)
+		}
+	}
+}

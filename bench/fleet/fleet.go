@@ -125,6 +125,29 @@ type Report struct {
 	PackagerSameURIs bool   `json:"packagers_same_uris"`
 }
 
+// Missed lists the issue's goals the run missed (empty when all were
+// met): playlist loads never go backwards; no failed viewer request
+// outside those in flight on the killed edge; origin requests per segment
+// one with a shield tier, one per edge without, within 2% (a segment a
+// shield was filling when it was rolled is fetched again by the next).
+func (r *Report) Missed() []string {
+	var m []string
+	if r.Backwards > 0 {
+		m = append(m, fmt.Sprintf("%d playlist loads went backwards (goal 0)", r.Backwards))
+	}
+	if n := r.FailedRequests - r.LostOnKilledEdge; n > 0 {
+		m = append(m, fmt.Sprintf("%d failed viewer requests outside the killed edge (goal 0)", n))
+	}
+	goal := 1.0
+	if r.Shields == 0 {
+		goal = float64(r.Edges)
+	}
+	if r.Origin.PerSegment > goal*1.02 {
+		m = append(m, fmt.Sprintf("%.2f origin requests per segment (goal %.0f)", r.Origin.PerSegment, goal))
+	}
+	return m
+}
+
 // OriginReport is origin load: requests per object.
 type OriginReport struct {
 	originCounts

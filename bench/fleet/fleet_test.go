@@ -65,3 +65,30 @@ func TestEdgeConfigs(t *testing.T) {
 		t.Error("a config without binaries must be refused")
 	}
 }
+
+// TestMissed: each of the goals, met and missed.
+func TestMissed(t *testing.T) {
+	met := Report{Edges: 3, Shields: 2, FailedRequests: 2, LostOnKilledEdge: 2}
+	met.Origin.PerSegment = 1.004
+	for _, tc := range []struct {
+		name string
+		edit func(*Report)
+		want string
+	}{
+		{"all met", func(*Report) {}, ""},
+		{"backwards", func(r *Report) { r.Backwards = 1 }, "went backwards"},
+		{"failed elsewhere", func(r *Report) { r.FailedRequests = 3 }, "1 failed viewer requests outside"},
+		{"origin per segment", func(r *Report) { r.Origin.PerSegment = 1.10 }, "1.10 origin requests per segment (goal 1)"},
+		{"no shield: one per edge", func(r *Report) { r.Shields, r.Origin.PerSegment = 0, 3 }, ""},
+		{"no shield, more", func(r *Report) { r.Shields, r.Origin.PerSegment = 0, 3.5 }, "(goal 3)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := met
+			tc.edit(&r)
+			got := strings.Join(r.Missed(), "; ")
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("Missed() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
