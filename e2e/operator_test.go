@@ -59,6 +59,7 @@ func startEdge(t *testing.T, mod func(*proxy.Config), purgeToken string, opts ..
 	}
 	srv := httptest.NewUnstartedServer(p)
 	srv.Config = p.Server(nil)
+	srv.Listener = p.Listener(srv.Listener)
 	srv.Start()
 	admin := httptest.NewServer(proxy.AdminHandler(reg, func() bool { return true }, p.PurgeHandler(func() string { return purgeToken })))
 	t.Cleanup(func() {

@@ -87,6 +87,7 @@ func startStack(t *testing.T, cfg origin.Config, demo bool) *stack {
 	}
 	srv := httptest.NewUnstartedServer(p)
 	srv.Config = p.Server(nil) // the server cmd/edgecache runs
+	srv.Listener = p.Listener(srv.Listener)
 	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()

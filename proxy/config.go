@@ -160,6 +160,34 @@ type ClientConfig struct {
 	// MaxHeaderBytes bounds a request head; a larger one gets 431.
 	// Default 64 KiB.
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// SendBuffer is each viewer connection's socket send buffer
+	// (SO_SNDBUF, as nginx's `listen ... sndbuf=`), or "auto" for the
+	// kernel's autotuning (net.ipv4.tcp_wmem). Default 512 KiB: a fixed
+	// buffer bounds the kernel memory a viewer can pin, and on loopback
+	// it cut the CPU per 1.2 MB hit by about a seventh against
+	// autotuning's 4 MiB; at round-trip time RTT it bounds one
+	// connection to about 2*SendBuffer/RTT (80 Mbit/s at 100 ms).
+	SendBuffer SendBuffer `yaml:"send_buffer"`
+}
+
+// SendBuffer is client.send_buffer: a size (as ByteSize) or "auto".
+type SendBuffer int64
+
+// SendBufferAuto leaves the send buffer to the kernel's autotuning.
+const SendBufferAuto SendBuffer = -1
+
+// UnmarshalText accepts "auto" or a size.
+func (b *SendBuffer) UnmarshalText(text []byte) error {
+	if strings.TrimSpace(string(text)) == "auto" {
+		*b = SendBufferAuto
+		return nil
+	}
+	n, err := ParseByteSize(string(text))
+	if err != nil {
+		return err
+	}
+	*b = SendBuffer(n)
+	return nil
 }
 
 // ClassPolicy is how one object class is cached.
@@ -254,6 +282,7 @@ func DefaultConfig() Config {
 			IdleTimeout:       120 * time.Second,
 			WriteIdleTimeout:  30 * time.Second,
 			MaxHeaderBytes:    64 << 10,
+			SendBuffer:        512 << 10,
 		},
 		Classes: map[string]ClassPolicy{
 			// Live playlists change every target duration: a short default,
@@ -346,6 +375,13 @@ func (c *Config) Validate() error {
 	if cl.MaxHeaderBytes < minHeaderBytes {
 		return fmt.Errorf("config: client.max_header_bytes %d is below the minimum of 8KiB", cl.MaxHeaderBytes)
 	}
+	switch {
+	case cl.SendBuffer == 0:
+		cl.SendBuffer = dc.SendBuffer
+	case cl.SendBuffer == SendBufferAuto:
+	case cl.SendBuffer < minSendBuffer || cl.SendBuffer > maxSendBuffer:
+		return fmt.Errorf("config: client.send_buffer %d is outside 16KiB to 64MiB (or \"auto\")", cl.SendBuffer)
+	}
 	if c.Classes == nil {
 		c.Classes = map[string]ClassPolicy{}
 	}
@@ -386,6 +422,14 @@ func (c *Config) Validate() error {
 // minHeaderBytes is the smallest request-head bound accepted: players and
 // CDNs send heads of a few KiB.
 const minHeaderBytes = 8 << 10
+
+// minSendBuffer and maxSendBuffer bound client.send_buffer: below 16 KiB a
+// viewer could not take a segment at a useful rate, and the kernel caps
+// SO_SNDBUF at net.core.wmem_max long before 64 MiB.
+const (
+	minSendBuffer SendBuffer = 16 << 10
+	maxSendBuffer SendBuffer = 64 << 20
+)
 
 func setDur(d *time.Duration, def time.Duration) {
 	if *d <= 0 {

@@ -65,6 +65,7 @@ func newEdgeFull(t testing.TB, originURL string, mod func(*Config), srvMod func(
 	}
 	srv := httptest.NewUnstartedServer(p)
 	srv.Config = p.Server(nil) // the server cmd/edgecache runs
+	srv.Listener = p.Listener(srv.Listener)
 	if srvMod != nil {
 		srvMod(srv.Config)
 	}

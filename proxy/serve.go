@@ -349,7 +349,7 @@ func (p *Proxy) record(w http.ResponseWriter, key string, class manifest.Class, 
 // writeBody writes a complete body in one write: the kernel takes it in as
 // large pieces as the socket allows. A large body gets a write deadline
 // scaled to its size first, so a client that stops reading cannot hold the
-// response forever, and goes out corked behind its head (corkWhile).
+// response forever, and goes out in one writev with its head (viewerConn).
 func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b cache.ByteView) int64 {
 	if b.Len() <= largeBody {
 		n, _ := b.WriteTo(w)
@@ -360,7 +360,11 @@ func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b cache.ByteVi
 	rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(b.Len())*time.Microsecond))
 	defer rc.SetWriteDeadline(time.Time{})
 	var n int64
-	corkWhile(clientConn(r.Context()), func() { n, _ = b.WriteTo(w) })
+	if vc := clientConn(r.Context()); vc != nil {
+		vc.merge(func() { n, _ = b.WriteTo(w) })
+	} else {
+		n, _ = b.WriteTo(w)
+	}
 	return n
 }
 

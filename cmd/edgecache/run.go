@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		ErrorLog:          errLog,
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- serve(srv, ln) }()
+	go func() { errc <- serve(srv, p.Listener(ln)) }()
 	go func() { errc <- serve(adminSrv, adminLn) }()
 	ready.Store(true)
 	log.Info("edgecache listening", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),

@@ -191,6 +191,15 @@ func (t *translator) listenDirective(d *nginxconf.Directive, ctx context) {
 			return
 		}
 	}
+	for _, p := range d.Args[min(1, len(d.Args)):] {
+		if v, ok := strings.CutPrefix(p, "sndbuf="); ok {
+			if _, err := proxy.ParseByteSize(v); err != nil {
+				t.untranslatable(d, "sndbuf=%s: %v", v, err)
+			} else if t.clientSndbuf == nil {
+				t.clientSndbuf = &setting{value: v, where: d.Where(), note: d.String()}
+			}
+		}
+	}
 	addr, ok := listenAddr(arg(d, 0))
 	if !ok {
 		t.untranslatable(d, "not a TCP address")

@@ -128,6 +128,7 @@ func (t *translator) render() ([]byte, error) {
 	addSetting(client, "read_header_timeout", t.clientHeader)
 	addSetting(client, "idle_timeout", t.clientIdle)
 	addSetting(client, "write_idle_timeout", t.clientWrite, "nginx's send_timeout is between two writes, as this is")
+	addSetting(client, "send_buffer", t.clientSndbuf, "SO_SNDBUF on each viewer connection, as nginx sets it on the listening socket")
 	addSetting(client, "max_header_bytes", t.clientMaxHdr, "the request head, request line and fields together: nginx's buffers times their size")
 	if !client.empty() {
 		top.add("client", client.n, "")

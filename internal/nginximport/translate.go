@@ -127,6 +127,7 @@ type translator struct {
 	clientHeader *setting
 	clientIdle   *setting
 	clientWrite  *setting
+	clientSndbuf *setting
 	clientMaxHdr *setting
 	logLevel     *setting
 	accessLog    *setting // path

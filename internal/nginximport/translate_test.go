@@ -112,6 +112,8 @@ func TestTranslate(t *testing.T) {
 			yaml:   []string{"path: /var/log/a.log", "the default format is used", "buffer=64k: not carried over: nginx's buffer is bytes, access_log.buffer counts records", "flush=5s: not needed"},
 			not:    []string{"  format:", "  buffer:"}},
 		{name: "listen forms", src: "server { listen 127.0.0.1:8080 default_server; location / { proxy_pass http://o; } }", yaml: []string{`listen: "127.0.0.1:8080"`}},
+		{name: "listen sndbuf", src: "server { listen 8080 sndbuf=256k; location / { proxy_pass http://o; } }", yaml: []string{"send_buffer: 256k"}},
+		{name: "listen bad sndbuf", src: "server { listen 8080 sndbuf=lots; location / { proxy_pass http://o; } }", stderr: []string{"sndbuf=lots: bad size"}, not: []string{"send_buffer"}},
 		{name: "listen ssl", src: "server { listen 443 ssl; location / { proxy_pass http://o; } }", stderr: []string{"listen 443 ssl: TLS"}, not: []string{"listen:"}},
 		{name: "two listeners", src: "server { listen 80; listen 8080; location / { proxy_pass http://o; } }", stderr: []string{"listen 8080: the edge listens on one address"}},
 		{name: "client limits", src: "http { client_header_timeout 5s; keepalive_timeout 1m; send_timeout 10s; large_client_header_buffers 2 1k; server { location / { proxy_pass http://o; } } }",

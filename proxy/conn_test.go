@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// recConn records each Write its viewerConn passes on.
+type recConn struct {
+	net.Conn
+	writes [][]byte
+	fail   error
+}
+
+func (r *recConn) Write(p []byte) (int, error) {
+	if r.fail != nil {
+		return 0, r.fail
+	}
+	r.writes = append(r.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func TestViewerConnMerge(t *testing.T) {
+	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 9000\r\n\r\n" + strings.Repeat("a", 100))
+	body := bytes.Repeat([]byte("b"), 9000)
+
+	rec := &recConn{}
+	c := &viewerConn{Conn: rec}
+	c.merge(func() {
+		if n, err := c.Write(head); n != len(head) || err != nil {
+			t.Fatalf("held write = %d, %v", n, err)
+		}
+		if len(rec.writes) != 0 {
+			t.Fatalf("the head went out on its own (%d writes) before the body", len(rec.writes))
+		}
+		if n, err := c.Write(body); n != len(body) || err != nil {
+			t.Fatalf("body write = %d, %v; want %d, nil (the held bytes are not the caller's)", n, err, len(body))
+		}
+		if n, err := c.Write([]byte("tail")); n != 4 || err != nil {
+			t.Fatalf("later write = %d, %v", n, err)
+		}
+	})
+	if got, want := bytes.Join(rec.writes, nil), append(append(append([]byte(nil), head...), body...), "tail"...); !bytes.Equal(got, want) {
+		t.Fatalf("sent %d bytes, want head, body, tail in order (%d)", len(got), len(want))
+	}
+	if len(rec.writes) < 2 || !bytes.Equal(rec.writes[len(rec.writes)-1], []byte("tail")) {
+		t.Errorf("writes after the merged one were held: %d writes", len(rec.writes))
+	}
+
+	// A merge whose only write is small sends it when it ends.
+	rec = &recConn{}
+	c = &viewerConn{Conn: rec}
+	c.merge(func() { c.Write([]byte("short")) })
+	if len(rec.writes) != 1 || string(rec.writes[0]) != "short" {
+		t.Errorf("held bytes at the end of merge: sent %q", rec.writes)
+	}
+	if c.held != nil {
+		t.Error("held buffer kept after merge")
+	}
+	// Outside merge nothing is held.
+	c.Write([]byte("x"))
+	if len(rec.writes) != 2 {
+		t.Errorf("a write outside merge was held: %d writes", len(rec.writes))
+	}
+
+	// A failed merged write reports its error and none of the caller's
+	// bytes as written.
+	broken := errors.New("broken pipe")
+	rec = &recConn{}
+	c = &viewerConn{Conn: rec}
+	c.merge(func() {
+		c.Write(head)
+		rec.fail = broken
+		if n, err := c.Write(body); n != 0 || !errors.Is(err, broken) {
+			t.Errorf("failed merged write = %d, %v; want 0, %v", n, err, broken)
+		}
+	})
+}
+
+func sendBuffer(t *testing.T, c *net.TCPConn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := -1
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return v
+}
+
+// TestLargeHitMerged checks the server wiring: viewer connections get the
+// configured send buffer, a large cached body goes out through the merge
+// while the client is not reading it, arrives intact, and the connection
+// serves the next response.
+func TestLargeHitMerged(t *testing.T) {
+	// Larger than the socket buffers can take, so the write blocks while
+	// the client does not read.
+	body := bytes.Repeat([]byte("0123456789abcdef"), (16<<20)/16)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write(body)
+	}))
+	defer origin.Close()
+	var mu sync.Mutex
+	var conns []*viewerConn
+	e := newEdgeServer(t, origin.URL, func(c *Config) { c.Client.SendBuffer = 64 << 10 }, func(s *http.Server) {
+		next := s.ConnContext
+		s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			mu.Lock()
+			conns = append(conns, c.(*viewerConn))
+			mu.Unlock()
+			return next(ctx, c)
+		}
+	})
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i, want := range []string{"MISS", "HIT", "HIT"} {
+		resp, err := client.Get(e.URL + "/seg/1.m4s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := resp.Header.Get("X-Cache-Status"); st != want {
+			t.Errorf("request %d: X-Cache-Status %q, want %q", i, st, want)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, body) {
+			t.Fatalf("request %d: body of %d bytes differs from the origin's %d", i, len(got), len(body))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) != 1 {
+		t.Fatalf("%d client connections, want 1 kept alive", len(conns))
+	}
+	// The kernel reports twice what was set (socket(7)).
+	if got := sendBuffer(t, conns[0].Conn.(*net.TCPConn)); got != 2*(64<<10) {
+		t.Errorf("SO_SNDBUF = %d, want %d: client.send_buffer was not applied", got, 2*(64<<10))
+	}
+	if conns[0].held != nil || conns[0].merging {
+		t.Error("the connection was left merging after the hits")
+	}
+	if conns[0].merged != 2 {
+		t.Errorf("%d responses went out head and body in one writev, want the 2 hits", conns[0].merged)
+	}
+}
+
+func TestSendBufferConfig(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want SendBuffer
+		err  string
+	}{
+		{in: "", want: 512 << 10},
+		{in: "auto", want: SendBufferAuto},
+		{in: "256KiB", want: 256 << 10},
+		{in: "1m", want: 1 << 20},
+		{in: "4KiB", err: "outside 16KiB to 64MiB"},
+		{in: "1GiB", err: "outside 16KiB to 64MiB"},
+		{in: "lots", err: "bad size"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Client.SendBuffer = 0
+			if tc.in != "" {
+				if err := c.Client.SendBuffer.UnmarshalText([]byte(tc.in)); err != nil {
+					if tc.err == "" || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("UnmarshalText(%q) = %v, want %q", tc.in, err, tc.err)
+					}
+					return
+				}
+			}
+			c.Routes = []Route{{Prefix: "/", Origin: "http://127.0.0.1:1/"}}
+			err := c.Validate()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Validate with send_buffer %q = %v, want %q", tc.in, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Client.SendBuffer != tc.want {
+				t.Errorf("send_buffer %q = %d, want %d", tc.in, c.Client.SendBuffer, tc.want)
+			}
+		})
+	}
+}
+
+// TestSendBufferAuto checks that "auto" leaves the kernel's autotuned
+// buffer alone.
+func TestSendBufferAuto(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) }))
+	defer origin.Close()
+	var mu sync.Mutex
+	var conn *viewerConn
+	e := newEdgeServer(t, origin.URL, func(c *Config) { c.Client.SendBuffer = SendBufferAuto }, func(s *http.Server) {
+		next := s.ConnContext
+		s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			mu.Lock()
+			conn = c.(*viewerConn)
+			mu.Unlock()
+			return next(ctx, c)
+		}
+	})
+	resp, err := http.Get(e.URL + "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	tc := conn.Conn.(*net.TCPConn)
+	// A fresh socket's buffer is net.ipv4.tcp_wmem's default (16 KiB
+	// here); what matters is that it is not what SetWriteBuffer would
+	// have made of the 512 KiB default.
+	if got := sendBuffer(t, tc); got == 2*(512<<10) {
+		t.Errorf("SO_SNDBUF = %d with send_buffer auto: it was set", got)
+	}
+}
