@@ -87,6 +87,24 @@ func FloorHandler() http.Handler {
 	})
 }
 
+// FloorSendBuffer is the floor's SO_SNDBUF: edgecache's default
+// client.send_buffer, so that the floor differs from the edge by the
+// server's work alone, not by a socket setting.
+const FloorSendBuffer = 512 << 10
+
+// FloorListener gives every connection ln accepts FloorSendBuffer.
+func FloorListener(ln net.Listener) net.Listener { return floorListener{ln} }
+
+type floorListener struct{ net.Listener }
+
+func (l floorListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(FloorSendBuffer)
+	}
+	return c, err
+}
+
 func (o *testOrigin) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -3,9 +3,11 @@ package compare
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -88,5 +90,41 @@ func TestFloorServesOriginBytes(t *testing.T) {
 	}
 	if resp, _ := get(floor.URL + "/other"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("floor answered /other with %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestFloorListenerSendBuffer: the floor's connections get edgecache's
+// default send buffer, or the floor and the edge differ by a socket
+// setting as well as by their work.
+func TestFloorListenerSendBuffer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := FloorListener(ln)
+	defer fl.Close()
+	d, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c, err := fl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var serr error
+	rc.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF) })
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	// The kernel reports twice what was set (socket(7)).
+	if v != 2*FloorSendBuffer {
+		t.Errorf("SO_SNDBUF = %d, want %d", v, 2*FloorSendBuffer)
 	}
 }

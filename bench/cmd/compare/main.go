@@ -107,12 +107,17 @@ func serveFloor(addr string) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := &http.Server{Addr: addr, Handler: compare.FloorHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: compare.FloorHandler(), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve-floor:", err)
+		os.Exit(1)
+	}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(compare.FloorListener(ln)); !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "serve-floor:", err)
 		os.Exit(1)
 	}
