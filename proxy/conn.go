@@ -92,6 +92,10 @@ type viewerConn struct {
 	merging bool
 	held    *[]byte
 	merged  int // responses whose head went out with their body
+	// iov is the merged writev's vector, kept here so that passing it
+	// to net.Buffers.WriteTo allocates nothing.
+	iov    net.Buffers
+	iovArr [2][]byte
 }
 
 // merge runs write with the first small write held back for the next
@@ -128,8 +132,10 @@ func (c *viewerConn) Write(p []byte) (int, error) {
 		return c.Conn.Write(p)
 	}
 	h := len(*c.held)
-	bufs := net.Buffers{*c.held, p}
-	n, err := bufs.WriteTo(c.Conn)
+	c.iovArr = [2][]byte{*c.held, p}
+	c.iov = c.iovArr[:]
+	n, err := c.iov.WriteTo(c.Conn)
+	c.iovArr, c.iov = [2][]byte{}, nil // keep no body alive
 	c.release()
 	c.merged++
 	if n < int64(h) {
