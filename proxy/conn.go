@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -144,6 +145,27 @@ func (c *viewerConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return int(n) - h, err
+}
+
+// ReadFrom keeps the TCP connection's own ReadFrom (sendfile and splice)
+// for net/http's response.ReadFrom, which looks for it on the connection.
+// Anything still held goes out first.
+func (c *viewerConn) ReadFrom(r io.Reader) (int64, error) {
+	c.mu.Lock()
+	c.merging = false
+	if c.held != nil {
+		_, err := c.Conn.Write(*c.held)
+		c.release()
+		if err != nil {
+			c.mu.Unlock()
+			return 0, err
+		}
+	}
+	c.mu.Unlock()
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 func (c *viewerConn) release() {

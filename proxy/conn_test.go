@@ -291,3 +291,37 @@ func BenchmarkLargeHitLoopback(b *testing.B) {
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
+
+// rfConn is a recConn with its own ReadFrom, as *net.TCPConn has.
+type rfConn struct {
+	recConn
+	readFrom int
+}
+
+func (r *rfConn) ReadFrom(src io.Reader) (int64, error) {
+	r.readFrom++
+	b, err := io.ReadAll(src)
+	r.writes = append(r.writes, b)
+	return int64(len(b)), err
+}
+
+// TestViewerConnReadFrom: net/http's response.ReadFrom uses the
+// connection's ReadFrom (sendfile, splice) when it has one; the wrapper
+// must keep it, and send anything held before it.
+func TestViewerConnReadFrom(t *testing.T) {
+	rc := &rfConn{}
+	c := &viewerConn{Conn: rc}
+	var _ io.ReaderFrom = c
+	c.merge(func() {
+		c.Write([]byte("head"))
+		if n, err := c.ReadFrom(strings.NewReader("body")); n != 4 || err != nil {
+			t.Fatalf("ReadFrom = %d, %v", n, err)
+		}
+	})
+	if rc.readFrom != 1 {
+		t.Errorf("the connection's own ReadFrom ran %d times, want 1", rc.readFrom)
+	}
+	if got := string(bytes.Join(rc.writes, nil)); got != "headbody" {
+		t.Errorf("sent %q, want the held head before the body", got)
+	}
+}
