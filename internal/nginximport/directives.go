@@ -181,6 +181,7 @@ func (t *translator) listenDirective(d *nginxconf.Directive, ctx context) {
 		t.untranslatable(d, "listen outside a server block")
 		return
 	}
+	var sndbuf string // only a listener that is kept carries it over
 	for _, p := range d.Args[min(1, len(d.Args)):] {
 		switch {
 		case p == "ssl" || p == "http2" || p == "quic" || p == "http3":
@@ -189,15 +190,8 @@ func (t *translator) listenDirective(d *nginxconf.Directive, ctx context) {
 		case p == "proxy_protocol":
 			t.untranslatable(d, "the PROXY protocol is not read: use trusted_proxies and X-Forwarded-For")
 			return
-		}
-	}
-	for _, p := range d.Args[min(1, len(d.Args)):] {
-		if v, ok := strings.CutPrefix(p, "sndbuf="); ok {
-			if _, err := proxy.ParseByteSize(v); err != nil {
-				t.untranslatable(d, "sndbuf=%s: %v", v, err)
-			} else if t.clientSndbuf == nil {
-				t.clientSndbuf = &setting{value: v, where: d.Where(), note: d.String()}
-			}
+		case strings.HasPrefix(p, "sndbuf="):
+			sndbuf = strings.TrimPrefix(p, "sndbuf=")
 		}
 	}
 	addr, ok := listenAddr(arg(d, 0))
@@ -212,9 +206,11 @@ func (t *translator) listenDirective(d *nginxconf.Directive, ctx context) {
 				t.listen.note += ": a port below 1024 needs root or CAP_NET_BIND_SERVICE; edgecache's default is :8081"
 			}
 		}
+		t.sendBuffer(d, sndbuf)
 		return
 	}
 	if t.listen.value == addr {
+		t.sendBuffer(d, sndbuf)
 		return
 	}
 	// listen 80; listen [::]:80; is one Go listener on ":80".
@@ -222,9 +218,23 @@ func (t *translator) listenDirective(d *nginxconf.Directive, ctx context) {
 	h2, p2, _ := net.SplitHostPort(addr)
 	if strings.HasPrefix(t.listen.value, ":") && p1 == p2 && (h2 == "::" || h2 == "" || h2 == "0.0.0.0") {
 		t.listenExtra = append(t.listenExtra, fmt.Sprintf("%s (%s) is covered: %s listens on IPv4 and IPv6", d.String(), d.Where(), t.listen.value))
+		t.sendBuffer(d, sndbuf)
 		return
 	}
 	t.untranslatable(d, "the edge listens on one address: %s (%s) is kept", t.listen.value, t.listen.where)
+}
+
+// sendBuffer carries a kept listener's sndbuf= (v, empty when none) to
+// client.send_buffer; the first one given wins.
+func (t *translator) sendBuffer(d *nginxconf.Directive, v string) {
+	if v == "" || t.clientSndbuf != nil {
+		return
+	}
+	if _, err := proxy.ParseByteSize(v); err != nil {
+		t.untranslatable(d, "sndbuf=%s: %v", v, err)
+		return
+	}
+	t.clientSndbuf = &setting{value: v, where: d.Where(), note: d.String()}
 }
 
 // cachePath: max_size is the RAM budget; the rest describes a disk zone.
