@@ -101,20 +101,33 @@ type viewerConn struct {
 
 // merge runs write with the first small write held back for the next
 // (see viewerConn), and sends whatever is still held when write returns.
+// On a nil viewerConn (a connection Listener did not accept) it just runs
+// write.
 func (c *viewerConn) merge(write func()) {
+	if c == nil {
+		write()
+		return
+	}
 	c.mu.Lock()
 	c.merging = true
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.merging = false
-		if c.held != nil {
-			c.Conn.Write(*c.held) // an error shows on the connection's next use
-			c.release()
-		}
+		c.endMergeLocked() // an error shows on the connection's next use
 	}()
 	write()
+}
+
+// endMergeLocked stops merging and sends anything held. c.mu is held.
+func (c *viewerConn) endMergeLocked() error {
+	c.merging = false
+	if c.held == nil {
+		return nil
+	}
+	_, err := c.Conn.Write(*c.held)
+	c.release()
+	return err
 }
 
 func (c *viewerConn) Write(p []byte) (int, error) {
@@ -152,16 +165,11 @@ func (c *viewerConn) Write(p []byte) (int, error) {
 // Anything still held goes out first.
 func (c *viewerConn) ReadFrom(r io.Reader) (int64, error) {
 	c.mu.Lock()
-	c.merging = false
-	if c.held != nil {
-		_, err := c.Conn.Write(*c.held)
-		c.release()
-		if err != nil {
-			c.mu.Unlock()
-			return 0, err
-		}
-	}
+	err := c.endMergeLocked()
 	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}

@@ -107,22 +107,12 @@ func sendBuffer(t *testing.T, c *net.TCPConn) int {
 	return v
 }
 
-// TestLargeHitMerged checks the server wiring: viewer connections get the
-// configured send buffer, a large cached body goes out through the merge
-// while the client is not reading it, arrives intact, and the connection
-// serves the next response.
-func TestLargeHitMerged(t *testing.T) {
-	// Larger than the socket buffers can take, so the write blocks while
-	// the client does not read.
-	body := bytes.Repeat([]byte("0123456789abcdef"), (16<<20)/16)
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=60")
-		w.Write(body)
-	}))
-	defer origin.Close()
+// recordConns returns a server option that records each connection the
+// server gets from Listener, and a function that lists them.
+func recordConns() (record func(*http.Server), accepted func() []*viewerConn) {
 	var mu sync.Mutex
 	var conns []*viewerConn
-	e := newEdgeServer(t, origin.URL, func(c *Config) { c.Client.SendBuffer = 64 << 10 }, func(s *http.Server) {
+	record = func(s *http.Server) {
 		next := s.ConnContext
 		s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 			mu.Lock()
@@ -130,7 +120,29 @@ func TestLargeHitMerged(t *testing.T) {
 			mu.Unlock()
 			return next(ctx, c)
 		}
-	})
+	}
+	return record, func() []*viewerConn {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*viewerConn(nil), conns...)
+	}
+}
+
+// TestLargeHitMerged checks the server wiring: viewer connections get the
+// configured send buffer, a large cached body goes out through the merge
+// while the client is not reading it, arrives intact, and the connection
+// serves the next response.
+func TestLargeHitMerged(t *testing.T) {
+	// Far larger than the 64 KiB send buffer, so the merged writev goes
+	// out in many pieces.
+	body := bytes.Repeat([]byte("0123456789abcdef"), (16<<20)/16)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write(body)
+	}))
+	defer origin.Close()
+	record, accepted := recordConns()
+	e := newEdgeServer(t, origin.URL, func(c *Config) { c.Client.SendBuffer = 64 << 10 }, record)
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	for i, want := range []string{"MISS", "HIT", "HIT"} {
@@ -150,8 +162,7 @@ func TestLargeHitMerged(t *testing.T) {
 			t.Fatalf("request %d: body of %d bytes differs from the origin's %d", i, len(got), len(body))
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	conns := accepted()
 	if len(conns) != 1 {
 		t.Fatalf("%d client connections, want 1 kept alive", len(conns))
 	}
@@ -159,11 +170,14 @@ func TestLargeHitMerged(t *testing.T) {
 	if got := sendBuffer(t, conns[0].Conn.(*net.TCPConn)); got != 2*(64<<10) {
 		t.Errorf("SO_SNDBUF = %d, want %d: client.send_buffer was not applied", got, 2*(64<<10))
 	}
-	if conns[0].held != nil || conns[0].merging {
+	c := conns[0]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held != nil || c.merging {
 		t.Error("the connection was left merging after the hits")
 	}
-	if conns[0].merged != 2 {
-		t.Errorf("%d responses went out head and body in one writev, want the 2 hits", conns[0].merged)
+	if c.merged != 2 {
+		t.Errorf("%d responses went out head and body in one writev, want the 2 hits", c.merged)
 	}
 }
 
@@ -215,25 +229,18 @@ func TestSendBufferConfig(t *testing.T) {
 func TestSendBufferAuto(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) }))
 	defer origin.Close()
-	var mu sync.Mutex
-	var conn *viewerConn
-	e := newEdgeServer(t, origin.URL, func(c *Config) { c.Client.SendBuffer = SendBufferAuto }, func(s *http.Server) {
-		next := s.ConnContext
-		s.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			mu.Lock()
-			conn = c.(*viewerConn)
-			mu.Unlock()
-			return next(ctx, c)
-		}
-	})
+	record, accepted := recordConns()
+	e := newEdgeServer(t, origin.URL, func(c *Config) { c.Client.SendBuffer = SendBufferAuto }, record)
 	resp, err := http.Get(e.URL + "/a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	mu.Lock()
-	defer mu.Unlock()
-	tc := conn.Conn.(*net.TCPConn)
+	conns := accepted()
+	if len(conns) != 1 {
+		t.Fatalf("%d client connections, want 1", len(conns))
+	}
+	tc := conns[0].Conn.(*net.TCPConn)
 	// A fresh socket's buffer is net.ipv4.tcp_wmem's default (16 KiB
 	// here); what matters is that it is not what SetWriteBuffer would
 	// have made of the 512 KiB default.

@@ -360,11 +360,7 @@ func (p *Proxy) writeBody(w http.ResponseWriter, r *http.Request, b cache.ByteVi
 	rc.SetWriteDeadline(time.Now().Add(p.view().cfg.Client.WriteIdleTimeout + time.Duration(b.Len())*time.Microsecond))
 	defer rc.SetWriteDeadline(time.Time{})
 	var n int64
-	if vc := clientConn(r.Context()); vc != nil {
-		vc.merge(func() { n, _ = b.WriteTo(w) })
-	} else {
-		n, _ = b.WriteTo(w)
-	}
+	clientConn(r.Context()).merge(func() { n, _ = b.WriteTo(w) })
 	return n
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgecache/edgecache/proxy"
 )
 
 // testOrigin serves the static objects the loads need, rate-limited where
@@ -90,17 +92,20 @@ func FloorHandler() http.Handler {
 // FloorSendBuffer is the floor's SO_SNDBUF: edgecache's default
 // client.send_buffer, so that the floor differs from the edge by the
 // server's work alone, not by a socket setting.
-const FloorSendBuffer = 512 << 10
+func FloorSendBuffer() int { return int(proxy.DefaultConfig().Client.SendBuffer) }
 
 // FloorListener gives every connection ln accepts FloorSendBuffer.
-func FloorListener(ln net.Listener) net.Listener { return floorListener{ln} }
+func FloorListener(ln net.Listener) net.Listener { return floorListener{ln, FloorSendBuffer()} }
 
-type floorListener struct{ net.Listener }
+type floorListener struct {
+	net.Listener
+	sndbuf int
+}
 
 func (l floorListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(FloorSendBuffer)
+		tc.SetWriteBuffer(l.sndbuf)
 	}
 	return c, err
 }

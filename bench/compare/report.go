@@ -114,7 +114,7 @@ func (r *Report) Markdown(command string) string {
 	}
 	if len(r.Floor) > 0 {
 		p("## Plain Go net/http on the same hot loads (no cache, no routing, no metrics)\n\n")
-		p("The floor of any server on Go's net/http: a handler writing the same bytes from memory, in its own process, in the same rounds, with edgecache's default socket send buffer (512 KiB).\n\n")
+		p("The floor of any server on Go's net/http: a handler writing the same bytes from memory, in its own process, in the same rounds, with edgecache's default socket send buffer (%d KiB).\n\n", FloorSendBuffer()>>10)
 		p("| | go-floor req/s | edgecache req/s | edgecache / floor | go-floor req per CPU-s | edgecache req per CPU-s | edgecache / floor |\n|---|---|---|---|---|---|---|\n")
 		for _, l := range []struct {
 			name string

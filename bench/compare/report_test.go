@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/edgecache/edgecache/proxy"
 )
 
 func TestMarkdownFloorTable(t *testing.T) {
@@ -124,7 +126,7 @@ func TestFloorListenerSendBuffer(t *testing.T) {
 		t.Fatal(serr)
 	}
 	// The kernel reports twice what was set (socket(7)).
-	if v != 2*FloorSendBuffer {
-		t.Errorf("SO_SNDBUF = %d, want %d", v, 2*FloorSendBuffer)
+	if want := 2 * int(proxy.DefaultConfig().Client.SendBuffer); v != want {
+		t.Errorf("SO_SNDBUF = %d, want %d", v, want)
 	}
 }
