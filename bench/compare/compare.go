@@ -47,11 +47,17 @@ type Report struct {
 	// HerdFloor is the no-cache floor of the herd: the same 200 fresh
 	// clients fetching a 4 KiB object straight from the origin, once per
 	// round. What an edge adds to the first byte is measured over it.
-	HerdFloor  []HerdResult              `json:"herd_floor,omitempty"`
-	Expiry     map[string][]ExpiryResult `json:"expiry"`
-	RSS        map[string]RSSResult      `json:"rss"`
-	Viewers    map[string][]ViewerStep   `json:"viewers"`
-	MaxViewers map[string]int            `json:"max_viewers"`
+	HerdFloor []HerdResult `json:"herd_floor,omitempty"`
+	// HerdStreamFloor is the herd with no cache at all: the same 200
+	// clients streaming the 4 MB object straight from the origin at the
+	// same rate, once per round. The small-object floor has no body to
+	// stream; this one shows what 200 streams cost this machine's first
+	// bytes when nothing sits in between.
+	HerdStreamFloor []HerdResult              `json:"herd_stream_floor,omitempty"`
+	Expiry          map[string][]ExpiryResult `json:"expiry"`
+	RSS             map[string]RSSResult      `json:"rss"`
+	Viewers         map[string][]ViewerStep   `json:"viewers"`
+	MaxViewers      map[string]int            `json:"max_viewers"`
 	// Mix: the realistic viewer mix (a playlist per segment of 1-5 MB),
 	// for CPU-seconds per GB sent.
 	Mix map[string][]MixResult `json:"mix,omitempty"`
@@ -193,6 +199,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		fl, err := runHerd(ctx, o, &server{Name: "origin", URL: o.URL}, 200, 4<<10, 0, fmt.Sprintf("herdfloor-%d", r))
 		note("herd floor", err)
 		rep.HerdFloor = append(rep.HerdFloor, fl)
+		sf, err := runHerd(ctx, o, &server{Name: "origin", URL: o.URL}, 200, 4<<20, 4<<20, fmt.Sprintf("herdstreamfloor-%d", r))
+		note("herd streaming floor", err)
+		rep.HerdStreamFloor = append(rep.HerdStreamFloor, sf)
 		for _, s := range order {
 			h, err := runHerd(ctx, o, s, 200, 4<<20, 4<<20, fmt.Sprintf("herd4-%s-%d", s.Name, r))
 			note(s.Name+" herd 4MB", err)

@@ -80,6 +80,25 @@ func TestMarkdownHerdFloor(t *testing.T) {
 	if !strings.Contains(md, want) {
 		t.Errorf("no %q in\n%s", want, md)
 	}
+	if strings.Contains(md, "streaming") {
+		t.Errorf("a streaming floor row without one measured:\n%s", md)
+	}
+	// The streaming floor: the same clients streaming the 4 MB object
+	// straight from the origin, median of rounds.
+	r.HerdStreamFloor = []HerdResult{{TTFBp99Ms: 150, DoneP99Ms: 1100}, {TTFBp99Ms: 90, DoneP99Ms: 1020}, {TTFBp99Ms: 120, DoneP99Ms: 1050}}
+	md = r.Markdown("test")
+	for _, want := range []string{
+		"| TTFB p99 over the streaming floor (120 ms) ms | +80 | -40 | -72 |",
+		"The streaming floor is the same 200 clients fetching the same 4 MB object straight from the origin at the same rate, with no cache: TTFB p99 120 ms, completion p99 1050 ms (median of 3 rounds).",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("no %q in\n%s", want, md)
+		}
+	}
+	r.HerdStreamFloor = r.HerdStreamFloor[:1]
+	if md = r.Markdown("test"); !strings.Contains(md, "completion p99 1100 ms (one round).") {
+		t.Errorf("one round not named so in\n%s", md)
+	}
 }
 
 // TestWrkSizes: wrk's sizes are in powers of 1024, in the read line and

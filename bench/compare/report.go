@@ -31,6 +31,14 @@ func herdMed(rs []HerdResult, f func(HerdResult) float64) float64 {
 	return med(xs)
 }
 
+// rounds names how many rounds a median was taken over.
+func rounds(n int) string {
+	if n == 1 {
+		return "one round"
+	}
+	return fmt.Sprintf("median of %d rounds", n)
+}
+
 func ratio(a, b float64) string {
 	if b == 0 {
 		return "n/a"
@@ -151,6 +159,12 @@ func (r *Report) Markdown(command string) string {
 				return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) - fl
 			}), "%+.0f", false})
 		}
+		if len(r.HerdStreamFloor) > 0 && load.floor {
+			fl := herdMed(r.HerdStreamFloor, func(h HerdResult) float64 { return h.TTFBp99Ms })
+			rows = append(rows, row{fmt.Sprintf("TTFB p99 over the streaming floor (%.0f ms) ms", fl), collect(func(s string) float64 {
+				return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) - fl
+			}), "%+.0f", false})
+		}
 		table(load.title, append(rows, []row{
 			{"completion p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.DoneP99Ms }) }), "%.0f", false},
 			{"all bodies identical (1 = yes)", collect(func(s string) float64 {
@@ -162,6 +176,11 @@ func (r *Report) Markdown(command string) string {
 				})
 			}), "%.0f", true},
 		}...))
+		if len(r.HerdStreamFloor) > 0 && load.floor {
+			p("The streaming floor is the same 200 clients fetching the same 4 MB object straight from the origin at the same rate, with no cache: TTFB p99 %.0f ms, completion p99 %.0f ms (%s).\n\n",
+				herdMed(r.HerdStreamFloor, func(h HerdResult) float64 { return h.TTFBp99Ms }),
+				herdMed(r.HerdStreamFloor, func(h HerdResult) float64 { return h.DoneP99Ms }), rounds(len(r.HerdStreamFloor)))
+		}
 	}
 	table("Expiry: origin fetches while 64 connections hammer an object across one expiry (median of rounds)", []row{
 		{"origin fetches", collect(func(s string) float64 {
