@@ -69,6 +69,12 @@ func (r *Report) Markdown(command string) string {
 			for _, s := range r.Servers {
 				p(" "+rw.fmt+" |", rw.vals[s])
 			}
+			if strings.HasPrefix(rw.fmt, "%+") {
+				// A signed value is a difference over a floor: a ratio
+				// of two differences means nothing.
+				p(" n/a | n/a |\n")
+				continue
+			}
 			p(" %s | %s |\n", ratio(rw.vals["edgecache"], rw.vals["nginx"]), ratio(rw.vals["edgecache"], rw.vals["varnish"]))
 		}
 		p("\n")
