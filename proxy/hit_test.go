@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -86,7 +85,7 @@ func BenchmarkHit(b *testing.B) {
 // a loaded edge does: what the requests share (counters, the cache's
 // shards, the stream registry, the viewer sessions) is paid for here in
 // cache-line traffic that the one-core benchmark does not see. The
-// entries belong to a known stream, so the per-stream metrics and the
+// entry belongs to a known stream, so the per-stream metrics and the
 // viewer count run too.
 func BenchmarkHitParallel(b *testing.B) {
 	const path = "/live/index.m3u8"
@@ -98,9 +97,7 @@ func BenchmarkHitParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(230)
 	b.RunParallel(func(pb *testing.PB) {
-		// Each goroutine is a viewer on its own connection.
 		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req = req.WithContext(context.WithValue(req.Context(), connKey{}, &viewerConn{}))
 		req.Header.Set("User-Agent", "bench")
 		w := &discardWriter{h: http.Header{}}
 		for pb.Next() {

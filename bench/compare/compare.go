@@ -181,6 +181,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		note(s.Name+" hot playlist", err)
 		return seg, pl
 	}
+	// direct is the origin itself, for the herd's two no-cache floors.
+	direct := &server{Name: "origin", URL: o.URL}
 	// Interleaved: each round visits every edge, in a rotated order, so
 	// machine noise falls on all of them alike.
 	for r := 0; r < rounds && ctx.Err() == nil; r++ {
@@ -196,10 +198,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rep.Floor["segment"] = append(rep.Floor["segment"], seg)
 			rep.Floor["playlist"] = append(rep.Floor["playlist"], pl)
 		}
-		fl, err := runHerd(ctx, o, &server{Name: "origin", URL: o.URL}, 200, 4<<10, 0, fmt.Sprintf("herdfloor-%d", r))
+		fl, err := runHerd(ctx, o, direct, 200, 4<<10, 0, fmt.Sprintf("herdfloor-%d", r))
 		note("herd floor", err)
 		rep.HerdFloor = append(rep.HerdFloor, fl)
-		sf, err := runHerd(ctx, o, &server{Name: "origin", URL: o.URL}, 200, 4<<20, 4<<20, fmt.Sprintf("herdstreamfloor-%d", r))
+		sf, err := runHerd(ctx, o, direct, 200, 4<<20, 4<<20, fmt.Sprintf("herdstreamfloor-%d", r))
 		note("herd streaming floor", err)
 		rep.HerdStreamFloor = append(rep.HerdStreamFloor, sf)
 		for _, s := range order {

@@ -31,6 +31,11 @@ func herdMed(rs []HerdResult, f func(HerdResult) float64) float64 {
 	return med(xs)
 }
 
+// overFloor is the format of a row of differences over a floor.
+const overFloor = "%+.0f"
+
+func ttfb99(h HerdResult) float64 { return h.TTFBp99Ms }
+
 // rounds names how many rounds a median was taken over.
 func rounds(n int) string {
 	if n == 1 {
@@ -69,9 +74,8 @@ func (r *Report) Markdown(command string) string {
 			for _, s := range r.Servers {
 				p(" "+rw.fmt+" |", rw.vals[s])
 			}
-			if strings.HasPrefix(rw.fmt, "%+") {
-				// A signed value is a difference over a floor: a ratio
-				// of two differences means nothing.
+			if rw.fmt == overFloor {
+				// A ratio of two differences means nothing.
 				p(" n/a | n/a |\n")
 				continue
 			}
@@ -155,21 +159,22 @@ func (r *Report) Markdown(command string) string {
 		rows := []row{
 			{"origin fetches", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.OriginFetches }) }), "%.0f", false},
 			{"TTFB p50 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp50Ms }) }), "%.0f", false},
-			{"TTFB p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) }), "%.0f", false},
+			{"TTFB p99 ms", collect(func(s string) float64 { return herdMed(d[s], ttfb99) }), "%.0f", false},
 		}
-		if len(r.HerdFloor) > 0 && load.floor {
+		for _, f := range []struct {
+			name string
+			rs   []HerdResult
+		}{{"no-cache floor", r.HerdFloor}, {"streaming floor", r.HerdStreamFloor}} {
 			// Issue 17: what the edge adds to the waiters' first byte over
-			// the same clients fetching a small object from the origin.
-			fl := herdMed(r.HerdFloor, func(h HerdResult) float64 { return h.TTFBp99Ms })
-			rows = append(rows, row{fmt.Sprintf("TTFB p99 over the no-cache floor (%.0f ms) ms", fl), collect(func(s string) float64 {
-				return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) - fl
-			}), "%+.0f", false})
-		}
-		if len(r.HerdStreamFloor) > 0 && load.floor {
-			fl := herdMed(r.HerdStreamFloor, func(h HerdResult) float64 { return h.TTFBp99Ms })
-			rows = append(rows, row{fmt.Sprintf("TTFB p99 over the streaming floor (%.0f ms) ms", fl), collect(func(s string) float64 {
-				return herdMed(d[s], func(h HerdResult) float64 { return h.TTFBp99Ms }) - fl
-			}), "%+.0f", false})
+			// the same clients straight from the origin, on a small object
+			// (no body to stream) and streaming this one with no cache.
+			if len(f.rs) == 0 || !load.floor {
+				continue
+			}
+			fl := herdMed(f.rs, ttfb99)
+			rows = append(rows, row{fmt.Sprintf("TTFB p99 over the %s (%.0f ms) ms", f.name, fl), collect(func(s string) float64 {
+				return herdMed(d[s], ttfb99) - fl
+			}), overFloor, false})
 		}
 		table(load.title, append(rows, []row{
 			{"completion p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.DoneP99Ms }) }), "%.0f", false},
@@ -184,7 +189,7 @@ func (r *Report) Markdown(command string) string {
 		}...))
 		if len(r.HerdStreamFloor) > 0 && load.floor {
 			p("The streaming floor is the same 200 clients fetching the same 4 MB object straight from the origin at the same rate, with no cache: TTFB p99 %.0f ms, completion p99 %.0f ms (%s).\n\n",
-				herdMed(r.HerdStreamFloor, func(h HerdResult) float64 { return h.TTFBp99Ms }),
+				herdMed(r.HerdStreamFloor, ttfb99),
 				herdMed(r.HerdStreamFloor, func(h HerdResult) float64 { return h.DoneP99Ms }), rounds(len(r.HerdStreamFloor)))
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/edgecache/edgecache/proxy"
 )
 
 func TestMarkdownFloorTable(t *testing.T) {
@@ -126,7 +124,7 @@ func TestFloorListenerSendBuffer(t *testing.T) {
 		t.Fatal(serr)
 	}
 	// The kernel reports twice what was set (socket(7)).
-	if want := 2 * int(proxy.DefaultConfig().Client.SendBuffer); v != want {
+	if want := 2 * FloorSendBuffer(); v != want {
 		t.Errorf("SO_SNDBUF = %d, want %d", v, want)
 	}
 }
