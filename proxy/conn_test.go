@@ -231,10 +231,18 @@ func TestSendBufferAuto(t *testing.T) {
 	defer origin.Close()
 	record, accepted := recordConns()
 	e := newEdgeServer(t, origin.URL, func(c *Config) { c.Client.SendBuffer = SendBufferAuto }, record)
-	resp, err := http.Get(e.URL + "/a")
+	// The connection must stay open until its buffer is read: the body is
+	// read to its end (a client closing an unread body closes the
+	// connection, and the edge then closes its side), on a client of its
+	// own (other tests' cleanups close http.DefaultTransport's idle
+	// connections).
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(e.URL + "/a")
 	if err != nil {
 		t.Fatal(err)
 	}
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	conns := accepted()
 	if len(conns) != 1 {
