@@ -16,6 +16,7 @@ import (
 // nil.
 func (p *Proxy) Server(errLog *log.Logger) *http.Server {
 	c := p.view().cfg.Client
+	p.frontHooked.Store(true) // Listener's front may hand requests to it
 	return &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -23,6 +24,7 @@ func (p *Proxy) Server(errLog *log.Logger) *http.Server {
 		MaxHeaderBytes:    serverMaxHeaderBytes(c.MaxHeaderBytes),
 		ErrorLog:          errLog,
 		ConnContext:       connContext,
+		ConnState:         handedState,
 	}
 }
 
@@ -36,37 +38,6 @@ const headerSlack = 4096
 // slack.
 func serverMaxHeaderBytes(limit ByteSize) int {
 	return int(limit) - headerSlack
-}
-
-// Listener wraps the viewers' listener: each accepted TCP connection gets
-// the configured send buffer (client.send_buffer, read at each accept, so a
-// reload applies to new connections) and is a *viewerConn, which can send
-// a response head and its body in one writev.
-func (p *Proxy) Listener(ln net.Listener) net.Listener {
-	return &viewerListener{Listener: ln, p: p}
-}
-
-type viewerListener struct {
-	net.Listener
-	p *Proxy
-}
-
-func (l *viewerListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return c, nil
-	}
-	if n := l.p.view().cfg.Client.SendBuffer; n > 0 {
-		// SO_SNDBUF; the kernel doubles it for its bookkeeping, caps it
-		// at net.core.wmem_max and stops autotuning it (tcp(7)). An
-		// error leaves the kernel's default, which serves as well.
-		tc.SetWriteBuffer(int(n))
-	}
-	return &viewerConn{Conn: tc}, nil
 }
 
 // heldMax bounds what a viewerConn holds back: net/http's connection
@@ -190,10 +161,22 @@ type connKey struct{}
 // reach the viewer's connection, so that a large cached body leaves in
 // full segments right behind its head (see viewerConn).
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	if vc, ok := c.(*viewerConn); ok {
+	if vc := viewerConnOf(c); vc != nil {
 		return context.WithValue(ctx, connKey{}, vc)
 	}
 	return ctx
+}
+
+// viewerConnOf is the viewer connection under c: c itself, or the one the
+// front handed a request of; nil for one Listener did not accept.
+func viewerConnOf(c net.Conn) *viewerConn {
+	switch c := c.(type) {
+	case *viewerConn:
+		return c
+	case *handedConn:
+		return c.fc.vc
+	}
+	return nil
 }
 
 // clientConn is the request's connection, or nil when it was not accepted

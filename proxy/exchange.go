@@ -76,6 +76,9 @@ type exchange struct {
 	propagateDASH bool
 	// timing is the fill this request started, for the upstream times.
 	timing *fillTiming
+	// front is the front's writer when the front serves the request
+	// (front.go); handOff gives such a request to net/http.
+	front *frontWriter
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -233,12 +236,33 @@ func (x *exchange) served(lifetime, age time.Duration, stored bool) {
 func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
 	x := exchanges.Get().(*exchange)
 	*x = exchange{ResponseWriter: w, p: p, r: r, start: time.Now(), requestURI: r.RequestURI}
+	x.front, _ = w.(*frontWriter)
 	return x
+}
+
+// handOff reports that the front serves this request and has now handed
+// it to net/http: the handler returns at once, and net/http's server runs
+// it again from its first byte. Call it where the serving path would wait
+// on something (a fill, a refresh, a held request, a token check), before
+// anything is written or counted: end then discards the exchange.
+func handOff(w http.ResponseWriter) bool {
+	x := exchangeOf(w)
+	if x == nil || x.front == nil || x.wroteHeader {
+		return false
+	}
+	x.front.handedOff = true
+	return true
 }
 
 // end accounts for a finished response: metrics, viewers, the access log.
 // It runs when the handler returns, also when it aborts the response.
 func (p *Proxy) end(x *exchange) {
+	if x.front != nil && x.front.handedOff {
+		// Not served here: net/http serves it and accounts for it.
+		*x = exchange{}
+		exchanges.Put(x)
+		return
+	}
 	now := time.Now()
 	d := now.Sub(x.start)
 	status := x.status

@@ -31,11 +31,14 @@ type Proxy struct {
 	// cur is the reloadable part: the config, its policy and its routes.
 	// Reload swaps it whole; a request loads it once or a few times and
 	// may straddle a swap, which is harmless: each view is consistent.
-	cur       atomic.Pointer[view]
-	log       *slog.Logger
-	cache     *cache.Cache
-	metrics   *metrics.Metrics
-	transport *http.Transport
+	cur atomic.Pointer[view]
+	// frontHooked: Server has made a server with the hook that the
+	// front's hand-offs need (handedState), so Listener runs the front.
+	frontHooked atomic.Bool
+	log         *slog.Logger
+	cache       *cache.Cache
+	metrics     *metrics.Metrics
+	transport   *http.Transport
 	// holdTransport carries LL-HLS blocking requests: no first-byte
 	// timeout, since the origin holds them by design; each request's
 	// context bounds it instead.
@@ -407,6 +410,9 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 			return
 		}
 		if rt.checker != nil {
+			if handOff(w) {
+				return // a token check may fetch keys, and propagation is rare
+			}
 			var ok bool
 			if r, ok = p.authorize(w, r, rt); !ok {
 				return

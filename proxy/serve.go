@@ -32,6 +32,9 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 	class := manifest.Classify("", r.URL.Path, nil)
 	cp := p.view().policy.class(class.Kind())
 	if class.Kind() == manifest.KindManifest && strings.Contains(r.URL.RawQuery, "_HLS_") {
+		if handOff(w) {
+			return // may be held
+		}
 		p.serveDirectives(w, r, rt, rp, path, cp)
 		return
 	}
@@ -54,8 +57,14 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp h
 			p.serveEntryAt(w, r, e, statusHit, now)
 			return
 		}
+		if handOff(w) {
+			return // a refresh, or a wait for one
+		}
 		p.serveStale(w, r, rt, rp, key, ckey, e, now)
 		return
+	}
+	if handOff(w) {
+		return // a fill, or the origin
 	}
 	if len(r.Header["Range"]) > 0 && p.oversized.has(ckey, now) {
 		// Never stored: the range goes upstream as asked.

@@ -153,7 +153,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		ErrorLog:          errLog,
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- serve(srv, p.Listener(ln)) }()
+	viewers := p.Listener(ln)
+	go func() { errc <- serve(srv, viewers) }()
 	go func() { errc <- serve(adminSrv, adminLn) }()
 	ready.Store(true)
 	log.Info("edgecache listening", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
@@ -169,6 +170,11 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		Log: log, Ready: &ready, Grace: cfg.ShutdownGrace, Timeout: cfg.ShutdownTimeout,
 		Shutdown: func(ctx context.Context) error {
 			err := srv.Shutdown(ctx)
+			// The front's connections (proxy/front.go) are not
+			// net/http's: wait for them too.
+			if werr := viewers.Wait(ctx); err == nil {
+				err = werr
+			}
 			adminSrv.Shutdown(ctx)
 			return err
 		},

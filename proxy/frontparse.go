@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"bytes"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+)
+
+// parseFront reads a request head for the front (front.go): the strict
+// subset of HTTP/1.1 (RFC 9112) a player's GET or HEAD is written in. head
+// is the whole head, its final empty line included. It reports false for
+// anything else, and the request then goes to net/http unread, which
+// decides what it is (and answers 400, 431 or 501 where it must): the
+// front never judges a doubtful request itself. What it accepts,
+// http.ReadRequest reads to the same request (FuzzParseFront checks it),
+// with the server's own rules applied: exactly one valid Host, no body,
+// Pragma: no-cache read as Cache-Control: no-cache.
+//
+// Accepted: the request line "GET" or "HEAD", SP, an origin-form target
+// (RFC 9112 3.2.1) of unreserved, sub-delims, ":", "@", "/", "?" and
+// percent escapes only, SP, "HTTP/1.1"; then header fields of token names
+// (RFC 9110 5.1) and visible ASCII values, each line ended by CRLF. Not
+// accepted: any body framing (Content-Length, Transfer-Encoding: RFC 9112
+// 6.1 makes these the smuggler's tools), Expect, Upgrade, Trailer,
+// HTTP2-Settings, a Connection field other than one "close" or
+// "keep-alive", obs-fold (RFC 9112 5.2), bare CR or LF, obs-text.
+func parseFront(head []byte, remoteAddr string) (*http.Request, bool) {
+	if !bytes.HasSuffix(head, crlf2) {
+		return nil, false
+	}
+	// One string for the head: the method, target and every value are
+	// its substrings, as in net/http's own reader.
+	s := string(head[:len(head)-2])
+	line, rest, _ := strings.Cut(s, "\r\n")
+	var method string
+	switch {
+	case strings.HasPrefix(line, "GET "):
+		method, line = http.MethodGet, line[4:]
+	case strings.HasPrefix(line, "HEAD "):
+		method, line = http.MethodHead, line[5:]
+	default:
+		return nil, false
+	}
+	target, proto, ok := strings.Cut(line, " ")
+	if !ok || proto != "HTTP/1.1" || !validFrontTarget(target) {
+		return nil, false
+	}
+	n := strings.Count(rest, "\r\n")
+	h := make(http.Header, n)
+	strs := make([]string, n) // every value's slice, cut from one array
+	var host string
+	hosts, close, conns := 0, false, 0
+	for rest != "" {
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !validFrontName(name) {
+			return nil, false
+		}
+		value = strings.Trim(value, " \t")
+		if !validFrontValue(value) {
+			return nil, false
+		}
+		key := textproto.CanonicalMIMEHeaderKey(name) // name itself when canonical
+		switch key {
+		case "Host":
+			hosts++
+			host = value
+		case "Connection":
+			conns++
+			switch {
+			case strings.EqualFold(value, "close"):
+				close = true
+			case strings.EqualFold(value, "keep-alive"):
+			default:
+				return nil, false
+			}
+		case "Content-Length", "Transfer-Encoding", "Expect", "Upgrade", "Trailer", "Http2-Settings":
+			return nil, false
+		}
+		if vv := h[key]; vv == nil {
+			strs[0] = value
+			h[key], strs = strs[:1:1], strs[1:]
+		} else {
+			h[key] = append(vv, value)
+		}
+	}
+	if hosts != 1 || conns > 1 || !validFrontHost(host) {
+		return nil, false
+	}
+	delete(h, "Host") // net/http moves it to Request.Host
+	if pragma := h["Pragma"]; len(pragma) > 0 && pragma[0] == "no-cache" && h["Cache-Control"] == nil {
+		// As net/http's fixPragmaCacheControl (RFC 9111 5.4).
+		h["Cache-Control"] = []string{"no-cache"}
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return nil, false
+	}
+	return &http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Body:       http.NoBody,
+		Host:       host,
+		RemoteAddr: remoteAddr,
+		RequestURI: target,
+		Close:      close,
+	}, true
+}
+
+var crlf2 = []byte("\r\n\r\n")
+
+// validFrontTarget: an origin-form target of RFC 3986 path and query
+// characters only (unreserved, sub-delims, ":", "@", "/", "?", "%").
+func validFrontTarget(t string) bool {
+	if t == "" || t[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if !targetByte[t[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFrontName: a token (RFC 9110 5.6.2).
+func validFrontName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if !tokenByte[n[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFrontValue: visible ASCII, SP and HTAB (RFC 9110 5.5, without
+// obs-text).
+func validFrontValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// validFrontHost: a name or address and port, letters, digits, ".", "-",
+// "_", ":", "[" and "]"; stricter than net/http's check.
+func validFrontHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(isAlnum(c) || strings.IndexByte(".-_:[]", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+var tokenByte, targetByte = byteSet("!#$%&'*+-.^_`|~"), byteSet("-._~!$&'()*+,;=:@/?%")
+
+func byteSet(extra string) (s [256]bool) {
+	for c := 0; c < 256; c++ {
+		s[c] = isAlnum(byte(c)) || strings.IndexByte(extra, byte(c)) >= 0
+	}
+	return s
+}

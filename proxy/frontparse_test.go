@@ -1,0 +1,157 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// frontCases are heads for parseFront: accepted ones must read as
+// http.ReadRequest reads them; the others go to net/http.
+var frontCases = []struct {
+	name, head string
+	accept     bool
+}{
+	{"plain GET", "GET /live/index.m3u8 HTTP/1.1\r\nHost: edge.example\r\nUser-Agent: hls.js\r\n\r\n", true},
+	{"HEAD", "HEAD /seg/1.m4s HTTP/1.1\r\nHost: edge.example:8080\r\n\r\n", true},
+	{"query, escapes, CMCD", "GET /a%20b/x.m3u8?CMCD=sid%3D%22a%22&x=1 HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", true},
+	{"repeated field, OWS", "GET / HTTP/1.1\r\nHost: a\r\nAccept: a/b \r\nACCEPT:\tc/d\r\nX-Empty:\r\n\r\n", true},
+	{"Connection close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n", true},
+	{"Connection keep-alive", "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", true},
+	{"Pragma no-cache", "GET / HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\n\r\n", true},
+	{"Pragma with Cache-Control", "GET / HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\nCache-Control: max-age=1\r\n\r\n", true},
+	{"lower-case names", "GET / HTTP/1.1\r\nhost: a\r\nrange: bytes=0-1\r\nif-none-match: \"x\"\r\n\r\n", true},
+
+	{"POST", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", false},
+	{"OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\n\r\n", false},
+	{"absolute form", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"no Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", false},
+	{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", false},
+	{"Host with slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", false},
+	{"Content-Length", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", false},
+	{"Content-Length zero", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", false},
+	{"Transfer-Encoding", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", false},
+	{"Expect", "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", false},
+	{"Upgrade", "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\r\n", false},
+	{"Connection with a field", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, x-a\r\n\r\n", false},
+	{"two Connection fields", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nConnection: close\r\n\r\n", false},
+	{"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", false},
+	{"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", false},
+	{"bare LF", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", false},
+	{"bare CR", "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", false},
+	{"obs-text", "GET / HTTP/1.1\r\nHost: a\r\nX-A: caf\xe9\r\n\r\n", false},
+	{"NUL in value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n", false},
+	{"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"fragment", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"lower-case method", "get / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"leading empty line", "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	{"no colon", "GET / HTTP/1.1\r\nHost: a\r\nX-A\r\n\r\n", false},
+	{"unfinished", "GET / HTTP/1.1\r\nHost: a\r\n", false},
+}
+
+func TestParseFront(t *testing.T) {
+	for _, tc := range frontCases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, ok := parseFront([]byte(tc.head), "192.0.2.1:1234")
+			if ok != tc.accept {
+				t.Fatalf("parseFront accepted = %v, want %v", ok, tc.accept)
+			}
+			if ok {
+				checkSameAsNetHTTP(t, []byte(tc.head), req)
+			}
+		})
+	}
+}
+
+// checkSameAsNetHTTP fails unless net/http's server would read head as the
+// request req is: the same fields, and nothing its server refuses.
+func checkSameAsNetHTTP(t *testing.T, head []byte, req *http.Request) {
+	t.Helper()
+	want, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		t.Fatalf("parseFront accepted what http.ReadRequest refuses: %v\n%q", err, head)
+	}
+	// The server's own checks (net/http's conn.readRequest).
+	if !httpguts.ValidHostHeader(want.Host) {
+		t.Fatalf("accepted an invalid Host %q", want.Host)
+	}
+	for k, vv := range want.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			t.Fatalf("accepted an invalid field name %q", k)
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				t.Fatalf("accepted an invalid value %q", v)
+			}
+		}
+	}
+	if n, _ := io.Copy(io.Discard, want.Body); n != 0 || want.ContentLength > 0 || len(want.TransferEncoding) > 0 {
+		t.Fatalf("accepted a request with a body: %d bytes, Content-Length %d, %v", n, want.ContentLength, want.TransferEncoding)
+	}
+	if want.Header.Get("Expect") != "" || want.Header.Get("Upgrade") != "" {
+		t.Fatal("accepted Expect or Upgrade")
+	}
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"Method", req.Method, want.Method},
+		{"URL", req.URL, want.URL},
+		{"Proto", req.Proto, want.Proto},
+		{"ProtoMajor", req.ProtoMajor, want.ProtoMajor},
+		{"ProtoMinor", req.ProtoMinor, want.ProtoMinor},
+		{"Header", req.Header, want.Header},
+		{"Host", req.Host, want.Host},
+		{"RequestURI", req.RequestURI, want.RequestURI},
+		{"Close", req.Close, want.Close},
+		{"ContentLength", req.ContentLength, want.ContentLength},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, net/http reads %#v\n%q", c.name, c.got, c.want, head)
+		}
+	}
+	if req.Body != http.NoBody {
+		t.Error("Body is not http.NoBody")
+	}
+}
+
+// FuzzParseFront checks that whatever parseFront accepts, net/http's server
+// reads to the same request.
+func FuzzParseFront(f *testing.F) {
+	for _, tc := range frontCases {
+		f.Add([]byte(tc.head))
+	}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		i := bytes.Index(head, crlf2)
+		if i < 0 {
+			return
+		}
+		head = head[:i+len(crlf2)] // the front parses a head up to its end
+		req, ok := parseFront(head, "192.0.2.1:1")
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(req.RequestURI, "/") {
+			t.Fatalf("accepted a target that is not origin-form: %q", req.RequestURI)
+		}
+		checkSameAsNetHTTP(t, head, req)
+	})
+}
+
+func BenchmarkParseFront(b *testing.B) {
+	head := []byte("GET /live/stream_720p/index.m3u8 HTTP/1.1\r\nHost: edge.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nOrigin: https://player.example\r\nReferer: https://player.example/\r\nConnection: keep-alive\r\n\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := parseFront(head, "192.0.2.1:1"); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
