@@ -267,6 +267,9 @@ func (fc *frontConn) serve() {
 			continue
 		}
 		fc.br.Discard(n)
+		if cap(fc.wbuf) > 2*frontCopyMax {
+			fc.wbuf = nil // a rare large head is not kept for the connection's life
+		}
 		if !ok || fc.w.closeAfter {
 			return
 		}

@@ -253,8 +253,9 @@ func (w *frontWriter) send(head, body []byte) {
 }
 
 // frontCopyMax: a body up to this size is copied behind its head for a
-// plain write; a larger one goes out in a writev beside it.
-const frontCopyMax = 16 << 10
+// plain write; a larger one goes out in a writev beside it. Small, as the
+// head buffer is kept for the connection's life.
+const frontCopyMax = 4 << 10
 
 // appendFields appends the handler's header fields as net/http writes
 // them: sorted by name, invalid names dropped, CR and LF in values turned
