@@ -28,6 +28,7 @@ type Metrics struct {
 	streamReqs   *prometheus.CounterVec
 	blocking     *prometheus.CounterVec
 	blockHold    prometheus.Histogram
+	handoffs     *prometheus.CounterVec
 	http         *httpMetrics
 }
 
@@ -95,7 +96,11 @@ func New(reg prometheus.Registerer, stats func() cache.Stats, statuses, classes 
 		Help:    "How long blocking playlist requests were held before their answer's head.",
 		Buckets: []float64{.001, .01, .05, .1, .2, .333, .5, 1, 2, 4, 8},
 	})
-	cs := []prometheus.Collector{requests, bytes, m.originReqs, m.fillDuration, m.fillWaiters, m.stale, m.prefetches, m.gate, m.streamReqs, m.blocking, m.blockHold}
+	m.handoffs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgecache_front_handoffs_total",
+		Help: "Requests the HTTP/1.1 front gave to Go's net/http server, by reason: wait (a miss, a refresh or a fill to wait on), blocking (an LL-HLS blocking request), token (a route with access tokens), head (a request head outside the front's strict subset: the connection stays with net/http).",
+	}, []string{"reason"})
+	cs := []prometheus.Collector{requests, bytes, m.originReqs, m.fillDuration, m.fillWaiters, m.stale, m.prefetches, m.gate, m.streamReqs, m.blocking, m.blockHold, m.handoffs}
 	cs = append(cs, m.http.collectors()...)
 	if stats != nil {
 		cs = append(cs, newCacheCollector(stats))
@@ -173,6 +178,14 @@ func (m *Metrics) FillDone(d time.Duration, ok bool) {
 		r = "error"
 	}
 	m.fillDuration.WithLabelValues(r).Observe(d.Seconds())
+}
+
+// Handoff counts a request the front gave to net/http, by reason.
+func (m *Metrics) Handoff(reason string) {
+	if m == nil {
+		return
+	}
+	m.handoffs.WithLabelValues(reason).Inc()
 }
 
 // Joined counts a request that attached to someone else's fill.

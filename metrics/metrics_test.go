@@ -58,6 +58,10 @@ func TestMethods(t *testing.T) {
 			{"edgecache_fill_duration_seconds", map[string]string{"result": "ok"}, 1},
 			{"edgecache_fill_duration_seconds", map[string]string{"result": "error"}, 2},
 		}},
+		{"Handoff", func(m *Metrics) { m.Handoff("wait"); m.Handoff("head"); m.Handoff("wait") }, []series{
+			{"edgecache_front_handoffs_total", map[string]string{"reason": "wait"}, 2},
+			{"edgecache_front_handoffs_total", map[string]string{"reason": "head"}, 1},
+		}},
 		{"Joined", func(m *Metrics) { m.Joined(); m.Joined() }, []series{
 			{"edgecache_fill_waiters_total", nil, 2},
 		}},

@@ -255,6 +255,7 @@ func (fc *frontConn) serve() {
 		if req == nil {
 			// Outside the front's subset: net/http reads this request,
 			// and every later one, from the bytes as they came.
+			fc.l.p.metrics.Handoff("head")
 			keep = fc.handOff(&handedConn{fc: fc, forGood: true})
 			return
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgecache/edgecache/accesslog"
+	"github.com/edgecache/edgecache/metrics/metricstest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -120,10 +121,10 @@ func TestFrontMatchesNetHTTP(t *testing.T) {
 	}
 }
 
-// clockFields are the parts of a response that follow the clock: Date,
+// clockFields are the values in a response that follow the clock: Date,
 // and the whole seconds of Age and of Cache-Status's ttl, which may tick
 // between two requests.
-var clockFields = regexp.MustCompile(`(?m)^Date: .*\r\n|^Age: \d+|ttl=-?\d+`)
+var clockFields = regexp.MustCompile(`(?m)(^Date: )[^\r]*|(^Age: )\d+|(ttl=)-?\d+`)
 
 var multipartBoundary = regexp.MustCompile(`boundary=([0-9a-f]+)`)
 
@@ -147,8 +148,9 @@ func frontExchange(t *testing.T, addr, req string) string {
 	if err != nil {
 		t.Fatalf("%v after %q", err, tee.String())
 	}
+	bodyErr := ""
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		t.Fatal(err)
+		bodyErr = "\n[body: " + err.Error() + "]" // a short body: part of the answer
 	}
 	resp.Body.Close()
 	// The response's bytes end where its body does; a closed connection
@@ -164,7 +166,7 @@ func frontExchange(t *testing.T, addr, req string) string {
 	if m := multipartBoundary.FindStringSubmatch(raw); m != nil {
 		raw = strings.ReplaceAll(raw, m[1], "<boundary>") // random per response
 	}
-	return clockFields.ReplaceAllString(raw, "<clock>") + "\n[" + closed + "]"
+	return clockFields.ReplaceAllString(raw, "$1$2$3<clock>") + bodyErr + "\n[" + closed + "]"
 }
 
 // TestFrontHandOff checks one keep-alive connection carrying requests the
@@ -241,6 +243,9 @@ func TestFrontHandOff(t *testing.T) {
 	}
 	if n := handed.Load(); n != 3 {
 		t.Errorf("%d pipelined requests handed to net/http, want the 3 misses", n)
+	}
+	if got, _ := metricstest.Value(t, e.reg, "edgecache_front_handoffs_total", map[string]string{"reason": "wait"}); got != 6 {
+		t.Errorf("edgecache_front_handoffs_total{reason=wait} = %v, want the 6 misses, the warming one too", got)
 	}
 }
 
@@ -423,5 +428,31 @@ func BenchmarkFrontHit(b *testing.B) {
 				resp.Body.Close()
 			}
 		})
+	}
+}
+
+// TestFrontChunkedOriginHit checks a hit on a body the origin sent
+// chunked: the stored entry has its length, so the hit carries its
+// Content-Length and the connection stays open (without one, the front
+// could only end such a body by closing the connection).
+func TestFrontChunkedOriginHit(t *testing.T) {
+	checkGoroutines(t)
+	body := strings.Repeat("chunked ", 100<<10/8) // past what the front holds for a length
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, body[:1000])
+		w.(http.Flusher).Flush() // no Content-Length: chunked
+		io.WriteString(w, body[1000:])
+	}))
+	defer origin.Close()
+	e := newEdge(t, origin.URL, nil)
+	for i, want := range []string{"MISS", "HIT"} {
+		got := frontExchange(t, e.Listener.Addr().String(), "GET /seg/c.m4s HTTP/1.1\r\nHost: h\r\n\r\n")
+		if !strings.Contains(got, "X-Cache-Status: "+want+"\r\n") {
+			t.Fatalf("request %d: want %s:\n%.600s", i, want, got)
+		}
+		if want == "HIT" && (!strings.Contains(got, "\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n") || !strings.HasSuffix(got, "[kept alive]")) {
+			t.Errorf("hit: want Content-Length %d and the connection kept:\n%.600s\n...%s", len(body), got, got[len(got)-40:])
+		}
 	}
 }

@@ -121,7 +121,11 @@ func (w *frontWriter) Write(p []byte) (int, error) {
 	}
 	if w.req.Method == http.MethodHead {
 		// Counted (for the Content-Length net/http would send when the
-		// handler declared none), not sent.
+		// handler declared none), not sent; the first bytes are kept to
+		// sniff a Content-Type from, as net/http does.
+		if !w.headSent && len(w.held) < sniffLen {
+			w.held = append(w.held, p[:min(len(p), sniffLen-len(w.held))]...)
+		}
 		return len(p), nil
 	}
 	if w.err != nil {
@@ -137,8 +141,10 @@ func (w *frontWriter) Write(p []byte) (int, error) {
 		}
 		// Too long to hold: delimited by the connection's close.
 		w.closeAfter = true
-		w.sendHead(w.held)
-		if w.err == nil {
+		if len(w.held) == 0 {
+			w.sendHead(p) // sniffed from p, as net/http
+		} else {
+			w.sendHead(w.held)
 			w.send(p, nil)
 		}
 		if w.err != nil {
@@ -187,7 +193,6 @@ func (w *frontWriter) finish() {
 			w.cl, w.clComputed = w.written, true
 		}
 		w.sendHead(w.held)
-		return
 	}
 	if w.req.Method != http.MethodHead && w.cl != -1 && bodyAllowed(w.status) && w.written != w.cl {
 		w.closeAfter = true // short: the client must not read on into the next response
@@ -213,7 +218,7 @@ func (w *frontWriter) sendHead(body []byte) {
 	}
 	if bodyAllowed(w.status) && !w.hasType && len(body) > 0 {
 		b = append(b, "Content-Type: "...)
-		b = append(b, http.DetectContentType(body)...)
+		b = append(b, http.DetectContentType(body[:min(len(body), sniffLen)])...)
 		b = append(b, "\r\n"...)
 	}
 	if w.closeAfter && !w.connClose {
@@ -251,6 +256,9 @@ func (w *frontWriter) send(head, body []byte) {
 		w.err, w.closeAfter = err, true
 	}
 }
+
+// sniffLen is what http.DetectContentType reads.
+const sniffLen = 512
 
 // frontCopyMax: a body up to this size is copied behind its head for a
 // plain write; a larger one goes out in a writev beside it. Small, as the

@@ -410,7 +410,7 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 			return
 		}
 		if rt.checker != nil {
-			if handOff(w) {
+			if handOff(w, "token") {
 				return // a token check may fetch keys, and propagation is rare
 			}
 			var ok bool

@@ -32,7 +32,7 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, rt *route
 	class := manifest.Classify("", r.URL.Path, nil)
 	cp := p.view().policy.class(class.Kind())
 	if class.Kind() == manifest.KindManifest && strings.Contains(r.URL.RawQuery, "_HLS_") {
-		if handOff(w) {
+		if handOff(w, "blocking") {
 			return // may be held
 		}
 		p.serveDirectives(w, r, rt, rp, path, cp)
@@ -57,13 +57,13 @@ func (p *Proxy) serveKey(w http.ResponseWriter, r *http.Request, rt *route, rp h
 			p.serveEntryAt(w, r, e, statusHit, now)
 			return
 		}
-		if handOff(w) {
+		if handOff(w, "wait") {
 			return // a refresh, or a wait for one
 		}
 		p.serveStale(w, r, rt, rp, key, ckey, e, now)
 		return
 	}
-	if handOff(w) {
+	if handOff(w, "wait") {
 		return // a fill, or the origin
 	}
 	if len(r.Header["Range"]) > 0 && p.oversized.has(ckey, now) {
