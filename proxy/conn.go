@@ -11,8 +11,10 @@ import (
 
 // Server returns the http.Server viewers connect to: the proxy as its
 // handler, the client limits of its config (restart-only settings, so
-// fixed here), and connContext, which writeBody needs to merge a large
-// body's first write with its head. Serve it on p.Listener. errLog may be
+// fixed here), connContext, which writeBody needs to merge a large body's
+// first write with its head, and handedState, which gives a connection
+// the front handed a request of back to the front (front.go). Serve it on
+// p.Listener: the front runs once Server has been called. errLog may be
 // nil.
 func (p *Proxy) Server(errLog *log.Logger) *http.Server {
 	c := p.view().cfg.Client
