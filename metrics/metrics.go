@@ -98,7 +98,7 @@ func New(reg prometheus.Registerer, stats func() cache.Stats, statuses, classes 
 	})
 	m.handoffs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgecache_front_handoffs_total",
-		Help: "Requests the HTTP/1.1 front gave to Go's net/http server, by reason: wait (a miss, a refresh or a fill to wait on), blocking (an LL-HLS blocking request), token (a route with access tokens), head (a request head outside the front's strict subset: the connection stays with net/http).",
+		Help: "Requests the HTTP/1.1 front gave to Go's net/http server, by reason: wait (a miss, a refresh or a fill to wait on), blocking (an LL-HLS blocking request), head (a request head outside the front's strict subset: the connection stays with net/http).",
 	}, []string{"reason"})
 	cs := []prometheus.Collector{requests, bytes, m.originReqs, m.fillDuration, m.fillWaiters, m.stale, m.prefetches, m.gate, m.streamReqs, m.blocking, m.blockHold, m.handoffs}
 	cs = append(cs, m.http.collectors()...)

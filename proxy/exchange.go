@@ -243,7 +243,7 @@ func (p *Proxy) begin(w http.ResponseWriter, r *http.Request) *exchange {
 // handOff reports that the front serves this request and has now handed
 // it to net/http (counted under reason): the handler returns at once, and net/http's server runs
 // it again from its first byte. Call it where the serving path would wait
-// on something (a fill, a refresh, a held request, a token check), before
+// on something (a fill, a refresh, a held request), before
 // anything is written or counted: end then discards the exchange.
 func handOff(w http.ResponseWriter, reason string) bool {
 	x := exchangeOf(w)

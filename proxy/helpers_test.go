@@ -212,10 +212,16 @@ func settled(t testing.TB, c *cache.Cache, key string) *cache.Entry {
 // guard, not a timing bound.
 func (e *edge) quiesce(t testing.TB) {
 	t.Helper()
+	quiesceCache(t, e.p.Cache())
+}
+
+// quiesceCache is quiesce for a cache without an edge helper around it.
+func quiesceCache(t testing.TB, c *cache.Cache) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for e.p.Cache().Stats().FillsInFlight != 0 {
+	for c.Stats().FillsInFlight != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("fills still running: %+v", e.p.Cache().Stats())
+			t.Fatalf("fills still running: %+v", c.Stats())
 		}
 		time.Sleep(time.Millisecond)
 	}
