@@ -308,7 +308,7 @@ func (fc *frontConn) readHead() (int, error) {
 	for {
 		b, _ := fc.br.Peek(fc.br.Buffered())
 		if i := bytes.Index(b, crlf2); i >= 0 {
-			if fc.l.closed.Load() {
+			if fc.closing() {
 				return 0, errClosing
 			}
 			return i + len(crlf2), nil

@@ -55,7 +55,7 @@ func parseFront(head []byte, remoteAddr string) (*http.Request, bool) {
 	for rest != "" {
 		line, rest, _ = strings.Cut(rest, "\r\n")
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !validFrontName(name) {
+		if !ok || !validHeaderName(name) {
 			return nil, false
 		}
 		value = strings.Trim(value, " \t")
@@ -116,26 +116,13 @@ func parseFront(head []byte, remoteAddr string) (*http.Request, bool) {
 var crlf2 = []byte("\r\n\r\n")
 
 // validFrontTarget: an origin-form target of RFC 3986 path and query
-// characters only (unreserved, sub-delims, ":", "@", "/", "?", "%").
+// characters only (pchar, "/", "?").
 func validFrontTarget(t string) bool {
 	if t == "" || t[0] != '/' {
 		return false
 	}
 	for i := 0; i < len(t); i++ {
-		if !targetByte[t[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// validFrontName: a token (RFC 9110 5.6.2).
-func validFrontName(n string) bool {
-	if n == "" {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		if !tokenByte[n[i]] {
+		if c := t[i]; !isPchar(c) && c != '/' && c != '?' {
 			return false
 		}
 	}
@@ -160,23 +147,9 @@ func validFrontHost(h string) bool {
 		return false
 	}
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !(isAlnum(c) || strings.IndexByte(".-_:[]", c) >= 0) {
+		if c := h[i]; c == '~' || !isUnreserved(c) && strings.IndexByte(":[]", c) < 0 {
 			return false
 		}
 	}
 	return true
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
-var tokenByte, targetByte = byteSet("!#$%&'*+-.^_`|~"), byteSet("-._~!$&'()*+,;=:@/?%")
-
-func byteSet(extra string) (s [256]bool) {
-	for c := 0; c < 256; c++ {
-		s[c] = isAlnum(byte(c)) || strings.IndexByte(extra, byte(c)) >= 0
-	}
-	return s
 }
