@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -444,12 +445,9 @@ func TestFrontDrain(t *testing.T) {
 // the front and through net/http alone: the hit is the front's own path,
 // the miss what a hand-off to net/http costs on top of a miss.
 func BenchmarkFront(b *testing.B) {
-	for _, path := range []string{"/live.m3u8", "/nostore"} {
+	for _, path := range []string{"/live.m3u8", "/nostore", "/seg.m4s"} {
 		for _, front := range []bool{true, false} {
-			name := "hit"
-			if path == "/nostore" {
-				name = "miss"
-			}
+			name := map[string]string{"/live.m3u8": "hit", "/nostore": "miss", "/seg.m4s": "segment"}[path]
 			b.Run(name+"/front="+strconv.FormatBool(front), func(b *testing.B) {
 				benchFront(b, path, front)
 			})
@@ -458,11 +456,16 @@ func BenchmarkFront(b *testing.B) {
 }
 
 func benchFront(b *testing.B, path string, front bool) {
+	seg := bytes.Repeat([]byte("0123456789abcdef"), 1200000/16)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/nostore" {
 			w.Header().Set("Cache-Control", "no-store")
 		} else {
 			w.Header().Set("Cache-Control", "max-age=600")
+		}
+		if r.URL.Path == "/seg.m4s" {
+			w.Write(seg) // the compare bench's hot segment: 1.2 MB
+			return
 		}
 		io.WriteString(w, "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg/1.m4s\n#EXT-X-ENDLIST\n")
 	}))
