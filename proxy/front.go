@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -156,9 +157,11 @@ func (l *ViewerListener) acceptLoop() {
 			}
 			continue
 		}
-		fc := &frontConn{l: l, tc: vc.Conn.(*net.TCPConn), vc: vc, remote: c.RemoteAddr().String()}
-		fc.br = bufio.NewReaderSize(fc.tc, l.headMax)
-		fc.w.fc, fc.w.h = fc, make(http.Header)
+		fc, err := newFrontConn(l, vc.Conn.(*net.TCPConn), vc, l.headMax)
+		if err != nil {
+			c.Close()
+			continue
+		}
 		l.mu.Lock()
 		if l.closed.Load() {
 			l.mu.Unlock()
@@ -216,14 +219,25 @@ type frontConn struct {
 	// nothing: the head, the sorted field names, writev's vector, Date.
 	wbuf    []byte
 	keys    []string
-	iov     net.Buffers
-	iovArr  [2][]byte
+	rw      rawWriter
 	dateSec int64
 	dateBuf []byte
 
 	// mu orders waiting against the listener's Close (wake).
 	mu      sync.Mutex
 	waiting bool
+}
+
+// newFrontConn makes tc, accepted by l, a front connection whose heads
+// are read with a buffer of headMax.
+func newFrontConn(l *ViewerListener, tc *net.TCPConn, vc *viewerConn, headMax int) (*frontConn, error) {
+	fc := &frontConn{l: l, tc: tc, vc: vc, remote: tc.RemoteAddr().String()}
+	if err := fc.rw.init(tc); err != nil {
+		return nil, fmt.Errorf("front connection: %w", err)
+	}
+	fc.br = bufio.NewReaderSize(&fc.rw, headMax)
+	fc.w.fc, fc.w.h = fc, make(http.Header)
+	return fc, nil
 }
 
 // errClosing: the listener closed while the connection waited.

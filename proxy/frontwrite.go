@@ -238,20 +238,11 @@ func (w *frontWriter) send(head, body []byte) {
 		return
 	}
 	var err error
-	switch {
-	case len(body) == 0:
-		_, err = w.fc.tc.Write(head)
-	case len(head) == 0:
-		_, err = w.fc.tc.Write(body)
-	case len(head)+len(body) <= frontCopyMax:
+	if len(head) > 0 && len(body) > 0 && len(head)+len(body) <= frontCopyMax {
 		w.fc.wbuf = append(head, body...)
-		_, err = w.fc.tc.Write(w.fc.wbuf)
-	default:
-		w.fc.iovArr = [2][]byte{head, body}
-		w.fc.iov = w.fc.iovArr[:]
-		_, err = w.fc.iov.WriteTo(w.fc.tc)
-		w.fc.iovArr, w.fc.iov = [2][]byte{}, nil // keep no body alive
+		head, body = w.fc.wbuf, nil
 	}
+	_, err = w.fc.rw.write(head, body)
 	if err != nil {
 		w.err, w.closeAfter = err, true
 	}

@@ -144,9 +144,11 @@ func frontWriterExchange(t *testing.T, rawReq string, handler func(*testing.T, h
 			return
 		}
 		defer c.Close()
-		fc := &frontConn{l: &ViewerListener{}, tc: c.(*net.TCPConn)}
-		fc.br = bufio.NewReader(c)
-		fc.w.fc, fc.w.h = fc, make(http.Header)
+		fc, err := newFrontConn(&ViewerListener{}, c.(*net.TCPConn), nil, 4096)
+		if err != nil {
+			t.Error(err)
+			return
+		}
 		n, err := fc.readHead()
 		if err != nil {
 			t.Error(err)

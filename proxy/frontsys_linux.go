@@ -1,0 +1,135 @@
+//go:build linux
+
+package proxy
+
+import (
+	"io"
+	"syscall"
+	"unsafe"
+)
+
+// rawWriter reads requests from and writes responses to a front
+// connection with read(2) and writev(2) issued as raw system calls,
+// through the connection's syscall.RawConn: the runtime's poller still
+// waits for data or room and keeps the deadlines, but the calls do not
+// enter the scheduler's syscall state. The socket is non-blocking, so a
+// call never sleeps: a write copies what fits in the send buffer and
+// returns, in at most a few hundred microseconds for a large body.
+//
+// Entering the syscall state is what cost: a write of a 1.2 MB body is
+// long enough for the runtime's monitor (sysmon) to take the P away
+// mid-copy and wake another thread for it, and any call made after the
+// process had gone idle woke the monitor from its deep sleep to poll
+// every 20 microseconds for a millisecond or more. On a hot segment that
+// monitor alone was 9-12% of the edge's CPU (perf; bench/README, "Raw
+// reads and writes on the front").
+type rawWriter struct {
+	rc syscall.RawConn
+	// The calls' arguments and results, and the two functions the poller
+	// runs, kept with the connection so that a call allocates nothing.
+	a, b    []byte
+	n       int64
+	err     error
+	p       []byte
+	rn      int
+	iov     [2]syscall.Iovec
+	writeFn func(fd uintptr) bool
+	readFn  func(fd uintptr) bool
+}
+
+func (w *rawWriter) init(c syscall.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	w.rc, w.writeFn, w.readFn = rc, w.writeOnce, w.readOnce
+	return nil
+}
+
+// Read reads into p as net.TCPConn's Read would: the poller waits for
+// data within the read deadline; 0 bytes read is io.EOF.
+func (w *rawWriter) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	w.p, w.rn, w.err = p, 0, nil
+	err := w.rc.Read(w.readFn)
+	n, rerr := w.rn, w.err
+	w.p, w.err = nil, nil
+	if err == nil {
+		err = rerr
+	}
+	return n, err
+}
+
+// readOnce is the poller's callback for Read: false asks it to wait.
+func (w *rawWriter) readOnce(fd uintptr) bool {
+	for {
+		r, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&w.p[0])), uintptr(len(w.p)))
+		switch errno {
+		case 0:
+			w.rn = int(r)
+			if r == 0 {
+				w.err = io.EOF
+			}
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			w.err = errno
+			return true
+		}
+	}
+}
+
+// write writes a then b (either may be empty) in full, or returns the
+// poller's error (a deadline, a closed connection) or the call's.
+func (w *rawWriter) write(a, b []byte) (int64, error) {
+	w.a, w.b, w.n, w.err = a, b, 0, nil
+	err := w.rc.Write(w.writeFn)
+	n, werr := w.n, w.err
+	w.a, w.b, w.err = nil, nil, nil // keep no body alive
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// writeOnce is the poller's callback for write: false asks it to wait
+// for room.
+func (w *rawWriter) writeOnce(fd uintptr) bool {
+	for len(w.a)+len(w.b) > 0 {
+		cnt := 0
+		for _, p := range [2][]byte{w.a, w.b} {
+			if len(p) > 0 {
+				w.iov[cnt].Base = &p[0]
+				w.iov[cnt].SetLen(len(p))
+				cnt++
+			}
+		}
+		r, _, errno := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(cnt))
+		w.iov = [2]syscall.Iovec{}
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			return false
+		case errno != 0:
+			w.err = errno
+			return true
+		case r == 0:
+			w.err = io.ErrUnexpectedEOF
+			return true
+		}
+		k := int(r)
+		w.n += int64(k)
+		if k >= len(w.a) {
+			w.b, w.a = w.b[k-len(w.a):], nil
+		} else {
+			w.a = w.a[k:]
+		}
+	}
+	return true
+}

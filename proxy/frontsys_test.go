@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// rawPair returns a rawWriter on the server side of a loopback TCP
+// connection, and the client side.
+func rawPair(t *testing.T) (*rawWriter, *net.TCPConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	tc := sc.(*net.TCPConn)
+	tc.SetWriteBuffer(16 << 10) // small, so a body takes many calls and many waits for room
+	var w rawWriter
+	if err := w.init(tc); err != nil {
+		t.Fatal(err)
+	}
+	return &w, tc, client
+}
+
+// TestRawWriterPartialWrites: a head and a body far larger than the
+// socket's buffer, to a client that reads in small pieces, arrive whole
+// and in order (each call writes part, the poller waits for room, the
+// rest follows), and write reports every byte.
+func TestRawWriterPartialWrites(t *testing.T) {
+	w, _, client := rawPair(t)
+	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n")
+	body := make([]byte, 1<<20)
+	for i := range body {
+		body[i] = byte(i * 7 >> 3)
+	}
+	got := make(chan []byte)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 1500)
+		for b.Len() < len(head)+len(body) {
+			n, err := client.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		got <- b.Bytes()
+	}()
+	n, err := w.write(head, body)
+	if err != nil || n != int64(len(head)+len(body)) {
+		t.Fatalf("write = %d, %v; want %d, nil", n, err, len(head)+len(body))
+	}
+	b := <-got
+	if !bytes.Equal(b, append(head, body...)) {
+		t.Fatalf("client got %d bytes, not the head and body written (%d)", len(b), len(head)+len(body))
+	}
+	// Either part alone.
+	for _, c := range []struct{ a, b []byte }{{head, nil}, {nil, head}} {
+		if n, err := w.write(c.a, c.b); err != nil || n != int64(len(head)) {
+			t.Fatalf("write = %d, %v", n, err)
+		}
+		buf := make([]byte, len(head))
+		if _, err := io.ReadFull(client, buf); err != nil || !bytes.Equal(buf, head) {
+			t.Fatalf("client read %q, %v", buf, err)
+		}
+	}
+}
+
+// TestRawWriterDeadline: a client that never reads cannot hold a write
+// past its deadline; the error is the deadline's, as net.Conn's, and the
+// count is what went out.
+func TestRawWriterDeadline(t *testing.T) {
+	w, tc, _ := rawPair(t)
+	body := make([]byte, 64<<20)
+	tc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	n, err := w.write(nil, body)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a client that does not read: %v, want the deadline's error", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("%v is not a net.Error with Timeout", err)
+	}
+	if n >= int64(len(body)) {
+		t.Errorf("wrote %d of %d bytes to a client that reads nothing", n, len(body))
+	}
+}
+
+// TestRawWriterRead: reads return what the client sent, the deadline's
+// error (as net.Conn's) when nothing comes, io.EOF once the client has
+// closed, and net.ErrClosed after the connection is closed.
+func TestRawWriterRead(t *testing.T) {
+	w, tc, client := rawPair(t)
+	client.Write([]byte("GET / HTTP/1.1\r\n"))
+	buf := make([]byte, 64)
+	n, err := io.ReadAtLeast(w, buf, 16)
+	if err != nil || string(buf[:n]) != "GET / HTTP/1.1\r\n" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	tc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := w.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read with nothing sent: %v, want the deadline's error", err)
+	}
+	tc.SetReadDeadline(time.Time{})
+	if n, err := w.Read(nil); n != 0 || err != nil {
+		t.Fatalf("read into nothing = %d, %v", n, err)
+	}
+	client.Close()
+	if n, err := w.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("read after the client closed = %d, %v; want 0, EOF", n, err)
+	}
+	tc.Close()
+	if _, err := w.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after close: %v, want net.ErrClosed", err)
+	}
+	if _, err := w.write([]byte("x"), nil); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestRawWriterReset: a write to a client that reset the connection
+// fails (and does not hang or report success).
+func TestRawWriterReset(t *testing.T) {
+	w, _, client := rawPair(t)
+	client.(*net.TCPConn).SetLinger(0)
+	client.Close() // RST
+	body := make([]byte, 1<<20)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ { // the first write may land before the reset is seen
+		_, err = w.write(nil, body)
+	}
+	if err == nil {
+		t.Fatal("writes to a reset connection kept succeeding")
+	}
+}
+
+func TestRawWriterAllocs(t *testing.T) {
+	w, _, client := rawPair(t)
+	go io.Copy(io.Discard, client)
+	head, body := []byte("HTTP/1.1 200 OK\r\n\r\n"), make([]byte, 64<<10)
+	if a := testing.AllocsPerRun(100, func() { w.write(head, body) }); a != 0 {
+		t.Errorf("write allocates %.1f times, want 0", a)
+	}
+}
