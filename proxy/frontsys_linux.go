@@ -25,13 +25,15 @@ import (
 // reads and writes on the front").
 type rawWriter struct {
 	rc syscall.RawConn
-	// The calls' arguments and results, and the two functions the poller
-	// runs, kept with the connection so that a call allocates nothing.
+	// The calls' arguments and results (a read's apart from a write's),
+	// and the two functions the poller runs, kept with the connection so
+	// that a call allocates nothing.
 	a, b    []byte
 	n       int64
-	err     error
+	werr    error
 	p       []byte
 	rn      int
+	rerr    error
 	iov     [2]syscall.Iovec
 	writeFn func(fd uintptr) bool
 	readFn  func(fd uintptr) bool
@@ -52,10 +54,10 @@ func (w *rawWriter) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	w.p, w.rn, w.err = p, 0, nil
+	w.p, w.rn, w.rerr = p, 0, nil
 	err := w.rc.Read(w.readFn)
-	n, rerr := w.rn, w.err
-	w.p, w.err = nil, nil
+	n, rerr := w.rn, w.rerr
+	w.p, w.rerr = nil, nil
 	if err == nil {
 		err = rerr
 	}
@@ -70,7 +72,7 @@ func (w *rawWriter) readOnce(fd uintptr) bool {
 		case 0:
 			w.rn = int(r)
 			if r == 0 {
-				w.err = io.EOF
+				w.rerr = io.EOF
 			}
 			return true
 		case syscall.EINTR:
@@ -78,7 +80,7 @@ func (w *rawWriter) readOnce(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		default:
-			w.err = errno
+			w.rerr = errno
 			return true
 		}
 	}
@@ -87,10 +89,10 @@ func (w *rawWriter) readOnce(fd uintptr) bool {
 // write writes a then b (either may be empty) in full, or returns the
 // poller's error (a deadline, a closed connection) or the call's.
 func (w *rawWriter) write(a, b []byte) (int64, error) {
-	w.a, w.b, w.n, w.err = a, b, 0, nil
+	w.a, w.b, w.n, w.werr = a, b, 0, nil
 	err := w.rc.Write(w.writeFn)
-	n, werr := w.n, w.err
-	w.a, w.b, w.err = nil, nil, nil // keep no body alive
+	n, werr := w.n, w.werr
+	w.a, w.b, w.werr = nil, nil, nil // keep no body alive
 	if err == nil {
 		err = werr
 	}
@@ -117,10 +119,10 @@ func (w *rawWriter) writeOnce(fd uintptr) bool {
 		case errno == syscall.EAGAIN:
 			return false
 		case errno != 0:
-			w.err = errno
+			w.werr = errno
 			return true
 		case r == 0:
-			w.err = io.ErrUnexpectedEOF
+			w.werr = io.ErrUnexpectedEOF
 			return true
 		}
 		k := int(r)

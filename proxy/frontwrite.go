@@ -237,13 +237,11 @@ func (w *frontWriter) send(head, body []byte) {
 	if w.err != nil {
 		return
 	}
-	var err error
 	if len(head) > 0 && len(body) > 0 && len(head)+len(body) <= frontCopyMax {
 		w.fc.wbuf = append(head, body...)
 		head, body = w.fc.wbuf, nil
 	}
-	_, err = w.fc.rw.write(head, body)
-	if err != nil {
+	if _, err := w.fc.rw.write(head, body); err != nil {
 		w.err, w.closeAfter = err, true
 	}
 }

@@ -719,17 +719,21 @@ func TestSecurityInflightBudget(t *testing.T) {
 		budget  = 4 << 20
 	)
 	obj := pattern(size)
-	var halfway sync.WaitGroup
-	halfway.Add(viewers)
+	// Closed once the edge has demoted a fill, or given up on that after
+	// a bound (the test then fails below).
+	demoted := make(chan struct{})
 	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		w.Write(obj[:size/2])
 		w.(http.Flusher).Flush()
-		// Every fill holds half its body before any finishes: together
-		// they would hold twice the budget.
-		halfway.Done()
-		halfway.Wait()
+		// No fill gets its second half until the budget has acted: every
+		// fill reads its first half meanwhile, and together they would hold
+		// twice the budget. (Waiting for the origin's own writes of the
+		// first halves was not enough: the socket buffers took them before
+		// the edge read them, and on a busy machine the first fills could
+		// finish before the last began to read.)
+		<-demoted
 		w.Write(obj[size/2:])
 	})
 	e := newHLSEdge(t, rec, func(c *Config) {
@@ -737,6 +741,23 @@ func TestSecurityInflightBudget(t *testing.T) {
 		c.Cache.MaxObjectBytes = 4 << 20
 		c.Cache.MaxInflightBytes = budget
 	})
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go func() {
+		defer close(demoted)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		bound := time.After(10 * time.Second) // liveness only
+		for e.p.Cache().Stats().BudgetDemotions == 0 {
+			select {
+			case <-tick.C:
+			case <-bound:
+				return
+			case <-stopWatch:
+				return
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	errs := make(chan error, viewers)
 	for i := range viewers {
