@@ -219,7 +219,7 @@ type frontConn struct {
 	// nothing: the head, the sorted field names, writev's vector, Date.
 	wbuf    []byte
 	keys    []string
-	rw      rawWriter
+	rw      rawConn
 	dateSec int64
 	dateBuf []byte
 

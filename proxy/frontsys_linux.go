@@ -8,7 +8,7 @@ import (
 	"unsafe"
 )
 
-// rawWriter reads requests from and writes responses to a front
+// rawConn reads requests from and writes responses to a front
 // connection with read(2) and writev(2) issued as raw system calls,
 // through the connection's syscall.RawConn: the runtime's poller still
 // waits for data or room and keeps the deadlines, but the calls do not
@@ -23,7 +23,7 @@ import (
 // every 20 microseconds for a millisecond or more. On a hot segment that
 // monitor alone was 9-12% of the edge's CPU (perf; bench/README, "Raw
 // reads and writes on the front").
-type rawWriter struct {
+type rawConn struct {
 	rc syscall.RawConn
 	// The calls' arguments and results (a read's apart from a write's),
 	// and the two functions the poller runs, kept with the connection so
@@ -39,7 +39,7 @@ type rawWriter struct {
 	readFn  func(fd uintptr) bool
 }
 
-func (w *rawWriter) init(c syscall.Conn) error {
+func (w *rawConn) init(c syscall.Conn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
@@ -50,7 +50,7 @@ func (w *rawWriter) init(c syscall.Conn) error {
 
 // Read reads into p as net.TCPConn's Read would: the poller waits for
 // data within the read deadline; 0 bytes read is io.EOF.
-func (w *rawWriter) Read(p []byte) (int, error) {
+func (w *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -65,7 +65,7 @@ func (w *rawWriter) Read(p []byte) (int, error) {
 }
 
 // readOnce is the poller's callback for Read: false asks it to wait.
-func (w *rawWriter) readOnce(fd uintptr) bool {
+func (w *rawConn) readOnce(fd uintptr) bool {
 	for {
 		r, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&w.p[0])), uintptr(len(w.p)))
 		switch errno {
@@ -88,7 +88,7 @@ func (w *rawWriter) readOnce(fd uintptr) bool {
 
 // write writes a then b (either may be empty) in full, or returns the
 // poller's error (a deadline, a closed connection) or the call's.
-func (w *rawWriter) write(a, b []byte) (int64, error) {
+func (w *rawConn) write(a, b []byte) (int64, error) {
 	w.a, w.b, w.n, w.werr = a, b, 0, nil
 	err := w.rc.Write(w.writeFn)
 	n, werr := w.n, w.werr
@@ -101,7 +101,7 @@ func (w *rawWriter) write(a, b []byte) (int64, error) {
 
 // writeOnce is the poller's callback for write: false asks it to wait
 // for room.
-func (w *rawWriter) writeOnce(fd uintptr) bool {
+func (w *rawConn) writeOnce(fd uintptr) bool {
 	for len(w.a)+len(w.b) > 0 {
 		cnt := 0
 		for _, p := range [2][]byte{w.a, w.b} {

@@ -7,22 +7,22 @@ import (
 	"syscall"
 )
 
-// rawWriter writes with the connection's own writev where raw system
+// rawConn reads and writes with the connection's own calls where raw system
 // calls are not wired (see frontsys_linux.go).
-type rawWriter struct {
+type rawConn struct {
 	c   net.Conn
 	iov net.Buffers
 	arr [2][]byte
 }
 
-func (w *rawWriter) init(c syscall.Conn) error {
+func (w *rawConn) init(c syscall.Conn) error {
 	w.c = c.(net.Conn)
 	return nil
 }
 
-func (w *rawWriter) Read(p []byte) (int, error) { return w.c.Read(p) }
+func (w *rawConn) Read(p []byte) (int, error) { return w.c.Read(p) }
 
-func (w *rawWriter) write(a, b []byte) (int64, error) {
+func (w *rawConn) write(a, b []byte) (int64, error) {
 	w.arr = [2][]byte{a, b}
 	w.iov = w.arr[:]
 	n, err := w.iov.WriteTo(w.c)

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// rawPair returns a rawWriter on the server side of a loopback TCP
+// rawPair returns a rawConn on the server side of a loopback TCP
 // connection, and the client side.
-func rawPair(t *testing.T) (*rawWriter, *net.TCPConn, net.Conn) {
+func rawPair(t *testing.T) (*rawConn, *net.TCPConn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,18 +31,18 @@ func rawPair(t *testing.T) (*rawWriter, *net.TCPConn, net.Conn) {
 	t.Cleanup(func() { sc.Close() })
 	tc := sc.(*net.TCPConn)
 	tc.SetWriteBuffer(16 << 10) // small, so a body takes many calls and many waits for room
-	var w rawWriter
+	var w rawConn
 	if err := w.init(tc); err != nil {
 		t.Fatal(err)
 	}
 	return &w, tc, client
 }
 
-// TestRawWriterPartialWrites: a head and a body far larger than the
+// TestRawConnPartialWrites: a head and a body far larger than the
 // socket's buffer, to a client that reads in small pieces, arrive whole
 // and in order (each call writes part, the poller waits for room, the
 // rest follows), and write reports every byte.
-func TestRawWriterPartialWrites(t *testing.T) {
+func TestRawConnPartialWrites(t *testing.T) {
 	w, _, client := rawPair(t)
 	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n")
 	body := make([]byte, 1<<20)
@@ -82,10 +82,10 @@ func TestRawWriterPartialWrites(t *testing.T) {
 	}
 }
 
-// TestRawWriterDeadline: a client that never reads cannot hold a write
+// TestRawConnDeadline: a client that never reads cannot hold a write
 // past its deadline; the error is the deadline's, as net.Conn's, and the
 // count is what went out.
-func TestRawWriterDeadline(t *testing.T) {
+func TestRawConnDeadline(t *testing.T) {
 	w, tc, _ := rawPair(t)
 	body := make([]byte, 64<<20)
 	tc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
@@ -102,10 +102,10 @@ func TestRawWriterDeadline(t *testing.T) {
 	}
 }
 
-// TestRawWriterRead: reads return what the client sent, the deadline's
+// TestRawConnRead: reads return what the client sent, the deadline's
 // error (as net.Conn's) when nothing comes, io.EOF once the client has
 // closed, and net.ErrClosed after the connection is closed.
-func TestRawWriterRead(t *testing.T) {
+func TestRawConnRead(t *testing.T) {
 	w, tc, client := rawPair(t)
 	client.Write([]byte("GET / HTTP/1.1\r\n"))
 	buf := make([]byte, 64)
@@ -134,9 +134,9 @@ func TestRawWriterRead(t *testing.T) {
 	}
 }
 
-// TestRawWriterReset: a write to a client that reset the connection
+// TestRawConnReset: a write to a client that reset the connection
 // fails (and does not hang or report success).
-func TestRawWriterReset(t *testing.T) {
+func TestRawConnReset(t *testing.T) {
 	w, _, client := rawPair(t)
 	client.(*net.TCPConn).SetLinger(0)
 	client.Close() // RST
@@ -150,7 +150,7 @@ func TestRawWriterReset(t *testing.T) {
 	}
 }
 
-func TestRawWriterAllocs(t *testing.T) {
+func TestRawConnAllocs(t *testing.T) {
 	w, _, client := rawPair(t)
 	go io.Copy(io.Discard, client)
 	head, body := []byte("HTTP/1.1 200 OK\r\n\r\n"), make([]byte, 64<<10)
