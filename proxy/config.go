@@ -155,7 +155,10 @@ type ClientConfig struct {
 	// IdleTimeout closes keep-alive connections idle this long. Default 120s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// WriteIdleTimeout aborts a response the client has not accepted a byte
-	// of for this long. Default 30s.
+	// of for this long, and closes the connection, as nginx's
+	// send_timeout: every wait for room in the socket is bounded, whatever
+	// the response's size or path (read at each accept, so a reload
+	// applies to new connections). Default 30s.
 	WriteIdleTimeout time.Duration `yaml:"write_idle_timeout"`
 	// MaxHeaderBytes bounds a request head; a larger one gets 431.
 	// Default 64 KiB.

@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Server returns the http.Server viewers connect to: the proxy as its
@@ -59,6 +61,11 @@ var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, heldMax); return
 // third write per hit.
 type viewerConn struct {
 	net.Conn // *net.TCPConn from the listener; net.Buffers uses its writev
+	// raw makes every write (the front's, net/http's) and the front's
+	// reads: raw system calls, each wait for room bounded by
+	// client.write_idle_timeout. nil only for a connection made up in a
+	// test.
+	raw *rawConn
 
 	// mu orders Write against merge's end: net/http may write an
 	// interim "100 Continue" from the goroutine reading a request body.
@@ -98,16 +105,42 @@ func (c *viewerConn) endMergeLocked() error {
 	if c.held == nil {
 		return nil
 	}
-	_, err := c.Conn.Write(*c.held)
+	_, err := c.write2(*c.held, nil)
 	c.release()
 	return err
+}
+
+// newViewerConn wraps tc, whose waits for room are bounded by idle each.
+func newViewerConn(tc *net.TCPConn, idle time.Duration) (*viewerConn, error) {
+	vc := &viewerConn{Conn: tc, raw: new(rawConn)}
+	if err := vc.raw.init(tc, idle); err != nil {
+		return nil, fmt.Errorf("viewer connection: %w", err)
+	}
+	return vc, nil
+}
+
+// write2 writes a then b in one call.
+func (c *viewerConn) write2(a, b []byte) (int64, error) {
+	if c.raw != nil {
+		return c.raw.write(a, b)
+	}
+	if len(b) == 0 {
+		n, err := c.Conn.Write(a)
+		return int64(n), err
+	}
+	c.iovArr = [2][]byte{a, b}
+	c.iov = c.iovArr[:]
+	n, err := c.iov.WriteTo(c.Conn)
+	c.iovArr, c.iov = [2][]byte{}, nil // keep no body alive
+	return n, err
 }
 
 func (c *viewerConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.merging {
-		return c.Conn.Write(p)
+		n, err := c.write2(p, nil)
+		return int(n), err
 	}
 	if c.held == nil && len(p) <= heldMax {
 		c.held = heldPool.Get().(*[]byte)
@@ -116,13 +149,11 @@ func (c *viewerConn) Write(p []byte) (int, error) {
 	}
 	c.merging = false // one merge per response: later writes go straight out
 	if c.held == nil {
-		return c.Conn.Write(p)
+		n, err := c.write2(p, nil)
+		return int(n), err
 	}
 	h := len(*c.held)
-	c.iovArr = [2][]byte{*c.held, p}
-	c.iov = c.iovArr[:]
-	n, err := c.iov.WriteTo(c.Conn)
-	c.iovArr, c.iov = [2][]byte{}, nil // keep no body alive
+	n, err := c.write2(*c.held, p)
 	c.release()
 	c.merged++
 	if n < int64(h) {
@@ -133,9 +164,11 @@ func (c *viewerConn) Write(p []byte) (int, error) {
 	return int(n) - h, err
 }
 
-// ReadFrom keeps the TCP connection's own ReadFrom (sendfile and splice)
-// for net/http's response.ReadFrom, which looks for it on the connection.
-// Anything still held goes out first.
+// ReadFrom is what net/http's response.ReadFrom looks for on the
+// connection. Anything still held goes out first. On a viewer's
+// connection the bytes go through Write, whose waits for room the idle
+// bound covers (nothing the proxy serves is a file to send with
+// sendfile); on any other, the connection's own ReadFrom.
 func (c *viewerConn) ReadFrom(r io.Reader) (int64, error) {
 	c.mu.Lock()
 	err := c.endMergeLocked()
@@ -143,10 +176,33 @@ func (c *viewerConn) ReadFrom(r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if c.raw != nil {
+		buf := copyPool.Get().(*[]byte)
+		defer copyPool.Put(buf)
+		return io.CopyBuffer(writerOnly{c}, r, *buf)
+	}
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
-	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+	return io.Copy(writerOnly{c.Conn}, r)
+}
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// SetWriteDeadline and SetDeadline keep the caller's write deadline
+// where the idle bound of each wait for room can see it (rawConn).
+func (c *viewerConn) SetWriteDeadline(t time.Time) error {
+	if c.raw != nil {
+		return c.raw.setWriteDeadline(t)
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *viewerConn) SetDeadline(t time.Time) error {
+	if err := c.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *viewerConn) release() {
@@ -186,4 +242,24 @@ func viewerConnOf(c net.Conn) *viewerConn {
 func clientConn(ctx context.Context) *viewerConn {
 	vc, _ := ctx.Value(connKey{}).(*viewerConn)
 	return vc
+}
+
+// setWriteDeadline sets the connection's write deadline for its caller
+// (net.Conn's SetWriteDeadline), kept so that a wait's idle bound
+// (rawConn) yields to it when earlier and puts it back after.
+func (w *rawConn) setWriteDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	w.dl.Store(ns)
+	return w.tc.SetWriteDeadline(t)
+}
+
+// callerDeadline is the deadline the caller set, zero for none.
+func (w *rawConn) callerDeadline() time.Time {
+	if dl := w.dl.Load(); dl != 0 {
+		return time.Unix(0, dl)
+	}
+	return time.Time{}
 }

@@ -126,7 +126,11 @@ func (l *ViewerListener) wrap(c net.Conn) net.Conn {
 		// error leaves the kernel's default, which serves as well.
 		tc.SetWriteBuffer(int(n))
 	}
-	return &viewerConn{Conn: tc}
+	vc, err := newViewerConn(tc, l.p.view().cfg.Client.WriteIdleTimeout)
+	if err != nil {
+		return c // served as net/http serves any connection
+	}
+	return vc
 }
 
 // acceptLoop accepts connections for the front until the listener fails
@@ -157,7 +161,7 @@ func (l *ViewerListener) acceptLoop() {
 			}
 			continue
 		}
-		fc, err := newFrontConn(l, vc.Conn.(*net.TCPConn), vc, l.headMax)
+		fc, err := newFrontConn(l, vc, l.headMax)
 		if err != nil {
 			c.Close()
 			continue
@@ -216,10 +220,9 @@ type frontConn struct {
 	w      frontWriter
 
 	// Scratch kept for the connection's life, so a response allocates
-	// nothing: the head, the sorted field names, writev's vector, Date.
+	// nothing: the head, the sorted field names, Date.
 	wbuf    []byte
 	keys    []string
-	rw      rawConn
 	dateSec int64
 	dateBuf []byte
 
@@ -228,14 +231,15 @@ type frontConn struct {
 	waiting bool
 }
 
-// newFrontConn makes tc, accepted by l, a front connection whose heads
+// newFrontConn makes vc, accepted by l, a front connection whose heads
 // are read with a buffer of headMax.
-func newFrontConn(l *ViewerListener, tc *net.TCPConn, vc *viewerConn, headMax int) (*frontConn, error) {
-	fc := &frontConn{l: l, tc: tc, vc: vc, remote: tc.RemoteAddr().String()}
-	if err := fc.rw.init(tc); err != nil {
-		return nil, fmt.Errorf("front connection: %w", err)
+func newFrontConn(l *ViewerListener, vc *viewerConn, headMax int) (*frontConn, error) {
+	tc, ok := vc.Conn.(*net.TCPConn)
+	if !ok || vc.raw == nil {
+		return nil, fmt.Errorf("front connection: %T is not a viewer's TCP connection", vc.Conn)
 	}
-	fc.br = bufio.NewReaderSize(&fc.rw, headMax)
+	fc := &frontConn{l: l, tc: tc, vc: vc, remote: tc.RemoteAddr().String()}
+	fc.br = bufio.NewReaderSize(vc.raw, headMax)
 	fc.w.fc, fc.w.h = fc, make(http.Header)
 	return fc, nil
 }
@@ -502,7 +506,7 @@ func (h *handedConn) SetReadDeadline(t time.Time) error {
 	return h.fc.tc.SetReadDeadline(t)
 }
 
-func (h *handedConn) SetWriteDeadline(t time.Time) error { return h.fc.tc.SetWriteDeadline(t) }
+func (h *handedConn) SetWriteDeadline(t time.Time) error { return h.fc.vc.SetWriteDeadline(t) }
 
 func (h *handedConn) poke() {
 	if h.kick == nil {

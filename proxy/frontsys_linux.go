@@ -4,11 +4,14 @@ package proxy
 
 import (
 	"io"
+	"net"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
-// rawConn reads requests from and writes responses to a front
+// rawConn reads requests from and writes responses to a viewer's
 // connection with read(2) and writev(2) issued as raw system calls,
 // through the connection's syscall.RawConn: the runtime's poller still
 // waits for data or room and keeps the deadlines, but the calls do not
@@ -23,8 +26,19 @@ import (
 // every 20 microseconds for a millisecond or more. On a hot segment that
 // monitor alone was 9-12% of the edge's CPU (perf; bench/README, "Raw
 // reads and writes on the front").
+//
+// Every wait for room is bounded by idle (client.write_idle_timeout):
+// the write fails when the client has accepted nothing for that long, as
+// nginx's send_timeout, whatever the response's size. A deadline the
+// caller sets (setWriteDeadline) still holds, and wins when earlier.
 type rawConn struct {
-	rc syscall.RawConn
+	rc   syscall.RawConn
+	tc   *net.TCPConn
+	idle time.Duration
+	// dl is the caller's write deadline (UnixNano, 0 for none); armed: a
+	// wait's own deadline is on the connection and must be undone.
+	dl    atomic.Int64
+	armed bool
 	// The calls' arguments and results (a read's apart from a write's),
 	// and the two functions the poller runs, kept with the connection so
 	// that a call allocates nothing.
@@ -39,12 +53,14 @@ type rawConn struct {
 	readFn  func(fd uintptr) bool
 }
 
-func (w *rawConn) init(c syscall.Conn) error {
-	rc, err := c.SyscallConn()
+// init readies w for tc, whose waits for room are bounded by idle (0:
+// unbounded).
+func (w *rawConn) init(tc *net.TCPConn, idle time.Duration) error {
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return err
 	}
-	w.rc, w.writeFn, w.readFn = rc, w.writeOnce, w.readOnce
+	w.rc, w.tc, w.idle, w.writeFn, w.readFn = rc, tc, idle, w.writeOnce, w.readOnce
 	return nil
 }
 
@@ -93,6 +109,10 @@ func (w *rawConn) write(a, b []byte) (int64, error) {
 	err := w.rc.Write(w.writeFn)
 	n, werr := w.n, w.werr
 	w.a, w.b, w.werr = nil, nil, nil // keep no body alive
+	if w.armed {
+		w.armed = false
+		w.tc.SetWriteDeadline(w.callerDeadline())
+	}
 	if err == nil {
 		err = werr
 	}
@@ -117,6 +137,7 @@ func (w *rawConn) writeOnce(fd uintptr) bool {
 		case errno == syscall.EINTR:
 			continue
 		case errno == syscall.EAGAIN:
+			w.armIdle()
 			return false
 		case errno != 0:
 			w.werr = errno
@@ -134,4 +155,24 @@ func (w *rawConn) writeOnce(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// armIdle bounds the wait for room that follows by idle from now (each
+// wait follows the client's taking some bytes, or the first try): on the
+// connection, so the poller keeps it. The caller's deadline stays when
+// earlier. (Setting a deadline inside the poller's callback is allowed:
+// it takes a reference to the descriptor, not its write lock.)
+func (w *rawConn) armIdle() {
+	if w.idle <= 0 {
+		return
+	}
+	t := time.Now().Add(w.idle)
+	if dl := w.dl.Load(); dl != 0 && dl <= t.UnixNano() {
+		if !w.armed {
+			return // the caller's deadline is the one on the connection
+		}
+		t = time.Unix(0, dl)
+	}
+	w.tc.SetWriteDeadline(t)
+	w.armed = true
 }

@@ -4,28 +4,63 @@ package proxy
 
 import (
 	"net"
-	"syscall"
+	"sync/atomic"
+	"time"
 )
 
-// rawConn reads and writes with the connection's own calls where raw system
-// calls are not wired (see frontsys_linux.go).
+// rawConn reads and writes with the connection's own calls where raw
+// system calls are not wired (see frontsys_linux.go). A write goes in
+// pieces, each bounded by idle from its start: near the Linux bound,
+// which restarts at each wait for room.
 type rawConn struct {
-	c   net.Conn
-	iov net.Buffers
-	arr [2][]byte
+	tc    *net.TCPConn
+	idle  time.Duration
+	dl    atomic.Int64
+	armed bool
+	iov   net.Buffers
+	arr   [2][]byte
 }
 
-func (w *rawConn) init(c syscall.Conn) error {
-	w.c = c.(net.Conn)
+func (w *rawConn) init(tc *net.TCPConn, idle time.Duration) error {
+	w.tc, w.idle = tc, idle
 	return nil
 }
 
-func (w *rawConn) Read(p []byte) (int, error) { return w.c.Read(p) }
+func (w *rawConn) Read(p []byte) (int, error) { return w.tc.Read(p) }
+
+// idlePiece is what one bounded write sends at most.
+const idlePiece = 256 << 10
 
 func (w *rawConn) write(a, b []byte) (int64, error) {
-	w.arr = [2][]byte{a, b}
-	w.iov = w.arr[:]
-	n, err := w.iov.WriteTo(w.c)
-	w.arr, w.iov = [2][]byte{}, nil
-	return n, err
+	defer func() {
+		w.arr, w.iov = [2][]byte{}, nil // keep no body alive
+		if w.armed {
+			w.armed = false
+			w.tc.SetWriteDeadline(w.callerDeadline())
+		}
+	}()
+	var n int64
+	for len(a)+len(b) > 0 {
+		pa, pb := a, b
+		if w.idle > 0 {
+			pa = a[:min(len(a), idlePiece)]
+			pb = b[:min(len(b), idlePiece-len(pa))]
+			t := time.Now().Add(w.idle)
+			if dl := w.dl.Load(); dl == 0 || dl > t.UnixNano() {
+				w.tc.SetWriteDeadline(t)
+				w.armed = true
+			} else if w.armed {
+				w.tc.SetWriteDeadline(time.Unix(0, dl))
+			}
+		}
+		w.arr = [2][]byte{pa, pb}
+		w.iov = w.arr[:]
+		k, err := w.iov.WriteTo(w.tc)
+		n += k
+		if err != nil {
+			return n, err
+		}
+		a, b = a[len(pa):], b[len(pb):]
+	}
+	return n, nil
 }

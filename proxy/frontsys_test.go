@@ -32,7 +32,7 @@ func rawPair(t *testing.T) (*rawConn, *net.TCPConn, net.Conn) {
 	tc := sc.(*net.TCPConn)
 	tc.SetWriteBuffer(16 << 10) // small, so a body takes many calls and many waits for room
 	var w rawConn
-	if err := w.init(tc); err != nil {
+	if err := w.init(tc, 0); err != nil {
 		t.Fatal(err)
 	}
 	return &w, tc, client
@@ -157,4 +157,83 @@ func TestRawConnAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { w.write(head, body) }); a != 0 {
 		t.Errorf("write allocates %.1f times, want 0", a)
 	}
+}
+
+// TestRawConnIdle: each wait for room is bounded by the idle timeout
+// (client.write_idle_timeout), from the last time the client took bytes,
+// not from the write's start; a caller's earlier deadline wins; and the
+// connection's deadline is the caller's again after a write.
+func TestRawConnIdle(t *testing.T) {
+	t.Run("a client that reads nothing", func(t *testing.T) {
+		w, _, _ := rawPair(t)
+		w.idle = 100 * time.Millisecond
+		n, err := w.write(nil, make([]byte, 64<<20))
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("write to a client that reads nothing, with no deadline set: %v, want the idle bound's error", err)
+		}
+		if n >= 64<<20 {
+			t.Errorf("wrote all %d bytes", n)
+		}
+	})
+	t.Run("a client that keeps reading", func(t *testing.T) {
+		// 4 MiB through a 16 KiB buffer, 16 KiB taken every 10 ms: the
+		// write lasts longer than the idle bound, but no wait does.
+		w, _, client := rawPair(t)
+		w.idle = time.Second
+		body := make([]byte, 4<<20)
+		done := make(chan int64)
+		go func() {
+			var got int64
+			buf := make([]byte, 16<<10)
+			for got < int64(len(body)) {
+				n, err := client.Read(buf)
+				got += int64(n)
+				if err != nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			done <- got
+		}()
+		start := time.Now()
+		if n, err := w.write(nil, body); err != nil || n != int64(len(body)) {
+			t.Fatalf("write = %d, %v after %v; want every byte", n, err, time.Since(start))
+		}
+		if got := <-done; got != int64(len(body)) {
+			t.Fatalf("client got %d bytes", got)
+		}
+	})
+	t.Run("the caller's earlier deadline", func(t *testing.T) {
+		w, _, _ := rawPair(t)
+		w.idle = time.Hour
+		w.setWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		errc := make(chan error, 1)
+		go func() {
+			_, err := w.write(nil, make([]byte, 64<<20))
+			errc <- err
+		}()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("write: %v, want the caller's deadline's error", err)
+			}
+		case <-time.After(30 * time.Second): // liveness only
+			t.Fatal("the idle bound of an hour replaced the caller's deadline of 100 ms")
+		}
+	})
+	t.Run("the caller's deadline is back after a write", func(t *testing.T) {
+		w, _, client := rawPair(t)
+		w.idle = 500 * time.Millisecond
+		go io.Copy(io.Discard, client)
+		// Waits for room arm the idle bound; the write succeeds.
+		if _, err := w.write(nil, make([]byte, 1<<20)); err != nil {
+			t.Fatal(err)
+		}
+		// Past that bound, with no deadline of the caller's, a write
+		// must not fail on the bound a finished write had set.
+		time.Sleep(time.Second)
+		if _, err := w.write([]byte("next"), nil); err != nil {
+			t.Fatalf("write after an idle pause: %v", err)
+		}
+	})
 }

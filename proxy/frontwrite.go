@@ -177,7 +177,7 @@ func (w *frontWriter) FlushError() error {
 func (w *frontWriter) Flush() { w.FlushError() }
 
 // SetWriteDeadline and SetReadDeadline are http.ResponseController's.
-func (w *frontWriter) SetWriteDeadline(t time.Time) error { return w.fc.tc.SetWriteDeadline(t) }
+func (w *frontWriter) SetWriteDeadline(t time.Time) error { return w.fc.vc.SetWriteDeadline(t) }
 func (w *frontWriter) SetReadDeadline(t time.Time) error  { return w.fc.tc.SetReadDeadline(t) }
 
 // finish completes the response when the handler has returned, as
@@ -241,7 +241,7 @@ func (w *frontWriter) send(head, body []byte) {
 		w.fc.wbuf = append(head, body...)
 		head, body = w.fc.wbuf, nil
 	}
-	if _, err := w.fc.rw.write(head, body); err != nil {
+	if _, err := w.fc.vc.raw.write(head, body); err != nil {
 		w.err, w.closeAfter = err, true
 	}
 }

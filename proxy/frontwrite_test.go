@@ -144,7 +144,12 @@ func frontWriterExchange(t *testing.T, rawReq string, handler func(*testing.T, h
 			return
 		}
 		defer c.Close()
-		fc, err := newFrontConn(&ViewerListener{}, c.(*net.TCPConn), nil, 4096)
+		vc, err := newViewerConn(c.(*net.TCPConn), 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		fc, err := newFrontConn(&ViewerListener{}, vc, 4096)
 		if err != nil {
 			t.Error(err)
 			return

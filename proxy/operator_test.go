@@ -387,6 +387,14 @@ func TestViewersPerStream(t *testing.T) {
 	mustGet(t, e.URL+"/hls/seg2.ts", "User-Agent", "ua-1")
 	mustGet(t, e.URL+"/hls/seg2.ts", "User-Agent", "ua-1")
 	mustGet(t, e.URL+"/hls/seg2.ts", "User-Agent", "ua-2", "CMCD-Status", "bs")
+	// A response is counted when its handler returns, which can be after
+	// the client has read it: wait for the last one's count (the bound is
+	// for liveness only).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if metricValue(t, e.reg, "edgecache_cmcd_buffer_starvation_total", "stream", "/hls/live.m3u8") == 1 {
+			break
+		}
+	}
 	// The first playlist request (Go's default User-Agent) is a session too.
 	if n := metricValue(t, e.reg, "edgecache_viewers", "stream", "/hls/live.m3u8"); n != 6 {
 		t.Errorf("edgecache_viewers = %v, want 6 (3 sids, 2 user agents, the playlist's first requester)", n)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -803,5 +804,75 @@ func TestSecurityInflightBudget(t *testing.T) {
 	}
 	if stored+int(st.BudgetDemotions) != viewers {
 		t.Errorf("%d stored and %d demoted of %d", stored, st.BudgetDemotions, viewers)
+	}
+}
+
+// TestSecurityWriteIdleSmallResponses: a client that pipelines requests
+// for small objects and reads nothing fills the socket buffers, and then
+// the edge's write of the next response waits for room. That wait is
+// bounded by client.write_idle_timeout (as nginx's send_timeout bounds
+// every write), on the front's path and on net/http's: otherwise such a
+// client holds a connection, a goroutine and a send buffer for ever,
+// past every idle timeout. The edge must close the connection, which the
+// client sees as a reset of its own writes (its requests are unread).
+func TestSecurityWriteIdleSmallResponses(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first string // the first request's extra header fields
+	}{
+		{"front", ""},
+		// A value with obs-text (RFC 9110 5.5) is outside the front's
+		// subset: net/http serves this connection for good.
+		{"net/http", "X-Note: caf\xe9\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGoroutines(t)
+			body := strings.Repeat("s", 4<<10)
+			rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				io.WriteString(w, body)
+			})
+			e := newHLSEdge(t, rec, func(c *Config) {
+				c.Client.WriteIdleTimeout = 200 * time.Millisecond
+				c.Client.SendBuffer = 16 << 10
+			})
+			// Cached first, so every response is a hit of 4 KiB.
+			if resp, b, err := get(t, http.DefaultClient, e.URL+"/hls/s.ts"); err != nil || resp.StatusCode != 200 || string(b) != body {
+				t.Fatalf("warm-up: %v", err)
+			}
+			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+				// A small receive window, set before the connection opens.
+				return rc.Control(func(fd uintptr) {
+					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+				})
+			}}
+			c, err := d.Dial("tcp", e.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// 400 responses of 4 KiB are far more than the edge's send
+			// buffer and the client's window hold.
+			batch := rawGet("/hls/s.ts", tc.first) + strings.Repeat(rawGet("/hls/s.ts"), 399)
+			if _, err := io.WriteString(c, batch); err != nil {
+				t.Fatal(err)
+			}
+			// Nothing is read. One more request every 20 ms until a write
+			// fails: the edge has closed the connection. The bound is for
+			// liveness only.
+			c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			for i := 0; ; i++ {
+				if _, err := io.WriteString(c, rawGet("/hls/s.ts")); err != nil {
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						t.Fatalf("the edge kept the connection of a client that read nothing for 30 s (write_idle_timeout 200ms)")
+					}
+					break
+				}
+				if i == 1500 {
+					t.Fatalf("the edge kept the connection of a client that read nothing through %d more requests (write_idle_timeout 200ms)", i)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }
