@@ -60,7 +60,7 @@ var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, heldMax); return
 // more CPU. This replaces TCP_CORK, which cost two setsockopt calls and a
 // third write per hit.
 type viewerConn struct {
-	net.Conn // *net.TCPConn from the listener; net.Buffers uses its writev
+	net.Conn // *net.TCPConn from the listener
 	// raw makes every write (the front's, net/http's) and the front's
 	// reads: raw system calls, each wait for room bounded by
 	// client.write_idle_timeout. nil only for a connection made up in a
@@ -73,10 +73,6 @@ type viewerConn struct {
 	merging bool
 	held    *[]byte
 	merged  int // responses whose head went out with their body
-	// iov is the merged writev's vector, kept here so that passing it
-	// to net.Buffers.WriteTo allocates nothing.
-	iov    net.Buffers
-	iovArr [2][]byte
 }
 
 // merge runs write with the first small write held back for the next
@@ -119,7 +115,8 @@ func newViewerConn(tc *net.TCPConn, idle time.Duration) (*viewerConn, error) {
 	return vc, nil
 }
 
-// write2 writes a then b in one call.
+// write2 writes a then b in one call (on a connection made up in a
+// test, through its own Write).
 func (c *viewerConn) write2(a, b []byte) (int64, error) {
 	if c.raw != nil {
 		return c.raw.write(a, b)
@@ -128,11 +125,8 @@ func (c *viewerConn) write2(a, b []byte) (int64, error) {
 		n, err := c.Conn.Write(a)
 		return int64(n), err
 	}
-	c.iovArr = [2][]byte{a, b}
-	c.iov = c.iovArr[:]
-	n, err := c.iov.WriteTo(c.Conn)
-	c.iovArr, c.iov = [2][]byte{}, nil // keep no body alive
-	return n, err
+	bufs := net.Buffers{a, b}
+	return bufs.WriteTo(c.Conn)
 }
 
 func (c *viewerConn) Write(p []byte) (int, error) {
@@ -262,4 +256,34 @@ func (w *rawConn) callerDeadline() time.Time {
 		return time.Unix(0, dl)
 	}
 	return time.Time{}
+}
+
+// armIdle bounds the wait for room that follows by idle from now (each
+// wait follows the client's taking some bytes, or the first try): on the
+// connection, so the poller keeps it. The caller's deadline stays when
+// earlier. (On Linux it runs inside the poller's callback, which is
+// allowed: setting a deadline takes a reference to the descriptor, not
+// its write lock.)
+func (w *rawConn) armIdle() {
+	if w.idle <= 0 {
+		return
+	}
+	t := time.Now().Add(w.idle)
+	if dl := w.dl.Load(); dl != 0 && dl <= t.UnixNano() {
+		if !w.armed {
+			return // the caller's deadline is the one on the connection
+		}
+		t = time.Unix(0, dl)
+	}
+	w.tc.SetWriteDeadline(t)
+	w.armed = true
+}
+
+// disarm puts the caller's deadline back after a write that armed one
+// of its own.
+func (w *rawConn) disarm() {
+	if w.armed {
+		w.armed = false
+		w.tc.SetWriteDeadline(w.callerDeadline())
+	}
 }

@@ -120,13 +120,14 @@ func (l *ViewerListener) wrap(c net.Conn) net.Conn {
 	if !ok {
 		return c
 	}
-	if n := l.p.view().cfg.Client.SendBuffer; n > 0 {
+	cc := l.p.view().cfg.Client
+	if n := cc.SendBuffer; n > 0 {
 		// SO_SNDBUF; the kernel doubles it for its bookkeeping, caps it
 		// at net.core.wmem_max and stops autotuning it (tcp(7)). An
 		// error leaves the kernel's default, which serves as well.
 		tc.SetWriteBuffer(int(n))
 	}
-	vc, err := newViewerConn(tc, l.p.view().cfg.Client.WriteIdleTimeout)
+	vc, err := newViewerConn(tc, cc.WriteIdleTimeout)
 	if err != nil {
 		return c // served as net/http serves any connection
 	}

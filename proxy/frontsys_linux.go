@@ -109,10 +109,7 @@ func (w *rawConn) write(a, b []byte) (int64, error) {
 	err := w.rc.Write(w.writeFn)
 	n, werr := w.n, w.werr
 	w.a, w.b, w.werr = nil, nil, nil // keep no body alive
-	if w.armed {
-		w.armed = false
-		w.tc.SetWriteDeadline(w.callerDeadline())
-	}
+	w.disarm()
 	if err == nil {
 		err = werr
 	}
@@ -155,24 +152,4 @@ func (w *rawConn) writeOnce(fd uintptr) bool {
 		}
 	}
 	return true
-}
-
-// armIdle bounds the wait for room that follows by idle from now (each
-// wait follows the client's taking some bytes, or the first try): on the
-// connection, so the poller keeps it. The caller's deadline stays when
-// earlier. (Setting a deadline inside the poller's callback is allowed:
-// it takes a reference to the descriptor, not its write lock.)
-func (w *rawConn) armIdle() {
-	if w.idle <= 0 {
-		return
-	}
-	t := time.Now().Add(w.idle)
-	if dl := w.dl.Load(); dl != 0 && dl <= t.UnixNano() {
-		if !w.armed {
-			return // the caller's deadline is the one on the connection
-		}
-		t = time.Unix(0, dl)
-	}
-	w.tc.SetWriteDeadline(t)
-	w.armed = true
 }

@@ -34,10 +34,7 @@ const idlePiece = 256 << 10
 func (w *rawConn) write(a, b []byte) (int64, error) {
 	defer func() {
 		w.arr, w.iov = [2][]byte{}, nil // keep no body alive
-		if w.armed {
-			w.armed = false
-			w.tc.SetWriteDeadline(w.callerDeadline())
-		}
+		w.disarm()
 	}()
 	var n int64
 	for len(a)+len(b) > 0 {
@@ -45,13 +42,7 @@ func (w *rawConn) write(a, b []byte) (int64, error) {
 		if w.idle > 0 {
 			pa = a[:min(len(a), idlePiece)]
 			pb = b[:min(len(b), idlePiece-len(pa))]
-			t := time.Now().Add(w.idle)
-			if dl := w.dl.Load(); dl == 0 || dl > t.UnixNano() {
-				w.tc.SetWriteDeadline(t)
-				w.armed = true
-			} else if w.armed {
-				w.tc.SetWriteDeadline(time.Unix(0, dl))
-			}
+			w.armIdle()
 		}
 		w.arr = [2][]byte{pa, pb}
 		w.iov = w.arr[:]
