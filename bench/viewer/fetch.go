@@ -1,6 +1,9 @@
 package viewer
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -59,8 +63,14 @@ type fetcher struct {
 	client *http.Client
 	rec    *recorder // nil: record nothing (the origin poller)
 	// bufs are the run's body buffers (discardBufs); nil: io.Discard's.
-	bufs    *sync.Pool
-	timeout time.Duration
+	bufs *sync.Pool
+	// gzips are the run's gzip decoders (*gunzipper); nil: a new one
+	// per gzipped body.
+	gzips *sync.Pool
+	// unzipped are the run's decoded playlists, by their gzipped bytes;
+	// nil: each decoded again.
+	unzipped *parseCache[[]byte]
+	timeout  time.Duration
 }
 
 // getOpts says how to fetch.
@@ -76,7 +86,7 @@ type getOpts struct {
 
 // response is what a fetch returns.
 type response struct {
-	body   []byte // with keep
+	body   []byte // with keep; decoded, maybe shared: read-only
 	size   int64
 	header http.Header
 	url    *url.URL // after redirects
@@ -107,6 +117,15 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (
 	}).WithContext(rctx)
 	if o.rangeHdr != "" {
 		req.Header["Range"] = []string{o.rangeHdr}
+	} else {
+		// Players accept gzip (browsers and AVPlayer say so on every
+		// playlist request), and edges that compress playlists send it.
+		// net/http's transport would ask too, but it decodes each body
+		// with a new decoder, whose window and tables cost more than the
+		// rest of a playlist reload: the simulator asks itself, decodes
+		// each distinct body once (gunzipAll) with pooled decoders
+		// (RFC 9110 12.5.3, 8.4.1.3).
+		req.Header["Accept-Encoding"] = []string{"gzip"}
 	}
 	start := time.Now()
 	r := &response{start: start}
@@ -132,13 +151,30 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (
 		}
 		return nil, f.fail(ctx, class, ec, fmt.Errorf("get %s: %d: %w", u, resp.StatusCode, ErrStatus))
 	}
-	if o.keep {
+	gz := false
+	if ce := resp.Header["Content-Encoding"]; len(ce) == 1 && strings.EqualFold(ce[0], "gzip") {
+		gz = true
+	} else if len(ce) > 0 && !(len(ce) == 1 && strings.EqualFold(ce[0], "identity")) {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, f.fail(ctx, class, errNetwork, fmt.Errorf("get %s: Content-Encoding %q not asked for", u, ce))
+	}
+	switch {
+	case o.keep:
 		r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxPlaylistBytes+1))
-		r.size = int64(len(r.body))
-		if err == nil && r.size > maxPlaylistBytes {
+		if err == nil && len(r.body) > maxPlaylistBytes {
 			err = errBodyTooLarge
 		}
-	} else {
+		if err == nil && gz {
+			r.body, err = f.gunzipAll(r.body)
+		}
+		r.size = int64(len(r.body))
+	case gz:
+		var g *gunzipper
+		if g, err = f.gunzip(resp.Body); err == nil {
+			r.size, err = discard(g.zr, f.bufs)
+			f.putGunzip(g)
+		}
+	default:
 		r.size, err = discard(resp.Body, f.bufs)
 	}
 	if f.rec != nil {
@@ -155,6 +191,70 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (
 		f.rec.recordTTFB(class, o.blocking, r.ttfb)
 	}
 	return r, nil
+}
+
+// gunzipper is a pooled gzip decoder and the buffered reader it reads
+// through (gzip.Reader.Reset makes a new 4 KiB one for a reader that is
+// not an io.ByteReader).
+type gunzipper struct {
+	br *bufio.Reader
+	zr *gzip.Reader
+}
+
+// gunzip returns a decoder of body, from the run's pool when there is
+// one; putGunzip gives it back.
+func (f *fetcher) gunzip(body io.Reader) (*gunzipper, error) {
+	if f.gzips != nil {
+		if g, ok := f.gzips.Get().(*gunzipper); ok {
+			g.br.Reset(body)
+			if err := g.zr.Reset(g.br); err != nil {
+				f.putGunzip(g)
+				return nil, fmt.Errorf("gzip: %w", err)
+			}
+			return g, nil
+		}
+	}
+	g := &gunzipper{br: bufio.NewReader(body)}
+	zr, err := gzip.NewReader(g.br)
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	g.zr = zr
+	return g, nil
+}
+
+func (f *fetcher) putGunzip(g *gunzipper) {
+	if f.gzips != nil {
+		g.br.Reset(nil)
+		f.gzips.Put(g)
+	}
+}
+
+// gunzipAll decodes a gzipped playlist, bounded by maxPlaylistBytes.
+// Thousands of viewers load the same few compressed bodies, so with the
+// run's cache (f.unzipped) each is decoded once and the viewers share the
+// result, read-only, as they share its parse.
+func (f *fetcher) gunzipAll(raw []byte) ([]byte, error) {
+	if f.unzipped != nil {
+		return f.unzipped.get("", raw, f.decodeAll)
+	}
+	return f.decodeAll(raw)
+}
+
+func (f *fetcher) decodeAll(raw []byte) ([]byte, error) {
+	g, err := f.gunzip(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	defer f.putGunzip(g)
+	out, err := io.ReadAll(io.LimitReader(g.zr, maxPlaylistBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if len(out) > maxPlaylistBytes {
+		return nil, errBodyTooLarge
+	}
+	return out, nil
 }
 
 func (f *fetcher) fail(ctx context.Context, class Class, ec errClass, err error) error {

@@ -1,9 +1,13 @@
 package viewer
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,12 +18,27 @@ import (
 func BenchmarkFetch(b *testing.B) {
 	seg := make([]byte, 1200<<10)
 	pl := make([]byte, 230)
+	// A live media playlist as the packager writes it, which edgecache
+	// sends gzipped to a client that accepts gzip, as players do.
+	live := []byte(strings.Repeat("#EXT-X-PROGRAM-DATE-TIME:2026-12-06T17:56:00.001Z\n#EXTINF:2.000,\nmxc53pmjjo/video/83.m4s\n", 30))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(live)
+	zw.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/seg.m4s" {
+		switch r.URL.Path {
+		case "/seg.m4s":
 			w.Write(seg)
-			return
+		case "/live.m3u8":
+			if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				w.Write(live)
+				return
+			}
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(gz.Bytes())
+		default:
+			w.Write(pl)
 		}
-		w.Write(pl)
 	}))
 	defer srv.Close()
 	for _, bc := range []struct {
@@ -30,11 +49,12 @@ func BenchmarkFetch(b *testing.B) {
 	}{
 		{"playlist-230B", "/index.m3u8", true, len(pl)},
 		{"segment-1.2MB", "/seg.m4s", false, len(seg)},
+		{"playlist-gzip", "/live.m3u8", true, len(live)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			tr := &http.Transport{}
 			defer tr.CloseIdleConnections()
-			f := &fetcher{client: &http.Client{Transport: tr}, rec: newRecorder(1), timeout: 10 * time.Second, bufs: discardBufs()}
+			f := &fetcher{client: &http.Client{Transport: tr}, rec: newRecorder(1), timeout: 10 * time.Second, bufs: discardBufs(), gzips: new(sync.Pool)}
 			u, _ := url.Parse(srv.URL + bc.path)
 			b.ReportAllocs()
 			b.SetBytes(int64(bc.size))

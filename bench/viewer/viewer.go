@@ -173,6 +173,9 @@ type runState struct {
 	hlsP   *parseCache[*manifest.HLSState]
 	dashP  *parseCache[*dashDoc]
 	bufs   *sync.Pool // body buffers every viewer reads into (discardBufs)
+	gzips  *sync.Pool // gzip decoders (*gunzipper) every viewer shares
+	// unzipped are the playlists viewers loaded gzipped, decoded once.
+	unzipped *parseCache[[]byte]
 }
 
 // parseHLS parses a playlist, once for all viewers that load the same
@@ -209,14 +212,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	}
 	policy, _ := parseRendition(cfg.Rendition)
 	rs := &runState{
-		cfg:    cfg,
-		policy: policy,
-		guard:  loopback.Guard{AllowHost: cfg.AllowHost, Resolver: cfg.Resolver},
-		rec:    newRecorder(cfg.Viewers),
-		log:    log,
-		hlsP:   newParseCache[*manifest.HLSState](),
-		dashP:  newParseCache[*dashDoc](),
-		bufs:   discardBufs(),
+		cfg:      cfg,
+		policy:   policy,
+		guard:    loopback.Guard{AllowHost: cfg.AllowHost, Resolver: cfg.Resolver},
+		rec:      newRecorder(cfg.Viewers),
+		log:      log,
+		hlsP:     newParseCache[*manifest.HLSState](),
+		dashP:    newParseCache[*dashDoc](),
+		bufs:     discardBufs(),
+		gzips:    new(sync.Pool),
+		unzipped: newParseCache[[]byte](),
 	}
 	checks := []string{cfg.URL, cfg.OriginURL}
 	for _, h := range cfg.Hosts {
@@ -398,7 +403,7 @@ func (v *viewer) play(ctx context.Context) {
 	if hs := v.rs.cfg.Hosts; len(hs) > 0 {
 		rt = &hostFailover{base: tr, hosts: hs, cur: v.id % len(hs), moved: func() { rec.failovers.Add(1) }, lost: func(n int64) { rec.lostOnDeadHost.Add(n) }}
 	}
-	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout, bufs: v.rs.bufs}
+	v.fetch = &fetcher{client: &http.Client{Transport: rt}, rec: rec, timeout: v.rs.cfg.RequestTimeout, bufs: v.rs.bufs, gzips: v.rs.gzips, unzipped: v.rs.unzipped}
 
 	joined := time.Now()
 	var err error
