@@ -143,20 +143,17 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (
 	r.header = resp.Header
 	r.url = resp.Request.URL
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
-		// Drain a little so the connection can be reused.
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		drain(resp.Body)
 		ec := err5xx
 		if resp.StatusCode < 500 {
 			ec = err4xx
 		}
 		return nil, f.fail(ctx, class, ec, fmt.Errorf("get %s: %d: %w", u, resp.StatusCode, ErrStatus))
 	}
-	gz := false
-	if ce := resp.Header["Content-Encoding"]; len(ce) == 1 && strings.EqualFold(ce[0], "gzip") {
-		gz = true
-	} else if len(ce) > 0 && !(len(ce) == 1 && strings.EqualFold(ce[0], "identity")) {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, f.fail(ctx, class, errNetwork, fmt.Errorf("get %s: Content-Encoding %q not asked for", u, ce))
+	gz, err := isGzipped(resp.Header)
+	if err != nil {
+		drain(resp.Body)
+		return nil, f.fail(ctx, class, errNetwork, fmt.Errorf("get %s: %w", u, err))
 	}
 	switch {
 	case o.keep:
@@ -191,6 +188,27 @@ func (f *fetcher) get(ctx context.Context, u *url.URL, class Class, o getOpts) (
 		f.rec.recordTTFB(class, o.blocking, r.ttfb)
 	}
 	return r, nil
+}
+
+// drain reads a little of a body that is not wanted, so that the
+// connection can be reused.
+func drain(body io.Reader) {
+	io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+}
+
+// isGzipped reports whether a response's body is gzipped. Only gzip was
+// asked for: any other coding is an error (RFC 9110 8.4, 12.5.3).
+func isGzipped(h http.Header) (bool, error) {
+	ce := h["Content-Encoding"]
+	switch {
+	case len(ce) == 0:
+		return false, nil
+	case len(ce) == 1 && strings.EqualFold(ce[0], "gzip"):
+		return true, nil
+	case len(ce) == 1 && strings.EqualFold(ce[0], "identity"):
+		return false, nil
+	}
+	return false, fmt.Errorf("Content-Encoding %q not asked for", ce)
 }
 
 // gunzipper is a pooled gzip decoder and the buffered reader it reads
