@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,10 +67,17 @@ type fill struct {
 	private bool // started by FillPrivate: never joinable
 
 	mu sync.Mutex // guards everything below, and every Reader's off, keep, served and closed
-	// changed is closed and replaced whenever the state below changes;
-	// readers wait on it together with their own ctx.
+	// changed is closed and replaced when what readers wait for changes:
+	// the head, body bytes, the end. Readers wait on it together with
+	// their own ctx.
 	changed chan struct{}
-	head    *Head
+	// room is closed and replaced when what a throttled pass-through
+	// writer waits for changes: the window moved, or a reader left. A
+	// reader's read wakes nobody else: with hundreds of readers on one
+	// fill, waking them all on each read cost readers x readers wake-ups
+	// per chunk from the origin, each finding nothing new.
+	room chan struct{}
+	head *Head
 	// buf is the body of a collecting fill (and of a finished or resolved
 	// one). len(buf) == size.
 	buf []byte
@@ -96,7 +104,9 @@ type fill struct {
 	purged, softPurged bool
 	readers            map[*Reader]struct{}
 	// fresh counts readers that have not received a body byte yet.
-	fresh int
+	// Changed under mu; read without it (Waiting), as servers poll it
+	// while they stand back for the readers still waiting.
+	fresh atomic.Int32
 	// resolved: the fill ended with an existing complete entry: a 304's
 	// refreshed copy, or one another fill had just stored (finishedFill).
 	resolved bool
@@ -126,6 +136,7 @@ func newFill(c *Cache, key string) *fill {
 		key:     key,
 		c:       c,
 		changed: make(chan struct{}),
+		room:    make(chan struct{}),
 		readers: make(map[*Reader]struct{}),
 	}
 }
@@ -134,6 +145,12 @@ func newFill(c *Cache, key string) *fill {
 func (f *fill) broadcastLocked() {
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// roomLocked wakes the writer if it waits for room.
+func (f *fill) roomLocked() {
+	close(f.room)
+	f.room = make(chan struct{})
 }
 
 func (f *fill) addReader(ctx context.Context, starter bool) *Reader {
@@ -145,7 +162,7 @@ func (f *fill) addReader(ctx context.Context, starter bool) *Reader {
 func (f *fill) addReaderLocked(ctx context.Context, starter bool) *Reader {
 	r := &Reader{f: f, ctx: ctx, starter: starter}
 	f.readers[r] = struct{}{}
-	f.fresh++
+	f.fresh.Add(1)
 	return r
 }
 
@@ -256,15 +273,13 @@ func (w *FillWriter) Write(ctx context.Context, p []byte) (int, error) {
 			}
 			return 0, fmt.Errorf("fill %s: %w", f.key, ErrNoReaders)
 		}
-		if f.trimLocked() {
-			f.broadcastLocked()
-		}
+		f.trimLocked()
 		retained := f.size - f.base
 		overWindow := retained >= c.cfg.PassThroughWindow
 		if !overWindow && (retained == 0 || c.budget.fits(n)) {
 			break
 		}
-		ch := f.changed
+		ch := f.room
 		f.mu.Unlock()
 		if retire {
 			c.retire(f)
@@ -344,13 +359,13 @@ func (f *fill) demoteLocked() {
 }
 
 // trimLocked drops the chunks of a pass-through fill that every reader is
-// past, returning their bytes to the budget. It reports whether it dropped
-// any. A reader's keep mark, not its offset, decides: a Seek forward does
+// past, returning their bytes to the budget, and wakes the writer if it
+// dropped any. A reader's keep mark, not its offset, decides: a Seek forward does
 // not give up bytes until the reader reads there (issue 12, finding 14:
 // http.ServeContent seeks to the end and back).
-func (f *fill) trimLocked() bool {
+func (f *fill) trimLocked() {
 	if !f.passThrough || len(f.chunks) == 0 {
-		return false
+		return
 	}
 	low := f.size
 	for r := range f.readers {
@@ -363,7 +378,7 @@ func (f *fill) trimLocked() bool {
 		i++
 	}
 	if i == 0 {
-		return false
+		return
 	}
 	m := copy(f.chunks, f.chunks[i:])
 	clear(f.chunks[m:]) // let the dropped chunks be collected
@@ -375,7 +390,7 @@ func (f *fill) trimLocked() bool {
 	}
 	f.held -= freed
 	f.c.budget.release(freed)
-	return true
+	f.roomLocked()
 }
 
 // releaseLocked returns everything the fill counts in the budget: when it
@@ -545,31 +560,31 @@ func (r *Reader) advanceLocked(off int64) {
 	r.off = off
 	if !r.served && off > 0 {
 		r.served = true
-		r.f.fresh--
+		r.f.fresh.Add(-1)
 	}
 }
 
 // commitLocked records that the reader reads on from its offset: bytes
-// before it are no longer needed. It reports whether the window moved.
-func (r *Reader) commitLocked() bool {
+// before it are no longer needed, and the window may move.
+func (r *Reader) commitLocked() {
 	f := r.f
 	if r.keep == r.off {
-		return false
+		return
 	}
 	// Only a reader whose mark was inside the first chunk can let it go;
 	// the others skip the scan over every reader.
 	atBase := len(f.chunks) > 0 && r.keep < f.chunks[0].off+int64(len(f.chunks[0].b))
 	r.keep = r.off
-	return atBase && f.trimLocked()
+	if atBase {
+		f.trimLocked()
+	}
 }
 
 // Waiting returns how many readers of this fill have not had a body byte
-// yet. A server streaming to many readers can let them go first.
+// yet. A server streaming to many readers can let them go first. It
+// takes no lock: hundreds of readers poll it while the fill runs.
 func (r *Reader) Waiting() int {
-	f := r.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.fresh
+	return int(r.f.fresh.Load())
 }
 
 // PassThrough reports whether the fill streams through uncached: its head
@@ -672,21 +687,15 @@ func (r *Reader) next(max int) ([]byte, error) {
 			f.mu.Unlock()
 			return nil, ErrReaderClosed
 		}
-		moved := r.commitLocked()
+		r.commitLocked()
 		if r.off < f.size {
 			p := f.viewLocked(r.off)
 			if max >= 0 && len(p) > max {
 				p = p[:max]
 			}
 			r.advanceLocked(r.off + int64(len(p)))
-			if f.passThrough {
-				f.broadcastLocked() // let a throttled writer move on
-			}
 			f.mu.Unlock()
 			return p, nil
-		}
-		if moved {
-			f.broadcastLocked()
 		}
 		if f.done {
 			err := f.err
@@ -794,7 +803,7 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	if _, ok := f.readers[r]; ok && !r.served {
-		f.fresh--
+		f.fresh.Add(-1)
 		r.served = true
 	}
 	delete(f.readers, r)
@@ -803,6 +812,8 @@ func (r *Reader) Close() error {
 		f.draining = false
 		f.releaseLocked()
 	}
-	f.broadcastLocked()
+	// The writer stops when no reader is left; the readers wait for
+	// nothing a reader's leaving changes.
+	f.roomLocked()
 	return nil
 }

@@ -197,3 +197,82 @@ func TestPassThroughWindowTwoReaders(t *testing.T) {
 		t.Fatalf("%d bytes still counted", st.InflightBytes)
 	}
 }
+
+// TestPassThroughReadsWakeNoReader: a read of a pass-through fill wakes
+// nobody unless it moves the window, and then only the writer: with 200
+// viewers on one fill, every read used to wake every waiting reader, which
+// found nothing new (200 x 200 wake-ups per chunk from the origin).
+func TestPassThroughReadsWakeNoReader(t *testing.T) {
+	const step = 32 << 10
+	c := newTestCache(t, Config{MaxBytes: 64 << 20, MaxObjectBytes: 64 << 10, PassThroughWindow: 1 << 20})
+	writers := make(chan *FillWriter, 1)
+	over := make(chan struct{})
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		h := storable()
+		h.ContentLength = 1 << 20 // shared, above the object limit
+		if err := w.WriteHead(h); err != nil {
+			return err
+		}
+		writers <- w
+		<-over
+		return errors.New("test over")
+	}
+	a, _, _ := c.Fill(context.Background(), "k", nil, fetch)
+	b, started, _ := c.Fill(context.Background(), "k", nil, nil)
+	if started {
+		t.Fatal("second reader did not join")
+	}
+	defer close(over)
+	defer a.Close()
+	defer b.Close()
+	w := <-writers
+	if !a.PassThrough() {
+		t.Fatal("fill is not pass-through")
+	}
+	f := a.f
+	// waiters is what the readers wait on, room what a throttled writer
+	// waits on.
+	channels := func() (waiters, room chan struct{}) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.changed, f.room
+	}
+	closed := func(ch chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	read := func(r *Reader, name string) {
+		t.Helper()
+		p, err := r.Next()
+		if err != nil || p.Len() != step {
+			t.Fatalf("%s read %d bytes, err %v", name, p.Len(), err)
+		}
+	}
+	chunk := body(step)
+	for i := range 3 {
+		if _, err := w.Write(context.Background(), chunk); err != nil {
+			t.Fatal(err)
+		}
+		waiting, room := channels()
+		read(a, "a")
+		read(b, "b")
+		if closed(waiting) {
+			t.Fatalf("chunk %d: a read woke the waiting readers", i)
+		}
+		f.mu.Lock()
+		base := f.base
+		f.mu.Unlock()
+		// Each read commits the one before: b's read of chunk i lets
+		// chunk i-1 go, and that, only that, wakes the writer.
+		if want := int64(i * step); base != want {
+			t.Fatalf("chunk %d: window starts at %d, want %d", i, base, want)
+		}
+		if moved := i > 0; closed(room) != moved {
+			t.Fatalf("chunk %d: window moved %v, writer woken %v", i, moved, closed(room))
+		}
+	}
+}
