@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +58,13 @@ func TestFetchContentEncoding(t *testing.T) {
 			w.Header().Set("Content-Encoding", "br")
 		case "/identity":
 			w.Header().Set("Content-Encoding", "identity")
+		case "/big-length":
+			body = make([]byte, maxPlaylistBytes+1)
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		case "/big-chunked":
+			body = make([]byte, maxPlaylistBytes+1) // too large to buffer: chunked
+		case "/short":
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)+10))
 		}
 		w.Write(body)
 	}))
@@ -76,6 +85,9 @@ func TestFetchContentEncoding(t *testing.T) {
 		{"a decoded playlist past the bound", "/bomb", getOpts{keep: true}, "gzip", errBodyTooLarge, true},
 		{"a corrupt gzip body", "/corrupt", getOpts{keep: true}, "gzip", nil, true},
 		{"an encoding not asked for", "/br", getOpts{keep: true}, "gzip", nil, true},
+		{"a playlist announced past the bound", "/big-length", getOpts{keep: true}, "gzip", errBodyTooLarge, true},
+		{"a chunked playlist past the bound", "/big-chunked", getOpts{keep: true}, "gzip", errBodyTooLarge, true},
+		{"a playlist shorter than its length", "/short", getOpts{keep: true}, "gzip", io.ErrUnexpectedEOF, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
