@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -66,7 +65,7 @@ type fill struct {
 	c       *Cache
 	private bool // started by FillPrivate: never joinable
 
-	mu sync.Mutex // guards everything below, and every Reader's off, keep, served and closed
+	mu sync.Mutex // guards everything below, and every Reader's off, keep and closed
 	// changed is closed and replaced when what readers wait for changes:
 	// the head, body bytes, the end. Readers wait on it together with
 	// their own ctx.
@@ -103,10 +102,6 @@ type fill struct {
 	// stale.
 	purged, softPurged bool
 	readers            map[*Reader]struct{}
-	// fresh counts readers that have not received a body byte yet.
-	// Changed under mu; read without it (Waiting), as servers poll it
-	// while they stand back for the readers still waiting.
-	fresh atomic.Int32
 	// resolved: the fill ended with an existing complete entry: a 304's
 	// refreshed copy, or one another fill had just stored (finishedFill).
 	resolved bool
@@ -162,7 +157,6 @@ func (f *fill) addReader(ctx context.Context, starter bool) *Reader {
 func (f *fill) addReaderLocked(ctx context.Context, starter bool) *Reader {
 	r := &Reader{f: f, ctx: ctx, starter: starter}
 	f.readers[r] = struct{}{}
-	f.fresh.Add(1)
 	return r
 }
 
@@ -551,17 +545,7 @@ type Reader struct {
 	// moves it down only. keep <= off, and a pass-through fill holds
 	// every byte from the lowest keep of its readers.
 	keep   int64
-	served bool // guarded by f.mu: has had a body byte (or left)
 	closed bool // guarded by f.mu
-}
-
-// advanceLocked moves the offset and counts the reader's first byte.
-func (r *Reader) advanceLocked(off int64) {
-	r.off = off
-	if !r.served && off > 0 {
-		r.served = true
-		r.f.fresh.Add(-1)
-	}
 }
 
 // commitLocked records that the reader reads on from its offset: bytes
@@ -578,13 +562,6 @@ func (r *Reader) commitLocked() {
 	if atBase {
 		f.trimLocked()
 	}
-}
-
-// Waiting returns how many readers of this fill have not had a body byte
-// yet. A server streaming to many readers can let them go first. It
-// takes no lock: hundreds of readers poll it while the fill runs.
-func (r *Reader) Waiting() int {
-	return int(r.f.fresh.Load())
 }
 
 // PassThrough reports whether the fill streams through uncached: its head
@@ -693,7 +670,7 @@ func (r *Reader) next(max int) ([]byte, error) {
 			if max >= 0 && len(p) > max {
 				p = p[:max]
 			}
-			r.advanceLocked(r.off + int64(len(p)))
+			r.off += int64(len(p))
 			f.mu.Unlock()
 			return p, nil
 		}
@@ -756,7 +733,7 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 		return 0, fmt.Errorf("cache: seek to %d, window starts at %d: %w", abs, f.base, ErrOutsideWindow)
 	}
 	r.keep = min(r.keep, abs)
-	r.advanceLocked(abs)
+	r.off = abs
 	return abs, nil
 }
 
@@ -802,10 +779,6 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	if _, ok := f.readers[r]; ok && !r.served {
-		f.fresh.Add(-1)
-		r.served = true
-	}
 	delete(f.readers, r)
 	f.trimLocked()
 	if f.draining && len(f.readers) == 0 {

@@ -462,12 +462,11 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			rc.Flush()
 			// One write per turn: with hundreds of waiters on one fill,
 			// yielding lets the ones still waiting for their head and
-			// first bytes run before this one sends more. While some have
-			// had nothing yet, it stands back a little longer (bounded).
+			// first bytes run before this one sends more. (It used to
+			// stand back further, up to 64 turns while any reader had
+			// had nothing yet: the herd's first byte was 4-7 ms later at
+			// p99 with it, bench/README.md "Wake-ups on a shared fill".)
 			runtime.Gosched()
-			for spins := 0; spins < 64 && rdr.Waiting() > 0; spins++ {
-				runtime.Gosched()
-			}
 		}
 		if err != nil {
 			p.record(w, key, class, st, n)
