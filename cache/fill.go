@@ -354,9 +354,9 @@ func (f *fill) demoteLocked() {
 
 // trimLocked drops the chunks of a pass-through fill that every reader is
 // past, returning their bytes to the budget, and wakes the writer if it
-// dropped any. A reader's keep mark, not its offset, decides: a Seek forward does
-// not give up bytes until the reader reads there (issue 12, finding 14:
-// http.ServeContent seeks to the end and back).
+// dropped any. A reader's keep mark, not its offset, decides: a Seek
+// forward does not give up bytes until the reader reads there (issue 12,
+// finding 14: http.ServeContent seeks to the end and back).
 func (f *fill) trimLocked() {
 	if !f.passThrough || len(f.chunks) == 0 {
 		return

@@ -464,7 +464,7 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			// yielding lets the ones still waiting for their head and
 			// first bytes run before this one sends more. (It used to
 			// stand back further, up to 64 turns while any reader had
-			// had nothing yet: the herd's first byte was 4-7 ms later at
+			// had nothing yet: the herd's first byte was 3-7 ms later at
 			// p99 with it, bench/README.md "Wake-ups on a shared fill".)
 			runtime.Gosched()
 		}
