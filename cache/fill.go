@@ -534,7 +534,10 @@ func (f *fill) finish(err error, keep func(Head) time.Duration, complete func(*H
 	f.mu.Unlock()
 }
 
-// Reader streams one fill from its first byte. Close every Reader.
+// Reader streams one fill from its first byte. Close every Reader. A
+// Reader belongs to the goroutine that reads it: its waits end with the
+// fill's news or its own ctx, not with a Close from elsewhere (another
+// reader's leaving wakes nobody but a throttled writer).
 type Reader struct {
 	f       *fill
 	ctx     context.Context
