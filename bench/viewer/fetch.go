@@ -284,12 +284,11 @@ func (f *fetcher) decodeAll(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer f.putGunzip(g)
-	out, err := io.ReadAll(io.LimitReader(g.zr, maxPlaylistBytes+1))
+	// A decoded length is not known before the end: readPlaylist's bound
+	// for bodies of unknown length.
+	out, err := readPlaylist(g.zr, -1)
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
-	}
-	if len(out) > maxPlaylistBytes {
-		return nil, errBodyTooLarge
 	}
 	return out, nil
 }
