@@ -85,6 +85,14 @@ func (p *Proxy) Listener(ln net.Listener) *ViewerListener {
 	}
 }
 
+// ListenConfig is how to open the viewers' listening socket for
+// Listener: TCP keep-alive as net.Listen's (probes after 15 s idle, every
+// 15 s, 9 of them), set on the listening socket where the accepted ones
+// inherit it (Linux) rather than on each connection, which took four of
+// the seven system calls an accept cost (bench/README, "Accepting a
+// herd").
+func ListenConfig() net.ListenConfig { return listenConfig() }
+
 // frontHeadMax is the front's read buffer, the largest head it serves
 // (net/http's own is the same size); a larger head goes to net/http,
 // which applies client.max_header_bytes.

@@ -3,6 +3,8 @@
 package proxy
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -152,4 +154,38 @@ func (w *rawConn) writeOnce(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// The keep-alive probes net.Listen sets on every connection it accepts
+// (net.KeepAliveConfig's defaults): first after 15 s idle, then every
+// 15 s, 9 of them.
+const (
+	keepAliveIdle     = 15
+	keepAliveInterval = 15
+	keepAliveCount    = 9
+)
+
+// listenConfig sets TCP keep-alive once, on the listening socket, instead
+// of with four setsockopt(2) calls on each accepted connection (which
+// KeepAlive -1 turns off): Linux makes an accepted socket as a copy of
+// its listener, socket options included, so every viewer connection has
+// the same probes as before.
+func listenConfig() net.ListenConfig {
+	return net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			s := int(fd)
+			err = errors.Join(
+				syscall.SetsockoptInt(s, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1),
+				syscall.SetsockoptInt(s, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, keepAliveIdle),
+				syscall.SetsockoptInt(s, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, keepAliveInterval),
+				syscall.SetsockoptInt(s, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount))
+		}); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			return fmt.Errorf("TCP keep-alive on the listening socket: %w", err)
+		}
+		return nil
+	}}
 }

@@ -55,3 +55,7 @@ func (w *rawConn) write(a, b []byte) (int64, error) {
 	}
 	return n, nil
 }
+
+// listenConfig is net.Listen's: keep-alive set on each accepted
+// connection (see frontsys_linux.go).
+func listenConfig() net.ListenConfig { return net.ListenConfig{} }

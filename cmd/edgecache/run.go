@@ -135,7 +135,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	}
 	defer rl.Start(sig.hup)()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	lc := proxy.ListenConfig()
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
