@@ -295,6 +295,12 @@ func (p *Proxy) end(x *exchange) {
 		}
 	}
 	if p.accessLog != nil {
+		hdr := x.r.Header
+		if x.front != nil {
+			// The front reuses the map for the connection's next request;
+			// the record may be written after that one is read.
+			hdr = hdr.Clone()
+		}
 		rec := accesslog.Record{
 			Start:       x.start,
 			RemoteAddr:  client.String(),
@@ -303,7 +309,7 @@ func (p *Proxy) end(x *exchange) {
 			Proto:       x.r.Proto,
 			Path:        x.r.URL.Path,
 			Host:        x.r.Host,
-			Header:      x.r.Header,
+			Header:      hdr,
 			Status:      status,
 			BodyBytes:   x.bytes,
 			RequestTime: d,

@@ -227,6 +227,7 @@ type frontConn struct {
 	br     *bufio.Reader
 	remote string
 	w      frontWriter
+	req    frontReq // the request being served, reused for the next
 
 	// Scratch kept for the connection's life, so a response allocates
 	// nothing: the head, the sorted field names, Date.
@@ -277,7 +278,7 @@ func (fc *frontConn) serve() {
 		var req *http.Request
 		if n > 0 {
 			head, _ := fc.br.Peek(n)
-			req, _ = parseFront(head, fc.remote)
+			req, _ = fc.req.parse(head, fc.remote)
 		}
 		if req == nil {
 			// Outside the front's subset: net/http reads this request,

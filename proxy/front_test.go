@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -529,5 +530,68 @@ func TestFrontChunkedOriginHit(t *testing.T) {
 		if want == "HIT" && (!strings.Contains(got, "\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n") || !strings.HasSuffix(got, "[kept alive]")) {
 			t.Errorf("hit: want Content-Length %d and the connection kept:\n%.600s\n...%s", len(body), got, got[len(got)-40:])
 		}
+	}
+}
+
+// TestFrontReusedRequestLogged: the front reads a connection's requests
+// into one reused request and header map; each access log record must
+// keep its own request's fields, also when the next request on the
+// connection has been read before the record is written (the log writes
+// from a goroutine of its own). Three pipelined hits with different
+// User-Agents and paths, whose records are held until all three are
+// answered.
+func TestFrontReusedRequestLogged(t *testing.T) {
+	checkGoroutines(t)
+	origin := frontOrigin(t)
+	logged := make(chan accesslog.Record, 8)
+	e := newEdgeFull(t, origin.URL, nil, nil, WithAccessLog(func(r accesslog.Record) { logged <- r }))
+	paths := []string{"/live.m3u8", "/seg/1.m4s", "/untyped"}
+	for _, path := range paths {
+		warm, err := http.Get(e.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, warm.Body)
+		warm.Body.Close()
+		<-logged
+	}
+	e.quiesce(t)
+	c, err := net.Dial("tcp", e.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	agents := []string{"player-one/1.0", "player-two/2.0", "p3"}
+	var reqs strings.Builder
+	for i, ua := range agents {
+		fmt.Fprintf(&reqs, "GET %s HTTP/1.1\r\nHost: h\r\nUser-Agent: %s\r\nX-Extra-%d: v\r\n\r\n", paths[i], ua, i)
+	}
+	io.WriteString(c, reqs.String())
+	br := bufio.NewReader(c)
+	for range agents {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if st := resp.Header.Get("X-Cache-Status"); st != "HIT" {
+			t.Fatalf("X-Cache-Status %q, want HIT (the front's own)", st)
+		}
+	}
+	for i, ua := range agents {
+		r := <-logged
+		if got := r.Header.Get("User-Agent"); got != ua {
+			t.Errorf("record %d: User-Agent %q, want %q", i, got, ua)
+		}
+		if r.Header.Get(fmt.Sprintf("X-Extra-%d", i)) != "v" || len(r.Header) != 2 {
+			t.Errorf("record %d: header %v, want its own User-Agent and X-Extra-%d only", i, r.Header, i)
+		}
+		if r.RequestURI != paths[i] || r.Path != paths[i] {
+			t.Errorf("record %d: %q (path %q), want %q", i, r.RequestURI, r.Path, paths[i])
+		}
+	}
+	if got, _ := metricstest.Value(t, e.reg, "edgecache_front_handoffs_total", map[string]string{"reason": "wait"}); got != 3 {
+		t.Errorf("edgecache_front_handoffs_total{reason=wait} = %v, want 3 (the warming misses): the hits are the front's", got)
 	}
 }

@@ -143,15 +143,64 @@ func FuzzParseFront(f *testing.F) {
 			t.Fatalf("accepted a target that is not origin-form: %q", req.RequestURI)
 		}
 		checkSameAsNetHTTP(t, head, req)
+		// A connection's frontReq is reused: read into one that held
+		// another request (with fields this one may not have), the head
+		// must give the same request, nothing of the other left in it.
+		var fr frontReq
+		if _, ok := fr.parse([]byte(reusedHead), "192.0.2.9:9"); !ok {
+			t.Fatal("the reused head was refused")
+		}
+		again, ok := fr.parse(head, "192.0.2.1:1")
+		if !ok {
+			t.Fatal("accepted fresh, refused by a reused frontReq")
+		}
+		checkSameAsNetHTTP(t, head, again)
 	})
 }
 
-func BenchmarkParseFront(b *testing.B) {
-	head := []byte("GET /live/stream_720p/index.m3u8 HTTP/1.1\r\nHost: edge.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nOrigin: https://player.example\r\nReferer: https://player.example/\r\nConnection: keep-alive\r\n\r\n")
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, ok := parseFront(head, "192.0.2.1:1"); !ok {
-			b.Fatal("refused")
-		}
+// reusedHead is a request a reused frontReq has read before the one under
+// test: fields a later request must not inherit.
+const reusedHead = "GET /other/path?x=1 HTTP/1.1\r\nHost: old.example\r\nRange: bytes=0-1\r\nCookie: a=b\r\nAuthorization: Bearer t\r\nIf-None-Match: \"e\"\r\nUser-Agent: old\r\nUser-Agent: older\r\nPragma: no-cache\r\nConnection: close\r\n\r\n"
+
+// TestFrontReqReuseAllocs: a connection's second and later requests are
+// read with two allocations, the head's string and the URL; the request
+// and its header map are the connection's, reused.
+func TestFrontReqReuseAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are checked without -race")
 	}
+	head := []byte(benchHead)
+	var fr frontReq
+	if _, ok := fr.parse(head, "192.0.2.1:1"); !ok {
+		t.Fatal("refused")
+	}
+	if n := testing.AllocsPerRun(100, func() { fr.parse(head, "192.0.2.1:1") }); n > 2 {
+		t.Errorf("%v allocations per request read into a reused frontReq, want 2 (the head's string, the URL)", n)
+	}
+}
+
+// benchHead is a browser player's playlist request.
+const benchHead = "GET /live/stream_720p/index.m3u8 HTTP/1.1\r\nHost: edge.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nOrigin: https://player.example\r\nReferer: https://player.example/\r\nConnection: keep-alive\r\n\r\n"
+
+// BenchmarkParseFront reads a head into a new request each time (fresh)
+// and, as a front connection does, into the one it reused (reused).
+func BenchmarkParseFront(b *testing.B) {
+	head := []byte(benchHead)
+	b.Run("fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := parseFront(head, "192.0.2.1:1"); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("reused", func(b *testing.B) {
+		var fr frontReq
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := fr.parse(head, "192.0.2.1:1"); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
 }
