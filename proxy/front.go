@@ -26,7 +26,7 @@ import (
 // writes head and body in one write (bench/README: "The HTTP/1.1 front").
 //
 // What it serves is bounded twice:
-//   - by the head: parseFront accepts only the strict subset of HTTP/1.1 a
+//   - by the head: frontReq.parse accepts only the strict subset of HTTP/1.1 a
 //     player writes. Anything else (a body, an unknown framing, a head
 //     larger than the front's buffer, bytes it does not expect) goes to
 //     net/http unread, and the connection stays with net/http for good,

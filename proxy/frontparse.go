@@ -8,29 +8,7 @@ import (
 	"strings"
 )
 
-// parseFront reads a request head for the front (front.go): the strict
-// subset of HTTP/1.1 (RFC 9112) a player's GET or HEAD is written in. head
-// is the whole head, its final empty line included. It reports false for
-// anything else, and the request then goes to net/http unread, which
-// decides what it is (and answers 400, 431 or 501 where it must): the
-// front never judges a doubtful request itself. What it accepts,
-// http.ReadRequest reads to the same request (FuzzParseFront checks it),
-// with the server's own rules applied: exactly one valid Host, no body,
-// Pragma: no-cache read as Cache-Control: no-cache.
-//
-// Accepted: the request line "GET" or "HEAD", SP, an origin-form target
-// (RFC 9112 3.2.1) of unreserved, sub-delims, ":", "@", "/", "?" and
-// percent escapes only, SP, "HTTP/1.1"; then header fields of token names
-// (RFC 9110 5.1) and visible ASCII values, each line ended by CRLF. Not
-// accepted: any body framing (Content-Length, Transfer-Encoding: RFC 9112
-// 6.1 makes these the smuggler's tools), Expect, Upgrade, Trailer,
-// HTTP2-Settings, a Connection field other than one "close" or
-// "keep-alive", obs-fold (RFC 9112 5.2), bare CR or LF, obs-text.
-func parseFront(head []byte, remoteAddr string) (*http.Request, bool) {
-	return new(frontReq).parse(head, remoteAddr)
-}
-
-// frontReq is what parseFront fills, kept by a front connection and
+// frontReq is what parse fills, kept by a front connection and
 // reused from one request to the next: the request, its header map and
 // the array its values are cut from. A request the front reads then
 // allocates only its head string and its URL; allocated afresh, these
@@ -49,7 +27,24 @@ type frontReq struct {
 // requests: a rare head with many is not kept for the connection's life.
 const frontReqKeep = 32
 
-// parse reads head into r's request, as parseFront.
+// parse reads a request head for the front (front.go) into r: the strict
+// subset of HTTP/1.1 (RFC 9112) a player's GET or HEAD is written in. head
+// is the whole head, its final empty line included. It reports false for
+// anything else, and the request then goes to net/http unread, which
+// decides what it is (and answers 400, 431 or 501 where it must): the
+// front never judges a doubtful request itself. What it accepts,
+// http.ReadRequest reads to the same request (FuzzParseFront checks it),
+// with the server's own rules applied: exactly one valid Host, no body,
+// Pragma: no-cache read as Cache-Control: no-cache.
+//
+// Accepted: the request line "GET" or "HEAD", SP, an origin-form target
+// (RFC 9112 3.2.1) of unreserved, sub-delims, ":", "@", "/", "?" and
+// percent escapes only, SP, "HTTP/1.1"; then header fields of token names
+// (RFC 9110 5.1) and visible ASCII values, each line ended by CRLF. Not
+// accepted: any body framing (Content-Length, Transfer-Encoding: RFC 9112
+// 6.1 makes these the smuggler's tools), Expect, Upgrade, Trailer,
+// HTTP2-Settings, a Connection field other than one "close" or
+// "keep-alive", obs-fold (RFC 9112 5.2), bare CR or LF, obs-text.
 func (r *frontReq) parse(head []byte, remoteAddr string) (*http.Request, bool) {
 	if !bytes.HasSuffix(head, crlf2) {
 		return nil, false

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// frontCases are heads for parseFront: accepted ones must read as
+// frontCases are heads for frontReq.parse: accepted ones must read as
 // http.ReadRequest reads them; the others go to net/http.
 var frontCases = []struct {
 	name, head string
@@ -60,9 +60,9 @@ var frontCases = []struct {
 func TestParseFront(t *testing.T) {
 	for _, tc := range frontCases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, ok := parseFront([]byte(tc.head), "192.0.2.1:1234")
+			req, ok := new(frontReq).parse([]byte(tc.head), "192.0.2.1:1234")
 			if ok != tc.accept {
-				t.Fatalf("parseFront accepted = %v, want %v", ok, tc.accept)
+				t.Fatalf("the front accepted = %v, want %v", ok, tc.accept)
 			}
 			if ok {
 				checkSameAsNetHTTP(t, []byte(tc.head), req)
@@ -77,7 +77,7 @@ func checkSameAsNetHTTP(t *testing.T, head []byte, req *http.Request) {
 	t.Helper()
 	want, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil {
-		t.Fatalf("parseFront accepted what http.ReadRequest refuses: %v\n%q", err, head)
+		t.Fatalf("the front accepted what http.ReadRequest refuses: %v\n%q", err, head)
 	}
 	// The server's own checks (net/http's conn.readRequest).
 	if !httpguts.ValidHostHeader(want.Host) {
@@ -123,7 +123,7 @@ func checkSameAsNetHTTP(t *testing.T, head []byte, req *http.Request) {
 	}
 }
 
-// FuzzParseFront checks that whatever parseFront accepts, net/http's server
+// FuzzParseFront checks that whatever frontReq.parse accepts, net/http's server
 // reads to the same request.
 func FuzzParseFront(f *testing.F) {
 	for _, tc := range frontCases {
@@ -135,7 +135,7 @@ func FuzzParseFront(f *testing.F) {
 			return
 		}
 		head = head[:i+len(crlf2)] // the front parses a head up to its end
-		req, ok := parseFront(head, "192.0.2.1:1")
+		req, ok := new(frontReq).parse(head, "192.0.2.1:1")
 		if !ok {
 			return
 		}
@@ -189,7 +189,7 @@ func BenchmarkParseFront(b *testing.B) {
 	b.Run("fresh", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok := parseFront(head, "192.0.2.1:1"); !ok {
+			if _, ok := new(frontReq).parse(head, "192.0.2.1:1"); !ok {
 				b.Fatal("refused")
 			}
 		}

@@ -5,25 +5,7 @@ import (
 	"net"
 	"syscall"
 	"testing"
-	"time"
 )
-
-// acceptOne accepts one loopback connection on ln and returns the
-// accepted side, closing both at the end of the test.
-func acceptOne(tb testing.TB, ln net.Listener) *net.TCPConn {
-	tb.Helper()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { client.Close() })
-	c, err := ln.Accept()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn)
-}
 
 // keepAliveOpts reads an accepted socket's keep-alive options.
 func keepAliveOpts(t *testing.T, tc *net.TCPConn) [4]int {
@@ -64,7 +46,8 @@ func TestListenConfigKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	want := keepAliveOpts(t, acceptOne(t, ref))
+	refConn, _ := acceptOne(t, ref)
+	want := keepAliveOpts(t, refConn)
 	if want != [4]int{1, keepAliveIdle, keepAliveInterval, keepAliveCount} {
 		t.Fatalf("net.Listen's connection: keep-alive, idle, interval, count = %v; this Go sets other defaults, update keepAlive*", want)
 	}
@@ -78,7 +61,8 @@ func TestListenConfigKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if got := keepAliveOpts(t, acceptOne(t, ln)); got != want {
+	conn, _ := acceptOne(t, ln)
+	if got := keepAliveOpts(t, conn); got != want {
 		t.Errorf("accepted connection: keep-alive, idle, interval, count = %v, want %v (net.Listen's)", got, want)
 	}
 }
@@ -104,8 +88,7 @@ func BenchmarkAccept(b *testing.B) {
 			}
 			defer ln.Close()
 			addr := ln.Addr().String()
-			var ru0, ru1 syscall.Rusage
-			syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			cpu0 := processCPU()
 			b.ReportAllocs()
 			for b.Loop() {
 				client, err := net.Dial("tcp", addr)
@@ -119,9 +102,7 @@ func BenchmarkAccept(b *testing.B) {
 				c.Close()
 				client.Close()
 			}
-			syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-			cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -10,6 +10,23 @@ import (
 	"time"
 )
 
+// acceptOne dials ln over loopback and returns the accepted side and the
+// client side, both closed at the end of the test.
+func acceptOne(tb testing.TB, ln net.Listener) (*net.TCPConn, net.Conn) {
+	tb.Helper()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { client.Close() })
+	c, err := ln.Accept()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn), client
+}
+
 // rawPair returns a rawConn on the server side of a loopback TCP
 // connection, and the client side.
 func rawPair(t *testing.T) (*rawConn, *net.TCPConn, net.Conn) {
@@ -19,17 +36,7 @@ func rawPair(t *testing.T) (*rawConn, *net.TCPConn, net.Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
-	tc := sc.(*net.TCPConn)
+	tc, client := acceptOne(t, ln)
 	tc.SetWriteBuffer(16 << 10) // small, so a body takes many calls and many waits for room
 	var w rawConn
 	if err := w.init(tc, 0); err != nil {

@@ -160,9 +160,9 @@ func frontWriterExchange(t *testing.T, rawReq string, handler func(*testing.T, h
 			return
 		}
 		head, _ := fc.br.Peek(n)
-		req, ok := parseFront(head, c.RemoteAddr().String())
+		req, ok := new(frontReq).parse(head, c.RemoteAddr().String())
 		if !ok {
-			t.Error("parseFront refused the test's request")
+			t.Error("the front refused the test's request")
 			return
 		}
 		fc.w.reset(req)
