@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -335,11 +334,11 @@ func (fc *frontConn) readHead() (int, error) {
 	timed := false
 	for {
 		b, _ := fc.br.Peek(fc.br.Buffered())
-		if i := bytes.Index(b, crlf2); i >= 0 {
+		if n := headEnd(b); n >= 0 {
 			if fc.closing() {
 				return 0, errClosing
 			}
-			return i + len(crlf2), nil
+			return n, nil
 		}
 		if len(b) == fc.br.Size() {
 			return 0, nil

@@ -143,6 +143,11 @@ func TestFrontMatchesNetHTTP(t *testing.T) {
 		{"door: bad escape", "GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{"door: loop", "GET /live.m3u8 HTTP/1.1\r\nHost: h\r\nVia: 1.1 edge-test\r\n\r\n"},
 		{"outside the subset", "GET /live.m3u8 HTTP/1.1\r\nHost: h\r\nX-Note: caf\xe9\r\n\r\n"},
+		// Lines ended by a bare LF (RFC 9112 2.2: a recipient MAY take
+		// one as a line end, and net/http does): the head is whole, to be
+		// handed over, not waited on until the header timeout.
+		{"bare LF line ends", "GET /live.m3u8 HTTP/1.1\nHost: h\n\n"},
+		{"bare LF ends the head", "GET /live.m3u8 HTTP/1.1\r\nHost: h\r\n\n"},
 		{"token route: playlist hit, link carried in", "GET " + signedList + " HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{"token route: segment hit", "GET " + signedSeg + " HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{"token route: bad hash", "GET /hls/seg1.m4s?md5=AAAAAAAAAAAAAAAAAAAAAA&expires=4102444800 HTTP/1.1\r\nHost: h\r\n\r\n"},
@@ -157,9 +162,9 @@ func TestFrontMatchesNetHTTP(t *testing.T) {
 		})
 	}
 	// The front answered all but these itself, token routes included:
-	// the miss, and the two heads net/http must judge (obs-text, and a
-	// target url.ParseRequestURI refuses).
-	for reason, want := range map[string]float64{"wait": 1, "head": 2} {
+	// the miss, and the four heads net/http must judge (obs-text, a
+	// target url.ParseRequestURI refuses, and the two with bare LFs).
+	for reason, want := range map[string]float64{"wait": 1, "head": 4} {
 		got, _ := metricstest.Value(t, reg, "edgecache_front_handoffs_total", map[string]string{"reason": reason})
 		if got != want {
 			t.Errorf("edgecache_front_handoffs_total{reason=%q} = %v, want %v", reason, got, want)

@@ -143,6 +143,30 @@ func (r *frontReq) parse(head []byte, remoteAddr string) (*http.Request, bool) {
 
 var crlf2 = []byte("\r\n\r\n")
 
+// headEnd returns the length of the request head at the start of b, up to
+// and with its first empty line, or -1 when b holds no empty line yet. A
+// line ends with LF, a CR before it optional: RFC 9112 2.2 lets a
+// recipient take a bare LF as a line end, and net/http does, so a head a
+// client ends with bare LFs is whole here too (parse refuses it, and
+// net/http reads it) rather than waited on until the header timeout. What
+// net/http reads as a whole head, headEnd ends where net/http does
+// (FuzzHeadEnd).
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
 // validFrontTarget: an origin-form target of RFC 3986 path and query
 // characters only (pchar, "/", "?").
 func validFrontTarget(t string) bool {

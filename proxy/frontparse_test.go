@@ -130,11 +130,11 @@ func FuzzParseFront(f *testing.F) {
 		f.Add([]byte(tc.head))
 	}
 	f.Fuzz(func(t *testing.T, head []byte) {
-		i := bytes.Index(head, crlf2)
+		i := headEnd(head)
 		if i < 0 {
 			return
 		}
-		head = head[:i+len(crlf2)] // the front parses a head up to its end
+		head = head[:i] // the front parses a head up to its end
 		req, ok := new(frontReq).parse(head, "192.0.2.1:1")
 		if !ok {
 			return
@@ -201,6 +201,39 @@ func BenchmarkParseFront(b *testing.B) {
 			if _, ok := fr.parse(head, "192.0.2.1:1"); !ok {
 				b.Fatal("refused")
 			}
+		}
+	})
+}
+
+// FuzzHeadEnd checks the front's reading of where a head ends against
+// net/http's: whatever http.ReadRequest reads as a request, headEnd finds
+// whole (so the front never waits on a head net/http would answer), and
+// ends where net/http's reading ended (so a pipelined request after it is
+// read from the same byte by both).
+func FuzzHeadEnd(f *testing.F) {
+	for _, tc := range frontCases {
+		f.Add([]byte(tc.head + "GET /next HTTP/1.1\r\nHost: h\r\n\r\n"))
+	}
+	for _, s := range []string{
+		"GET / HTTP/1.1\nHost: h\n\n",
+		"GET / HTTP/1.1\r\nHost: h\r\n\n",
+		"GET / HTTP/1.1\nHost: h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\n \r\n\r\n",
+		"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := headEnd(data)
+		br := bufio.NewReaderSize(bytes.NewReader(data), len(data)+16)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		read := len(data) - br.Buffered()
+		if n != read {
+			t.Fatalf("headEnd = %d, net/http read a head of %d bytes\n%q", n, read, data)
 		}
 	})
 }
