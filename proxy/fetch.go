@@ -85,9 +85,10 @@ type fetchReq struct {
 	base     string
 	viewer   http.Header
 	edgePath string // escaped edge path, to resolve playlist URIs against
-	// premature: a segment of a live stream that no playlist listed when
-	// the request started.
-	premature bool
+	// premature > 0: a segment of a live stream that no playlist listed
+	// when the request started, and how long after its last change one may
+	// still be being written (streams.premature).
+	premature time.Duration
 	// hold > 0: an LL-HLS blocking playlist request, which the origin may
 	// hold before it answers; bounds the whole request.
 	hold time.Duration
@@ -243,10 +244,13 @@ func (p *Proxy) runFetch(ctx context.Context, fr *fetchReq, w *cache.FillWriter)
 	}
 	p.applyVary(&hd, fr)
 	dropOwnFields(hdr)
-	if fr.premature {
+	if fr.premature > 0 && !unchangedFor(resp.Header, fr.premature) {
 		// Requested before any playlist listed it: an origin may still be
 		// writing it under its final name (nginx-rtmp does). Serve it, keep
-		// nothing; once listed it is fetched fresh.
+		// nothing; once listed it is fetched fresh. Unless the origin says
+		// it has not changed for two target durations: a file no playlist
+		// lists that is not being written (one slid out of the window, or
+		// one of another format's) is stored as any other.
 		hd.Store = false
 	}
 	if err := w.WriteHead(hd); err != nil {

@@ -323,3 +323,88 @@ func TestUnfollowedStreamSegmentsCache(t *testing.T) {
 	resp, _ := mustGet(t, e.URL+path)
 	wantStatus(t, resp, 200, "HIT")
 }
+
+// TestPrematureSettledFileStored: a file origin (nginx, or Go's
+// FileServer) says when a file last changed. A segment in a followed live
+// stream's directory that no playlist lists is stored once its
+// Last-Modified is two target durations before the response's Date: it is
+// not being written. One changed just now may be, and is not stored. While
+// viewers poll the playlist, the first would otherwise never be cached.
+func TestPrematureSettledFileStored(t *testing.T) {
+	checkGoroutines(t)
+	start := time.Now()
+	mod := map[string]time.Time{
+		"/live/old.m4s":     start.Add(-time.Hour),
+		"/live/writing.m4s": start,
+		"/live/future.m4s":  start.Add(time.Hour), // the origin's clock disagrees: not settled
+	}
+	var hits counter
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.inc(r.URL.Path)
+		if r.URL.Path == "/live/index.m3u8" {
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+			io.WriteString(w, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:10,\nseg-1.m4s\n#EXTINF:10,\nseg-2.m4s\n")
+			return
+		}
+		t, ok := mod[r.URL.Path]
+		if !ok && strings.HasPrefix(r.URL.Path, "/live/seg-") {
+			t, ok = start.Add(-time.Hour), true
+		}
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "video/iso.segment")
+		http.ServeContent(w, r, r.URL.Path, t, bytes.NewReader(segBody(7)))
+	}))
+	t.Cleanup(origin.Close)
+	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live/index.m3u8") // the edge follows the stream (target 10 s)
+	for _, tc := range []struct {
+		path   string
+		stored bool
+	}{
+		{"/live/old.m4s", true},
+		{"/live/writing.m4s", false},
+		{"/live/future.m4s", false},
+	} {
+		mustGet(t, e.URL+tc.path)
+		resp, b := mustGet(t, e.URL+tc.path)
+		if !bytes.Equal(b, segBody(7)) {
+			t.Fatalf("%s: %d bytes", tc.path, len(b))
+		}
+		hit := resp.Header.Get("X-Cache-Status") == "HIT"
+		if hit != tc.stored || (hits.get(tc.path) == 1) != tc.stored {
+			t.Errorf("%s: second request %s after %d origin fetches; stored = %v, want %v",
+				tc.path, resp.Header.Get("X-Cache-Status"), hits.get(tc.path), hit, tc.stored)
+		}
+	}
+}
+
+func TestUnchangedFor(t *testing.T) {
+	const date = "Mon, 07 Dec 2026 03:00:00 GMT"
+	for _, tc := range []struct {
+		lm, date string
+		want     bool
+	}{
+		{"Mon, 07 Dec 2026 02:59:40 GMT", date, true}, // 20 s before
+		{"Mon, 07 Dec 2026 02:59:41 GMT", date, false},
+		{date, date, false},
+		{"Mon, 07 Dec 2026 03:00:01 GMT", date, false}, // after its Date
+		{"", date, false},
+		{"Mon, 07 Dec 2026 02:00:00 GMT", "", false}, // no Date: unknown
+		{"yesterday", date, false},
+		{"Monday, 07-Dec-26 02:00:00 GMT", date, true}, // RFC 850 (RFC 9110 5.6.7)
+	} {
+		h := http.Header{}
+		if tc.lm != "" {
+			h.Set("Last-Modified", tc.lm)
+		}
+		if tc.date != "" {
+			h.Set("Date", tc.date)
+		}
+		if got := unchangedFor(h, 20*time.Second); got != tc.want {
+			t.Errorf("Last-Modified %q, Date %q: %v, want %v", tc.lm, tc.date, got, tc.want)
+		}
+	}
+}

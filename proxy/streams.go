@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -160,28 +161,47 @@ func dirOf(path string) string {
 	return "/"
 }
 
-// premature reports a media segment, part or init segment of a live
-// stream the edge follows that no playlist lists yet. A stream counts as
-// followed while its playlist was refreshed within two target durations:
-// with no viewer polling it, the edge's copy is too old to judge by.
-func (s *streams) premature(key, path string) bool {
+// premature returns, for a media segment, part or init segment of a live
+// stream the edge follows that no playlist lists yet, how long such a
+// segment may still be being written: two target durations of the
+// streams listing in its directory. It returns 0 for anything else. A
+// stream counts as followed while its playlist was refreshed within two
+// target durations: with no viewer polling it, the edge's copy is too old
+// to judge by.
+func (s *streams) premature(key, path string) time.Duration {
 	switch manifest.Classify("", path, nil) {
 	case manifest.ClassSegment, manifest.ClassPart, manifest.ClassInit:
 	default:
-		return false
+		return 0
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if _, ok := s.listed[key]; ok {
-		return false
+		return 0
 	}
 	now := time.Now()
+	var window time.Duration
 	for st := range s.dirs[dirOf(key)] {
-		if now.Sub(st.lastSeen) < 2*max(st.target, time.Second) {
-			return true
+		if w := 2 * max(st.target, time.Second); now.Sub(st.lastSeen) < w {
+			window = max(window, w)
 		}
 	}
-	return false
+	return window
+}
+
+// unchangedFor reports that an origin's response says its representation has
+// not changed for d: its Last-Modified (RFC 9110 8.8.2) is at least d
+// before its Date (6.6.1), both by the origin's clock. A file origin
+// (nginx, Go's FileServer) sends the file's mtime, which every write
+// moves, so a settled file is not being written. Without either field, or
+// with one unreadable, it is not known to be settled.
+func unchangedFor(h http.Header, d time.Duration) bool {
+	lm, ok := cache.ParseHTTPDate(h.Get("Last-Modified"))
+	if !ok {
+		return false
+	}
+	date, ok := cache.ParseHTTPDate(h.Get("Date"))
+	return ok && date.Sub(lm) >= d
 }
 
 // update records what a live media playlist lists now and returns the keys
