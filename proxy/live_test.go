@@ -408,3 +408,58 @@ func TestUnchangedFor(t *testing.T) {
 		}
 	}
 }
+
+// TestPrematureSettledThenListed: a settled file stored while no playlist
+// listed it is fetched fresh once one does (a writer that stalled for two
+// target durations left it short, or the origin reuses its name).
+func TestPrematureSettledThenListed(t *testing.T) {
+	checkGoroutines(t)
+	old := time.Now().Add(-time.Hour)
+	var (
+		mu     sync.Mutex
+		listed bool
+		body   = []byte("short: the writer stalled")
+	)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/live/index.m3u8":
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+			pl := "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:1,\nseg-1.m4s\n"
+			if listed {
+				pl += "#EXTINF:1,\nseg-2.m4s\n"
+			}
+			io.WriteString(w, pl)
+		case "/live/seg-1.m4s", "/live/seg-2.m4s":
+			w.Header().Set("Content-Type", "video/iso.segment")
+			http.ServeContent(w, r, r.URL.Path, old, bytes.NewReader(body))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(origin.Close)
+	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
+	mustGet(t, e.URL+"/live/index.m3u8")
+	mustGet(t, e.URL+"/live/seg-2.m4s")
+	resp, _ := mustGet(t, e.URL+"/live/seg-2.m4s")
+	wantStatus(t, resp, 200, "HIT") // settled: stored though not listed
+	mu.Lock()
+	listed, body = true, segBody(2)
+	mu.Unlock()
+	// Poll the playlist until the edge's copy lists the segment (a
+	// liveness bound only: the playlist's lifetime is about a second).
+	for i := 0; ; i++ {
+		_, pl := mustGet(t, e.URL+"/live/index.m3u8")
+		if bytes.Contains(pl, []byte("seg-2.m4s")) {
+			break
+		}
+		if i == 300 {
+			t.Fatal("the edge's playlist never listed seg-2.m4s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, b := mustGet(t, e.URL+"/live/seg-2.m4s"); !bytes.Equal(b, segBody(2)) {
+		t.Fatalf("after listing: %q, want the complete segment", b[:min(len(b), 40)])
+	}
+}
