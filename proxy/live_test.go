@@ -332,34 +332,36 @@ func TestUnfollowedStreamSegmentsCache(t *testing.T) {
 // viewers poll the playlist, the first would otherwise never be cached.
 func TestPrematureSettledFileStored(t *testing.T) {
 	checkGoroutines(t)
-	start := time.Now()
-	mod := map[string]time.Time{
-		"/live/old.m4s":     start.Add(-time.Hour),
-		"/live/writing.m4s": start,
-		"/live/future.m4s":  start.Add(time.Hour), // the origin's clock disagrees: not settled
+	// Each file's mtime as of a request: the one being written changes
+	// at every moment, so however slow the machine, it is never settled.
+	mod := map[string]func() time.Time{
+		"/live/old.m4s":     func() time.Time { return time.Now().Add(-time.Hour) },
+		"/live/writing.m4s": time.Now,
+		"/live/future.m4s":  func() time.Time { return time.Now().Add(time.Hour) }, // the origin's clock disagrees: not settled
+		"/live/seg-1.m4s":   func() time.Time { return time.Now().Add(-time.Hour) },
+		"/live/seg-2.m4s":   func() time.Time { return time.Now().Add(-time.Hour) },
 	}
 	var hits counter
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.inc(r.URL.Path)
 		if r.URL.Path == "/live/index.m3u8" {
+			// A target of a minute: the stream stays followed (two
+			// targets since the playlist was fetched) on a busy machine.
 			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-			io.WriteString(w, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:10,\nseg-1.m4s\n#EXTINF:10,\nseg-2.m4s\n")
+			io.WriteString(w, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:60\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:60,\nseg-1.m4s\n#EXTINF:60,\nseg-2.m4s\n")
 			return
 		}
-		t, ok := mod[r.URL.Path]
-		if !ok && strings.HasPrefix(r.URL.Path, "/live/seg-") {
-			t, ok = start.Add(-time.Hour), true
-		}
+		modTime, ok := mod[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "video/iso.segment")
-		http.ServeContent(w, r, r.URL.Path, t, bytes.NewReader(segBody(7)))
+		http.ServeContent(w, r, r.URL.Path, modTime(), bytes.NewReader(segBody(7)))
 	}))
 	t.Cleanup(origin.Close)
 	e := newEdge(t, origin.URL, func(c *Config) { c.Prefetch = false })
-	mustGet(t, e.URL+"/live/index.m3u8") // the edge follows the stream (target 10 s)
+	mustGet(t, e.URL+"/live/index.m3u8") // the edge follows the stream
 	for _, tc := range []struct {
 		path   string
 		stored bool
