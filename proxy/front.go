@@ -334,6 +334,15 @@ func (fc *frontConn) readHead() (int, error) {
 	timed := false
 	for {
 		b, _ := fc.br.Peek(fc.br.Buffered())
+		if k := emptyLines(b); k > 0 {
+			// RFC 9112 2.2: a server SHOULD ignore empty lines before a
+			// request line (a client's stray CRLF after a body). They are
+			// dropped here, so net/http, if handed the request, reads it
+			// from its request line. The header timeout bounds a stream
+			// of them.
+			fc.br.Discard(k)
+			b = b[k:]
+		}
 		if n := headEnd(b); n >= 0 {
 			if fc.closing() {
 				return 0, errClosing

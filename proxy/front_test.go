@@ -600,3 +600,54 @@ func TestFrontReusedRequestLogged(t *testing.T) {
 		t.Errorf("edgecache_front_handoffs_total{reason=wait} = %v, want 3 (the warming misses): the hits are the front's", got)
 	}
 }
+
+// TestFrontLeadingEmptyLines checks RFC 9112 2.2's robustness rule: a
+// server SHOULD ignore at least one empty line received before a request
+// line (as nginx does, any number of them). Empty lines before a request
+// the front serves, before one it hands to net/http, and between two
+// pipelined requests are skipped; a bare CR is not an empty line.
+func TestFrontLeadingEmptyLines(t *testing.T) {
+	checkGoroutines(t)
+	origin := frontOrigin(t)
+	e := newEdge(t, origin.URL, nil)
+	addr := e.Listener.Addr().String()
+	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: h\r\n\r\n" }
+	frontExchange(t, addr, get("/live.m3u8")) // the miss: what follows are hits
+	for _, tc := range []struct {
+		name, req string
+		want      []int // each response's status, in order
+	}{
+		{"CRLF before a hit", "\r\n" + get("/live.m3u8"), []int{200}},
+		{"several, bare LFs among them", "\n\r\n\n" + get("/live.m3u8"), []int{200}},
+		{"CRLF before a handed request", "\r\n" + get("/other"), []int{200}},
+		{"CRLF between pipelined requests", get("/live.m3u8") + "\r\n" + get("/other") + "\r\n\r\n" + get("/live.m3u8"), []int{200, 200, 200}},
+		{"bare CR", "\r" + get("/live.m3u8"), []int{400}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second)) // a hang fails, not the 10 s header timeout's close
+			if _, err := io.WriteString(c, tc.req); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			for i, want := range tc.want {
+				resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+				if err != nil {
+					t.Fatalf("response %d: %v", i+1, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatalf("response %d: body: %v", i+1, err)
+				}
+				if resp.StatusCode != want {
+					t.Fatalf("response %d: %d %q, want %d", i+1, resp.StatusCode, body, want)
+				}
+			}
+		})
+	}
+}

@@ -167,6 +167,22 @@ func headEnd(b []byte) int {
 	}
 }
 
+// emptyLines is the length of the empty lines b starts with: CRLF, or
+// a bare LF (RFC 9112 2.2). A bare CR is not one.
+func emptyLines(b []byte) int {
+	i := 0
+	for {
+		switch {
+		case i < len(b) && b[i] == '\n':
+			i++
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			i += 2
+		default:
+			return i
+		}
+	}
+}
+
 // validFrontTarget: an origin-form target of RFC 3986 path and query
 // characters only (pchar, "/", "?").
 func validFrontTarget(t string) bool {

@@ -237,3 +237,25 @@ func FuzzHeadEnd(f *testing.F) {
 		}
 	})
 }
+
+func TestEmptyLines(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"", 0},
+		{"GET / HTTP/1.1\r\n", 0},
+		{"\r\nGET", 2},
+		{"\nGET", 1},
+		{"\r\n\n\r\n\r\nGET", 7},
+		{"\r", 0},       // the LF may follow: not yet an empty line
+		{"\r\n\r", 2},   // likewise
+		{"\rGET", 0},    // a bare CR is not a line end
+		{"\r\r\n", 0},   // nor is CR CR LF
+		{" \r\nGET", 0}, // a line of a space is not empty
+	} {
+		if got := emptyLines([]byte(tc.in)); got != tc.want {
+			t.Errorf("emptyLines(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
