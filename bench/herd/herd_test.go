@@ -2,8 +2,10 @@ package herd
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net"
 	"net/http"
@@ -103,16 +105,7 @@ func (e *collapsingEdge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestHerd(t *testing.T) {
-	tests := []struct {
-		name          string
-		clients       int
-		body          func(int64) []byte
-		collapse      bool
-		counter       string // "count", "metrics" or ""
-		wantFetches   float64
-		wantIdentical bool
-		wantBodies    int
-	}{
+	tests := []herdCase{
 		{"no cache: every client reaches the origin", 60, sameBody, false, "count", 60, true, 1},
 		{"collapsing edge: one origin fetch", 60, sameBody, true, "count", 1, true, 1},
 		{"origin count from prometheus metrics", 40, sameBody, true, "metrics", 1, true, 1},
@@ -124,62 +117,97 @@ func TestHerd(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			defer checkGoroutines(t)() // runs after the closes below
-			o := &countingOrigin{delay: 150 * time.Millisecond, body: tc.body}
-			origin := httptest.NewServer(o.handler())
-			defer origin.Close()
-			target := origin.URL
-			if tc.collapse {
-				tr := &http.Transport{}
-				defer tr.CloseIdleConnections()
-				edge := httptest.NewServer(&collapsingEdge{origin: origin.URL, client: &http.Client{Transport: tr}})
-				defer edge.Close()
-				target = edge.URL
-			}
-			cfg := Config{URL: target + "/object.m4s", Clients: tc.clients, Settle: 10 * time.Millisecond}
-			switch tc.counter {
-			case "count":
-				cfg.OriginCountURL = origin.URL + "/count"
-			case "metrics":
-				cfg.MetricsURL = origin.URL + "/metrics"
-			}
-			rep, err := Run(t.Context(), cfg, testLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var tab strings.Builder
-			rep.WriteTable(&tab)
-			t.Logf("\n%s", tab.String())
-			if tc.wantFetches < 0 {
-				if rep.OriginFetches != nil {
-					t.Errorf("origin fetches %+v without a counter", rep.OriginFetches)
+		for _, sum := range []string{SumSHA256, SumCRC32C} {
+			t.Run(tc.name+"/"+sum, func(t *testing.T) { testHerd(t, tc, sum) })
+		}
+	}
+}
+
+type herdCase struct {
+	name          string
+	clients       int
+	body          func(int64) []byte
+	collapse      bool
+	counter       string // "count", "metrics" or ""
+	wantFetches   float64
+	wantIdentical bool
+	wantBodies    int
+}
+
+func testHerd(t *testing.T, tc herdCase, sum string) {
+	defer checkGoroutines(t)() // runs after the closes below
+	o := &countingOrigin{delay: 150 * time.Millisecond, body: tc.body}
+	origin := httptest.NewServer(o.handler())
+	defer origin.Close()
+	target := origin.URL
+	if tc.collapse {
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		edge := httptest.NewServer(&collapsingEdge{origin: origin.URL, client: &http.Client{Transport: tr}})
+		defer edge.Close()
+		target = edge.URL
+	}
+	cfg := Config{URL: target + "/object.m4s", Clients: tc.clients, Settle: 10 * time.Millisecond, Sum: sum}
+	switch tc.counter {
+	case "count":
+		cfg.OriginCountURL = origin.URL + "/count"
+	case "metrics":
+		cfg.MetricsURL = origin.URL + "/metrics"
+	}
+	rep, err := Run(t.Context(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab strings.Builder
+	rep.WriteTable(&tab)
+	t.Logf("\n%s", tab.String())
+	if tc.wantFetches < 0 {
+		if rep.OriginFetches != nil {
+			t.Errorf("origin fetches %+v without a counter", rep.OriginFetches)
+		}
+	} else if rep.OriginFetches == nil || rep.OriginFetches.Delta != tc.wantFetches {
+		t.Errorf("origin fetches %+v, want delta %v", rep.OriginFetches, tc.wantFetches)
+	}
+	if rep.Identical != tc.wantIdentical || len(rep.Bodies) != tc.wantBodies {
+		t.Errorf("identical %v with %d bodies, want %v with %d: %+v", rep.Identical, len(rep.Bodies), tc.wantIdentical, tc.wantBodies, rep.Bodies)
+	}
+	if rep.Statuses["200"] != tc.clients || len(rep.Errors) != 0 {
+		t.Errorf("statuses %v errors %v", rep.Statuses, rep.Errors)
+	}
+	// The origin holds every request 150 ms, so nobody can have a
+	// first byte sooner. (How much later depends on the machine's
+	// load: upper bounds belong in bench reports, not here.)
+	if s := rep.TTFBMs; s.Count != int64(tc.clients) || s.P50 < 140 {
+		t.Errorf("ttfb %+v", s)
+	}
+	if s := rep.CompletionMs; s.Count != int64(tc.clients) || s.P50 < rep.TTFBMs.P50 {
+		t.Errorf("completion %+v", s)
+	}
+	if rep.ReleaseSpreadMs < 0 {
+		t.Errorf("release spread %.1f ms", rep.ReleaseSpreadMs)
+	}
+	if tc.collapse && (rep.CacheStatus["MISS"] != 1 || rep.CacheStatus["HIT"] != tc.clients-1) {
+		t.Errorf("cache status %v", rep.CacheStatus)
+	}
+	// Each distinct body carries the checksum asked for, of its
+	// own bytes.
+	for _, b := range rep.Bodies {
+		var want Body
+		for n := int64(1); ; n++ {
+			if body := tc.body(n); int64(len(body)) == b.Size {
+				want = Body{SHA256: fmt.Sprintf("%x", sha256.Sum256(body))}
+				if sum == SumCRC32C {
+					want = Body{CRC32C: fmt.Sprintf("%08x", crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))}
 				}
-			} else if rep.OriginFetches == nil || rep.OriginFetches.Delta != tc.wantFetches {
-				t.Errorf("origin fetches %+v, want delta %v", rep.OriginFetches, tc.wantFetches)
+				if b.SHA256 == want.SHA256 && b.CRC32C == want.CRC32C {
+					break
+				}
 			}
-			if rep.Identical != tc.wantIdentical || len(rep.Bodies) != tc.wantBodies {
-				t.Errorf("identical %v with %d bodies, want %v with %d: %+v", rep.Identical, len(rep.Bodies), tc.wantIdentical, tc.wantBodies, rep.Bodies)
+			if n > int64(tc.clients) {
+				t.Errorf("body %+v: no origin body has its size and %s", b, sum)
+				break
 			}
-			if rep.Statuses["200"] != tc.clients || len(rep.Errors) != 0 {
-				t.Errorf("statuses %v errors %v", rep.Statuses, rep.Errors)
-			}
-			// The origin holds every request 150 ms, so nobody can have a
-			// first byte sooner. (How much later depends on the machine's
-			// load: upper bounds belong in bench reports, not here.)
-			if s := rep.TTFBMs; s.Count != int64(tc.clients) || s.P50 < 140 {
-				t.Errorf("ttfb %+v", s)
-			}
-			if s := rep.CompletionMs; s.Count != int64(tc.clients) || s.P50 < rep.TTFBMs.P50 {
-				t.Errorf("completion %+v", s)
-			}
-			if rep.ReleaseSpreadMs < 0 {
-				t.Errorf("release spread %.1f ms", rep.ReleaseSpreadMs)
-			}
-			if tc.collapse && (rep.CacheStatus["MISS"] != 1 || rep.CacheStatus["HIT"] != tc.clients-1) {
-				t.Errorf("cache status %v", rep.CacheStatus)
-			}
-		})
+		}
 	}
 }
 
@@ -284,6 +312,7 @@ func TestHerdSetupErrors(t *testing.T) {
 		{"over the cap", with(func(c *Config) { c.Clients = 5001 }), ErrConfig, "cap of 5000"},
 		{"over a lower cap", with(func(c *Config) { c.MaxClients = 5; c.Clients = 6 }), ErrConfig, "cap of 5"},
 		{"https", with(func(c *Config) { c.URL = "https://127.0.0.1/x" }), ErrConfig, "only http"},
+		{"unknown sum", with(func(c *Config) { c.Sum = "md5" }), ErrConfig, `sum "md5"`},
 		{"not loopback", with(func(c *Config) { c.URL = "http://192.0.2.1/x" }), loopback.ErrNotLoopback, "192.0.2.1 is not a loopback"},
 		{"counter not loopback", with(func(c *Config) { c.OriginCountURL = "http://192.0.2.2/count" }), loopback.ErrNotLoopback, "192.0.2.2"},
 		{"counter not a number", with(func(c *Config) { c.OriginCountURL = srv.URL + "/object.m4s" }), ErrCounter, "not a number"},
@@ -384,7 +413,7 @@ func BenchmarkSummarize(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		summarize("http://127.0.0.1/x", now, results)
+		summarize("http://127.0.0.1/x", now, results, SumSHA256)
 	}
 }
 

@@ -53,7 +53,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\nbodies: %s, %d distinct\n", verdict, len(r.Bodies))
 	for _, x := range r.Bodies {
-		fmt.Fprintf(&b, "  %s  %d bytes  status %d  %d clients\n", x.SHA256, x.Size, x.Status, x.Clients)
+		sum := "sha256 " + x.SHA256
+		if x.CRC32C != "" {
+			sum = "crc32c " + x.CRC32C
+		}
+		fmt.Fprintf(&b, "  %s  %d bytes  status %d  %d clients\n", sum, x.Size, x.Status, x.Clients)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

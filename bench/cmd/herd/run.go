@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.MetricName, "metric", herd.DefaultMetricName, "counter summed over all its series from -metrics")
 	fs.DurationVar(&cfg.Settle, "settle", 250*time.Millisecond, "wait after the herd before reading the counter again")
 	fs.StringVar(&cfg.AllowHost, "allow-host", "", "allow this one non-loopback host (exact name)")
+	fs.StringVar(&cfg.Sum, "sum", herd.SumSHA256, "checksum each client takes of its body: sha256, or crc32c (ten times cheaper, for a herd on the edge's own machine)")
 	jsonFile := fs.String("json", "", "also write the JSON report to this file")
 	format := fs.String("format", "table", "stdout format: table or json")
 	verbose := fs.Bool("v", false, "debug logging")
