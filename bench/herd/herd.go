@@ -188,7 +188,7 @@ type result struct {
 	cache      string
 	size       int64
 	sum        [sha256.Size]byte // the checksum, at its start
-	errStage   string // "" when complete
+	errStage   string            // "" when complete
 }
 
 // Run releases the herd and reports. It returns an error only when the
