@@ -404,6 +404,9 @@ func summarize(u string, started time.Time, results []result, sum string) *Repor
 		copy(k[:], r.sum[:])
 		k[sha256.Size] = byte(r.status >> 8)
 		k[sha256.Size+1] = byte(r.status)
+		for i := range 6 { // and the size: a CRC-32C alone is 32 bits
+			k[sha256.Size+2+i] = byte(r.size >> (8 * (5 - i)))
+		}
 		b := bodies[k]
 		if b == nil {
 			b = &Body{Size: r.size, Status: r.status}

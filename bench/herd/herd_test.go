@@ -450,3 +450,23 @@ func checkGoroutines(t *testing.T) func() {
 		}
 	}
 }
+
+// TestSummarizeSameSumOtherSize: two bodies whose checksums collide (32
+// bits of CRC-32C can) but whose sizes differ are two bodies, not one.
+func TestSummarizeSameSumOtherSize(t *testing.T) {
+	now := time.Now()
+	var sum [sha256.Size]byte
+	copy(sum[:], []byte{0xde, 0xad, 0xbe, 0xef})
+	results := []result{
+		{wrote: now, status: 200, size: 1000, sum: sum},
+		{wrote: now, status: 200, size: 1000, sum: sum},
+		{wrote: now, status: 200, size: 999, sum: sum},
+	}
+	rep := summarize("http://127.0.0.1/x", now, results, SumCRC32C)
+	if rep.Identical || len(rep.Bodies) != 2 {
+		t.Fatalf("identical %v, bodies %+v: want two bodies", rep.Identical, rep.Bodies)
+	}
+	if b := rep.Bodies[0]; b.Clients != 2 || b.Size != 1000 || b.CRC32C != "deadbeef" || b.SHA256 != "" {
+		t.Errorf("first body %+v", b)
+	}
+}
