@@ -336,7 +336,7 @@ func (fc *frontConn) readHead() (int, error) {
 		b, _ := fc.br.Peek(fc.br.Buffered())
 		if k := emptyLines(b); k > 0 {
 			// RFC 9112 2.2: a server SHOULD ignore empty lines before a
-			// request line (a client's stray CRLF after a body). They are
+			// request line (a client's stray CRLF after a request). They are
 			// dropped here, so net/http, if handed the request, reads it
 			// from its request line. The header timeout bounds a stream
 			// of them.

@@ -148,7 +148,7 @@ func runHerd(ctx context.Context, o *testOrigin, s *server, clients, size, rate 
 		Timeout:        60 * time.Second,
 		OriginCountURL: o.URL + "/count?path=" + path,
 		// The herd shares the two cores with the edge: SHA-256 of 800
-		// MB/s would take most of one from it (bench/README.md).
+		// MB/s would take half of one or more from it (bench/README.md).
 		Sum: herd.SumCRC32C,
 	}, nil)
 	if err != nil {
