@@ -206,8 +206,18 @@ func TestPassThroughReadsWakeNoReader(t *testing.T) {
 	const step = 32 << 10
 	c := newTestCache(t, Config{MaxBytes: 64 << 20, MaxObjectBytes: 64 << 10, PassThroughWindow: 1 << 20})
 	writers := make(chan *FillWriter, 1)
-	over := make(chan struct{})
+	// The head waits for the second reader: a head above the object limit
+	// makes the fill pass-through, which nobody joins, so a fetch that ran
+	// first would leave b to start a fill of its own (the CI failure of
+	// stop 30). over ends the fetch however the test ends.
+	joined, over := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(over) })
 	fetch := func(ctx context.Context, w *FillWriter) error {
+		select {
+		case <-joined:
+		case <-over:
+			return errors.New("test over")
+		}
 		h := storable()
 		h.ContentLength = 1 << 20 // shared, above the object limit
 		if err := w.WriteHead(h); err != nil {
@@ -222,7 +232,7 @@ func TestPassThroughReadsWakeNoReader(t *testing.T) {
 	if started {
 		t.Fatal("second reader did not join")
 	}
-	defer close(over)
+	close(joined)
 	defer a.Close()
 	defer b.Close()
 	w := <-writers
