@@ -24,8 +24,28 @@ func newTestCache(t *testing.T, cfg Config) *Cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Close)
+	t.Cleanup(func() { closeOrReport(t, c) })
 	return c
+}
+
+// closeOrReport closes c, and fails the test with every goroutine's stack
+// when Close has not returned after two minutes: a test's fetch that
+// waits on a channel the failed test never closed would otherwise hold
+// the package until its 20-minute timeout, with the failure's message
+// lost (the CI failure of stop 30). It bounds a hang, not a speed.
+func closeOrReport(t *testing.T, c *Cache) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("Close has not returned after 2 minutes: a fetch is still running\n%s", buf)
+	}
 }
 
 type testWriter struct{ t *testing.T }
