@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -27,6 +28,20 @@ func herdMed(rs []HerdResult, f func(HerdResult) float64) float64 {
 	var xs []float64
 	for _, r := range rs {
 		xs = append(xs, f(r))
+	}
+	return med(xs)
+}
+
+// pairedOverFloor is the median over rounds of an edge's TTFB p99 less
+// that of the floor measured in the same round. Rounds either side lacks
+// are left out; with none in common it is NaN.
+func pairedOverFloor(edge, floor []HerdResult) float64 {
+	var xs []float64
+	for i := 0; i < len(edge) && i < len(floor); i++ {
+		xs = append(xs, edge[i].TTFBp99Ms-floor[i].TTFBp99Ms)
+	}
+	if len(xs) == 0 {
+		return math.NaN()
 	}
 	return med(xs)
 }
@@ -176,9 +191,17 @@ func (r *Report) Markdown(command string) string {
 				return herdMed(d[s], ttfb99) - fl
 			}), overFloor, false})
 		}
+		if load.floor && len(r.HerdFloor) > 0 {
+			// The floor moves from round to round as much as the edges do
+			// (12 to 34 ms in one run): each edge round against the floor
+			// measured just before it, beside the goal's row above.
+			rows = append(rows, row{"TTFB p99 over the same round's no-cache floor, median of rounds, ms", collect(func(s string) float64 {
+				return pairedOverFloor(d[s], r.HerdFloor)
+			}), overFloor, false})
+		}
 		table(load.title, append(rows, []row{
 			{"completion p99 ms", collect(func(s string) float64 { return herdMed(d[s], func(h HerdResult) float64 { return h.DoneP99Ms }) }), "%.0f", false},
-			{"all bodies identical (1 = yes)", collect(func(s string) float64 {
+			{"all bodies identical by CRC-32C and size (1 = yes)", collect(func(s string) float64 {
 				return herdMed(d[s], func(h HerdResult) float64 {
 					if h.Identical {
 						return 1

@@ -3,6 +3,7 @@ package compare
 import (
 	"bytes"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -126,5 +127,51 @@ func TestFloorListenerSendBuffer(t *testing.T) {
 	// The kernel reports twice what was set (socket(7)).
 	if want := 2 * FloorSendBuffer(); v != want {
 		t.Errorf("SO_SNDBUF = %d, want %d", v, want)
+	}
+}
+
+func TestPairedOverFloor(t *testing.T) {
+	h := func(ms ...float64) []HerdResult {
+		var rs []HerdResult
+		for _, m := range ms {
+			rs = append(rs, HerdResult{TTFBp99Ms: m})
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		name        string
+		edge, floor []HerdResult
+		want        float64
+	}{
+		// Run u's rounds: the medians differ by 22 ms, the rounds by
+		// 16, -2, 8, 24 and 4.
+		{"run u", h(42, 14, 38, 38, 17), h(26, 16, 30, 14, 13), 8},
+		{"edge has a round more", h(10, 20, 99), h(5, 5), 15},
+		{"floor has a round more", h(10), h(4, 100), 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := pairedOverFloor(tc.edge, tc.floor); got != tc.want {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := pairedOverFloor(nil, h(1)); !math.IsNaN(got) {
+		t.Fatalf("no rounds in common: got %v, want NaN", got)
+	}
+	r := &Report{
+		Servers: []string{"nginx", "varnish", "edgecache"},
+		Herd4MB: map[string][]HerdResult{
+			"nginx": h(90, 95, 99, 92, 97), "varnish": h(49, 28, 45, 23, 19), "edgecache": h(42, 14, 38, 38, 17),
+		},
+		HerdFloor: h(26, 16, 30, 14, 13),
+	}
+	md := r.Markdown("test")
+	for _, s := range []string{
+		"| TTFB p99 over the no-cache floor (16 ms) ms | +79 | +12 | +22 | n/a | n/a |",
+		"| TTFB p99 over the same round's no-cache floor, median of rounds, ms | +78 | +12 | +8 | n/a | n/a |",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("report lacks %q:\n%s", s, md)
+		}
 	}
 }
