@@ -163,8 +163,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// The herd is over in a second or two, and its p99 is the
 	// second-slowest of 200 clients on two shared cores: one round can be
 	// twice another, and so can the floor's. It gets more rounds than the
-	// ten-second loads: nine, as the median of five moved by 20 ms from
-	// one full run to the next (bench/README.md).
+	// ten-second loads: nine, as the median of five moved by 10 ms
+	// between two full runs of one binary and harness (bench/README.md).
 	herdRounds := 9
 	if opt.Quick {
 		rounds, wrkFor, ladder, viewFor, rssObjects = 1, 3*time.Second, []int{50}, 10*time.Second, 30

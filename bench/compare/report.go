@@ -193,7 +193,7 @@ func (r *Report) Markdown(command string) string {
 		}
 		if load.floor && len(r.HerdFloor) > 0 {
 			// The floor moves from round to round as much as the edges do
-			// (12 to 34 ms in one run): each edge round against the floor
+			// (13 to 42 ms in one run): each edge round against the floor
 			// measured just before it, beside the goal's row above.
 			rows = append(rows, row{"TTFB p99 over the same round's no-cache floor, median of rounds, ms", collect(func(s string) float64 {
 				return pairedOverFloor(d[s], r.HerdFloor)
