@@ -158,20 +158,4 @@ func TestPairedOverFloor(t *testing.T) {
 	if got := pairedOverFloor(nil, h(1)); !math.IsNaN(got) {
 		t.Fatalf("no rounds in common: got %v, want NaN", got)
 	}
-	r := &Report{
-		Servers: []string{"nginx", "varnish", "edgecache"},
-		Herd4MB: map[string][]HerdResult{
-			"nginx": h(90, 95, 99, 92, 97), "varnish": h(49, 28, 45, 23, 19), "edgecache": h(42, 14, 38, 38, 17),
-		},
-		HerdFloor: h(26, 16, 30, 14, 13),
-	}
-	md := r.Markdown("test")
-	for _, s := range []string{
-		"| TTFB p99 over the no-cache floor (16 ms) ms | +79 | +12 | +22 | n/a | n/a |",
-		"| TTFB p99 over the same round's no-cache floor, median of rounds, ms | +78 | +12 | +8 | n/a | n/a |",
-	} {
-		if !strings.Contains(md, s) {
-			t.Errorf("report lacks %q:\n%s", s, md)
-		}
-	}
 }
