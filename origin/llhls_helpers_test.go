@@ -80,10 +80,16 @@ func (l *llStream) held(t *testing.T, kind string) float64 {
 	return 0 // not held yet
 }
 
+// heldAnswerBound is how long a test waits for a held request to be
+// held, or answered after the event that releases it. It is a liveness
+// guard, not a timing bound: a request the event did not release is
+// answered by the hold's own timeout with a status the tests reject.
+const heldAnswerBound = 30 * time.Second
+
 // waitHeld waits until n requests of kind are held.
 func (l *llStream) waitHeld(t *testing.T, kind string, n float64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(heldAnswerBound)
 	for l.held(t, kind) != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("%v %s requests held, want %v", l.held(t, kind), kind, n)

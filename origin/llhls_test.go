@@ -321,7 +321,7 @@ func TestLowLatencyAcrossEpochs(t *testing.T) {
 			if p := parseLL(t, r.body); r.status != 200 || !p.hasPart(5, 0) {
 				t.Errorf("held request for 5.0: %d\n%s", r.status, r.body)
 			}
-		case <-time.After(2 * time.Second):
+		case <-time.After(heldAnswerBound):
 			t.Fatal("held request for 5.0 not answered once segment 5 was listed")
 		}
 		checkNewEpoch(t, l, 5, st.InitName(media.KindVideo, 1))

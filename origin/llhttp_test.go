@@ -195,7 +195,7 @@ func TestBlockingReloadHolds(t *testing.T) {
 			var r response
 			select {
 			case r = <-done:
-			case <-time.After(2 * time.Second):
+			case <-time.After(heldAnswerBound):
 				t.Fatal("still held after the playlist got there")
 			}
 			if r.err != nil || r.status != 200 || r.header.Get("Cache-Control") != "public, max-age=6" {
@@ -246,7 +246,7 @@ func TestBlockingReloadPublisherGone(t *testing.T) {
 			if name == "playlist" && (r.header.Get("Cache-Control") != "public, max-age=0" || bytes.Contains(r.body, []byte("PRELOAD-HINT"))) {
 				t.Errorf("held playlist after the publisher left: %q\n%s", r.header.Get("Cache-Control"), r.body)
 			}
-		case <-time.After(2 * time.Second):
+		case <-time.After(heldAnswerBound):
 			t.Fatalf("held %s not answered when the publisher left", name)
 		}
 	}
@@ -426,7 +426,7 @@ func TestPreloadHintNotPublished(t *testing.T) {
 		if r.status != 404 || r.header.Get("Cache-Control") != cacheNone {
 			t.Errorf("hint the segment ended without: %d %q, want 404 no-store", r.status, r.header.Get("Cache-Control"))
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(heldAnswerBound):
 		t.Fatal("hint still held after its segment ended")
 	}
 	if p := parseLL(t, mustGet(t, hs+"/hls/radio/audio.m3u8").body); len(p.partsOf(1)) != 3 || p.hint != "" {

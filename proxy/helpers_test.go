@@ -190,6 +190,25 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label, value stri
 	return v
 }
 
+// waitMetric waits until the metric (one label's value, or none) has
+// reached at least want: an event the test orders itself after (requests
+// joined a fill, viewers held), instead of a sleep that a busy machine
+// can outlast. The deadline is a liveness guard, not a timing bound.
+func waitMetric(t testing.TB, reg *prometheus.Registry, name, label, value string, want float64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := metricValue(t, reg, name, label, value)
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %s is %v after 30 s, want %v", what, name, got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // settled returns what is stored under key once no fill of it is in
 // flight: a client can have the whole response before the fill that sent
 // it has stored its entry. The deadline is a liveness guard, not a timing

@@ -26,9 +26,9 @@ type liveOrigin struct {
 	start   time.Time
 	hits    counter
 	startAt time.Time // the stream has no playlist before this: 404
-	// slowPremature delays the answer for the segment in progress, so
-	// concurrent requests for it overlap.
-	slowPremature time.Duration
+	// holdPremature, when not nil, holds the answer for the segment in
+	// progress until it is closed, so concurrent requests for it overlap.
+	holdPremature chan struct{}
 }
 
 func newLiveOrigin(t *testing.T, seg time.Duration, notBefore time.Duration) *liveOrigin {
@@ -81,7 +81,13 @@ func (o *liveOrigin) serve(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 		case n == newest+1:
 			// Being written: a complete-looking 200 with what exists so far.
-			time.Sleep(o.slowPremature)
+			if o.holdPremature != nil {
+				select {
+				case <-o.holdPremature:
+				case <-r.Context().Done():
+					return
+				}
+			}
 			b := segBody(n)
 			w.Write(b[:len(b)/3])
 		default:
@@ -232,8 +238,17 @@ func TestStartup404Clears(t *testing.T) {
 		t.Fatalf("before the stream: %d", resp.StatusCode)
 	}
 	// The 404 is cached for at most 1 s (no target duration known yet),
-	// even with a configured minute.
-	deadline := o.startAt.Add(2 * time.Second)
+	// even with a configured minute: read from the stored entry, which no
+	// load can blur.
+	switch en := settled(t, e.p.Cache(), "/live/index.m3u8"); {
+	case en == nil:
+		t.Fatal("the startup 404 was not stored")
+	case en.Head().Lifetime > time.Second:
+		t.Fatalf("the startup 404 is stored for %v, want at most 1 s", en.Head().Lifetime)
+	}
+	// And it clears: well before a minute's 404 would (the deadline is a
+	// liveness guard, not a timing bound).
+	deadline := o.startAt.Add(30 * time.Second)
 	for {
 		resp, _ := mustGet(t, e.URL+"/live/index.m3u8")
 		if resp.StatusCode == 200 {
@@ -241,7 +256,7 @@ func TestStartup404Clears(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("still %d (%s) one target duration after the stream started", resp.StatusCode, resp.Header.Get("X-Cache-Status"))
+			t.Fatalf("still %d (%s) 30 s after the stream started", resp.StatusCode, resp.Header.Get("X-Cache-Status"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -283,11 +298,23 @@ func TestPrematureSegmentNeverServedOnceListed(t *testing.T) {
 }
 
 // TestPrematureRequestsCollapse: a herd on a segment not listed yet is
-// served (not stored) from one origin fetch.
+// served (not stored) from one origin fetch. The origin holds its answer
+// until every request has joined the first one's fill. (10 s segments:
+// the edge follows the stream for two target durations after the one
+// playlist poll, far longer than a busy machine takes to start 20
+// requests.)
 func TestPrematureRequestsCollapse(t *testing.T) {
 	checkGoroutines(t)
-	o := newLiveOrigin(t, 2*time.Second, 0)
-	o.slowPremature = 300 * time.Millisecond
+	o := newLiveOrigin(t, 10*time.Second, 0)
+	o.holdPremature = make(chan struct{})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(o.holdPremature)
+		}
+	}
+	defer release()
 	e := newEdge(t, o.URL, func(c *Config) { c.Prefetch = false })
 	mustGet(t, e.URL+"/live/index.m3u8")
 	path := fmt.Sprintf("/live/seg-%d.m4s", o.newest()+1)
@@ -301,6 +328,8 @@ func TestPrematureRequestsCollapse(t *testing.T) {
 			}
 		}()
 	}
+	waitMetric(t, e.reg, "edgecache_fill_waiters_total", "", "", 19, "19 requests to join the first one's fill")
+	release()
 	wg.Wait()
 	if n := o.hits.get(path); n != 1 {
 		t.Fatalf("20 concurrent requests for an unlisted segment made %d origin fetches, want 1", n)

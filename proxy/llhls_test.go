@@ -264,7 +264,9 @@ func TestBlockingReloadCollapse(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // every viewer is held now
+	// Every viewer is held once all but the first have joined its fill
+	// (the origin holds that one until advance).
+	waitMetric(t, e.reg, "edgecache_fill_waiters_total", "", "", viewers-1, "every viewer to be held")
 	select {
 	case r := <-results:
 		t.Fatalf("a viewer was answered before the part existed: %s", r)

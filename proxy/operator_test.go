@@ -183,10 +183,7 @@ func TestCacheStatusHeader(t *testing.T) {
 	b := goGet(t, e.URL+"/hls/a.ts")
 	// b may arrive before or after the fill ends; only while it is held
 	// is it collapsed. Wait until it has joined.
-	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, e.reg, "edgecache_fill_waiters_total", "", "") < 1 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitMetric(t, e.reg, "edgecache_fill_waiters_total", "", "", 1, "the second request to join the held fill")
 	h.open()
 	ra, rb := <-a, <-b
 	if ra.err != nil || rb.err != nil {
