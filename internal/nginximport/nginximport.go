@@ -34,6 +34,11 @@ type Result struct {
 	YAML []byte
 	// Untranslated lists, in file order, what the YAML does not carry.
 	Untranslated []Untranslated
+	// Open lists, in file order, the refusals among them: a deny, an
+	// auth_basic, a return 403 in a location, a secure_link that could
+	// not be translated, each directly or inside a block that was not
+	// (restrict.go). With any, the YAML serves requests nginx refused.
+	Open []Untranslated
 }
 
 // ImportFile reads the nginx config at path, with its includes, and
@@ -54,18 +59,18 @@ func Translate(ds []*nginxconf.Directive) (*Result, error) {
 	t.prepass(ds)
 	t.block(ds, &scope{}, ctxMain)
 	if len(t.routes) == 0 {
-		return &Result{Untranslated: t.sortedUntranslated()}, ErrNoRoutes
+		return &Result{Untranslated: sortUntranslated(t.untranslated)}, ErrNoRoutes
 	}
 	y, err := t.render()
 	if err != nil {
 		return nil, err
 	}
-	return &Result{YAML: y, Untranslated: t.sortedUntranslated()}, nil
+	return &Result{YAML: y, Untranslated: sortUntranslated(t.untranslated), Open: t.restrictions(ds)}, nil
 }
 
-// sortedUntranslated is the list in the order the directives were read.
-func (t *translator) sortedUntranslated() []Untranslated {
-	out := slices.Clone(t.untranslated)
+// sortUntranslated is the list in the order the directives were read.
+func sortUntranslated(l []untranslated) []Untranslated {
+	out := slices.Clone(l)
 	slices.SortStableFunc(out, func(a, b untranslated) int { return a.seq - b.seq })
 	res := make([]Untranslated, len(out))
 	for i, u := range out {

@@ -59,7 +59,9 @@ func secureLinkCheck(d *nginxconf.Directive) string {
 // each of them on its own from the enclosing levels
 // (ngx_http_secure_link_merge_conf), and secure_link_secret excludes the
 // other two. What cannot be translated leaves the route without auth,
-// with a warning on stderr and above the route: never an open route
+// with a warning on stderr and above the route, and counts among the
+// refusals the translation dropped (Result.Open, restrict.go), for which
+// the command prints no config unless told to: never an open route
 // without saying so.
 func (t *translator) secureLink(r *route, sc *scope) {
 	var ifs []secureLinkIf

@@ -104,6 +104,7 @@ type translator struct {
 	seq          map[*nginxconf.Directive]int
 	untranslated []untranslated
 	reported     map[string]bool
+	dropped      map[*nginxconf.Directive]bool // listed as untranslated
 
 	upstreams  map[string]*nginxconf.Directive
 	logFormats map[string]*nginxconf.Directive
@@ -144,6 +145,7 @@ func newTranslator() *translator {
 	return &translator{
 		seq:         map[*nginxconf.Directive]int{},
 		reported:    map[string]bool{},
+		dropped:     map[*nginxconf.Directive]bool{},
 		upstreams:   map[string]*nginxconf.Directive{},
 		logFormats:  map[string]*nginxconf.Directive{},
 		prefixes:    map[string]string{},
@@ -183,6 +185,7 @@ func (t *translator) untranslatable(d *nginxconf.Directive, reason string, args 
 	if len(args) > 0 {
 		reason = fmt.Sprintf(reason, args...)
 	}
+	t.dropped[d] = true
 	key := d.Where() + "\x00" + d.String() + "\x00" + reason
 	if t.reported[key] {
 		return
