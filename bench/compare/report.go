@@ -46,6 +46,33 @@ func pairedOverFloor(edge, floor []HerdResult) float64 {
 	return med(xs)
 }
 
+// sameRoundRatios are edge's figure f over other's in each round both
+// ran, in round order: the loads are interleaved round by round, so a
+// round's two figures share the machine's state, which the medians of
+// the table do not pair.
+func sameRoundRatios(edge, other []WrkResult, f func(WrkResult) float64) []float64 {
+	var xs []float64
+	for i := 0; i < len(edge) && i < len(other); i++ {
+		if d := f(other[i]); d > 0 {
+			xs = append(xs, f(edge[i])/d)
+		}
+	}
+	return xs
+}
+
+// roundRatios renders sameRoundRatios as "1.22x, 1.19x, 1.32x (median
+// 1.22x)", or "" with none.
+func roundRatios(xs []float64) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2fx", x)
+	}
+	return fmt.Sprintf("%s (median %.2fx)", strings.Join(parts, ", "), med(xs))
+}
+
 // overFloor is the format of a row of differences over a floor.
 const overFloor = "%+.0f"
 
@@ -122,6 +149,15 @@ func (r *Report) Markdown(command string) string {
 				return wrkMed(d[s], func(w WrkResult) float64 { return float64(w.Errors + w.NonSuccessful) })
 			}), "%.0f", false},
 		})
+		var same []string
+		for _, other := range []string{"nginx", "varnish"} {
+			if rr := roundRatios(sameRoundRatios(d["edgecache"], d[other], func(w WrkResult) float64 { return w.ReqPerCPUSec })); rr != "" {
+				same = append(same, fmt.Sprintf("%s %s", map[string]string{"nginx": "nginx", "varnish": "Varnish"}[other], rr))
+			}
+		}
+		if len(same) > 0 {
+			p("Round by round, edgecache's req per server CPU-second over the same round's: %s.\n\n", strings.Join(same, "; "))
+		}
 	}
 	if len(r.Mix) > 0 {
 		mix := func(f func(MixResult) float64) map[string]float64 {

@@ -130,6 +130,46 @@ func TestFloorListenerSendBuffer(t *testing.T) {
 	}
 }
 
+// TestSameRoundRatios: each round's edgecache figure over the other
+// edge's in that round, and the report's line of them under each hot
+// load's table.
+func TestSameRoundRatios(t *testing.T) {
+	cpu := func(xs ...float64) []WrkResult {
+		var rs []WrkResult
+		for _, x := range xs {
+			rs = append(rs, WrkResult{ReqPerCPUSec: x})
+		}
+		return rs
+	}
+	f := func(w WrkResult) float64 { return w.ReqPerCPUSec }
+	// Run v's segment: the medians give 5060 / 4070 = 1.24x, the rounds
+	// 1.22x, 1.19x and 1.32x.
+	edge, varnish := cpu(5060, 4650, 5400), cpu(4148, 3908, 4070)
+	if got := roundRatios(sameRoundRatios(edge, varnish, f)); got != "1.22x, 1.19x, 1.33x (median 1.22x)" {
+		t.Errorf("run v: %q", got)
+	}
+	if got := sameRoundRatios(cpu(10, 20, 30), cpu(5, 0), f); len(got) != 1 || got[0] != 2 {
+		t.Errorf("rounds in common, a zero left out: %v", got)
+	}
+	if got := roundRatios(sameRoundRatios(nil, varnish, f)); got != "" {
+		t.Errorf("no rounds in common: %q", got)
+	}
+	r := &Report{
+		Servers:     []string{"nginx", "varnish", "edgecache"},
+		HotSegment:  map[string][]WrkResult{"edgecache": edge, "varnish": varnish, "nginx": cpu(2000, 2500)},
+		HotPlaylist: map[string][]WrkResult{"edgecache": cpu(100)},
+	}
+	md := r.Markdown("test")
+	// nginx ran two rounds: med takes the upper of two.
+	want := "Round by round, edgecache's req per server CPU-second over the same round's: nginx 2.53x, 1.86x (median 2.53x); Varnish 1.22x, 1.19x, 1.33x (median 1.22x).\n\n## Hot ~230 B playlist"
+	if !strings.Contains(md, want) {
+		t.Errorf("report lacks %q:\n%s", want, md)
+	}
+	if strings.Count(md, "Round by round") != 1 {
+		t.Errorf("a line for the playlist, whose other edges ran no round:\n%s", md)
+	}
+}
+
 func TestPairedOverFloor(t *testing.T) {
 	h := func(ms ...float64) []HerdResult {
 		var rs []HerdResult
