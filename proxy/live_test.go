@@ -307,13 +307,7 @@ func TestPrematureRequestsCollapse(t *testing.T) {
 	checkGoroutines(t)
 	o := newLiveOrigin(t, 10*time.Second, 0)
 	o.holdPremature = make(chan struct{})
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(o.holdPremature)
-		}
-	}
+	release := sync.OnceFunc(func() { close(o.holdPremature) })
 	defer release()
 	e := newEdge(t, o.URL, func(c *Config) { c.Prefetch = false })
 	mustGet(t, e.URL+"/live/index.m3u8")

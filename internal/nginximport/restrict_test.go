@@ -11,21 +11,19 @@ import (
 // by file and line; what it carries (a translated secure_link) or what
 // refuses nothing is not.
 func TestOpen(t *testing.T) {
-	const loc = "server { listen 80; location /hls/ { proxy_pass http://o/hls/; %s } }"
-	in := func(s string) string { return strings.Replace(loc, "%s", s, 1) }
 	for _, tc := range []struct {
 		name, src string
 		open      []string // each "line: directive", in order; nil: none
 		reason    string   // part of the first one's reason
 	}{
-		{name: "deny all in a proxied location", src: in("deny all;"), open: []string{"1: deny all"}, reason: "nginx refused these clients (in location /hls/)"},
+		{name: "deny all in a proxied location", src: inLocation("deny all;"), open: []string{"1: deny all"}, reason: "nginx refused these clients (in location /hls/)"},
 		{name: "an allow list at the server", src: "server { allow 10.0.0.0/8; deny all; location /hls/ { proxy_pass http://o/hls/; } }",
 			open: []string{"1: deny all"}, reason: "refused these clients, and the imported config serves these requests"},
-		{name: "allow alone refuses nothing", src: in("allow all;")},
-		{name: "auth_basic", src: in(`auth_basic "x"; auth_basic_user_file /etc/htpasswd;`), open: []string{`1: auth_basic x`}, reason: "credentials"},
-		{name: "auth_basic off", src: in("auth_basic off;")},
-		{name: "auth_request", src: in("auth_request /auth;"), open: []string{"1: auth_request /auth"}},
-		{name: "internal", src: in("internal;"), open: []string{"1: internal"}},
+		{name: "allow alone refuses nothing", src: inLocation("allow all;")},
+		{name: "auth_basic", src: inLocation(`auth_basic "x"; auth_basic_user_file /etc/htpasswd;`), open: []string{`1: auth_basic x`}, reason: "credentials"},
+		{name: "auth_basic off", src: inLocation("auth_basic off;")},
+		{name: "auth_request", src: inLocation("auth_request /auth;"), open: []string{"1: auth_request /auth"}},
+		{name: "internal", src: inLocation("internal;"), open: []string{"1: internal"}},
 		{name: "a regex location that refuses keys", src: "server {\nlocation / { proxy_pass http://o/; }\nlocation ~* \\.key$ { return 403; }\n}",
 			open: []string{"3: return 403"}, reason: `nginx answered 403 here (in location ~* \.key$)`},
 		{name: "an exact location that hides a path", src: "server { location / { proxy_pass http://o/; } location = /admin { return 404; } }",
@@ -33,15 +31,15 @@ func TestOpen(t *testing.T) {
 		{name: "a location without proxy_pass that refuses", src: "server {\nlocation / { proxy_pass http://o/; }\nlocation /private/ {\n  deny all;\n}\n}",
 			open: []string{"4: deny all"}},
 		{name: "a location without proxy_pass that closes", src: "server { location / { proxy_pass http://o/; } location /x/ { return 444; } }", open: []string{"1: return 444"}},
-		{name: "hotlink protection", src: in("valid_referers none *.example.com; if ($invalid_referer) { return 403; }"), open: []string{"1: return 403"}, reason: "(in if ($invalid_referer))"},
-		{name: "methods refused", src: in("limit_except GET HEAD { deny all; }"), open: []string{"1: deny all"}, reason: "(in limit_except GET HEAD)"},
+		{name: "hotlink protection", src: inLocation("valid_referers none *.example.com; if ($invalid_referer) { return 403; }"), open: []string{"1: return 403"}, reason: "(in if ($invalid_referer))"},
+		{name: "methods refused", src: inLocation("limit_except GET HEAD { deny all; }"), open: []string{"1: deny all"}, reason: "(in limit_except GET HEAD)"},
 		{name: "a redirect refuses nothing", src: "server { location / { proxy_pass http://o/; } location /old/ { return 301 /new/; } }"},
 		{name: "a default server's 444 is not a location's", src: "server { listen 80 default_server; return 444; } server { location / { proxy_pass http://o/; } }"},
-		{name: "secure_link translated", src: in(`secure_link $arg_md5,$arg_expires; secure_link_md5 "$secure_link_expires$uri k"; if ($secure_link = "") { return 403; } if ($secure_link = "0") { return 410; }`)},
-		{name: "secure_link it cannot translate", src: in(`secure_link $arg_md5,$arg_expires; secure_link_md5 "$secure_link_expires$uri$binary_remote_addr k"; if ($secure_link = "") { return 403; }`),
+		{name: "secure_link translated", src: inLocation(`secure_link $arg_md5,$arg_expires; secure_link_md5 "$secure_link_expires$uri k"; if ($secure_link = "") { return 403; } if ($secure_link = "0") { return 410; }`)},
+		{name: "secure_link it cannot translate", src: inLocation(`secure_link $arg_md5,$arg_expires; secure_link_md5 "$secure_link_expires$uri$binary_remote_addr k"; if ($secure_link = "") { return 403; }`),
 			open: []string{"1: secure_link $arg_md5,$arg_expires", `1: secure_link_md5 "$secure_link_expires$uri$binary_remote_addr k"`, "1: return 403"}, reason: "signed link"},
-		{name: "a secure_link check without secure_link refuses everything in nginx", src: in(`if ($secure_link = "") { return 403; }`), open: []string{"1: return 403"}},
-		{name: "the CORS preflight's 204", src: in("if ($request_method = OPTIONS) { add_header Access-Control-Allow-Origin *; return 204; }")},
+		{name: "a secure_link check without secure_link refuses everything in nginx", src: inLocation(`if ($secure_link = "") { return 403; }`), open: []string{"1: return 403"}},
+		{name: "the CORS preflight's 204", src: inLocation("if ($request_method = OPTIONS) { add_header Access-Control-Allow-Origin *; return 204; }")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds, err := nginxconf.Parse(nil, "f.conf", []byte(tc.src))
