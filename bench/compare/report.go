@@ -150,9 +150,9 @@ func (r *Report) Markdown(command string) string {
 			}), "%.0f", false},
 		})
 		var same []string
-		for _, other := range []string{"nginx", "varnish"} {
-			if rr := roundRatios(sameRoundRatios(d["edgecache"], d[other], func(w WrkResult) float64 { return w.ReqPerCPUSec })); rr != "" {
-				same = append(same, fmt.Sprintf("%s %s", map[string]string{"nginx": "nginx", "varnish": "Varnish"}[other], rr))
+		for _, other := range []struct{ key, name string }{{"nginx", "nginx"}, {"varnish", "Varnish"}} {
+			if rr := roundRatios(sameRoundRatios(d["edgecache"], d[other.key], func(w WrkResult) float64 { return w.ReqPerCPUSec })); rr != "" {
+				same = append(same, other.name+" "+rr)
 			}
 		}
 		if len(same) > 0 {

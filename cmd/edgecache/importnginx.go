@@ -48,16 +48,16 @@ func importNginx(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("import-nginx %s: %w", path, err)
 	}
 	if len(res.Open) > 0 {
-		if !*allowOpen {
-			fmt.Fprintf(stderr, "\nThe config would serve requests nginx refused:\n")
-			for _, u := range res.Open {
-				fmt.Fprintf(stderr, "  %s\n", u)
-			}
-			return fmt.Errorf("import-nginx %s: no config printed: %d of nginx's refusals could not be translated; protect what they protected by hand (routes[].auth, docs/tokens.md), or pass -allow-open to print the config anyway", path, len(res.Open))
+		title := "The config would serve requests nginx refused:"
+		if *allowOpen {
+			title = "WARNING: -allow-open: the config serves requests nginx refused:"
 		}
-		fmt.Fprintf(stderr, "\nWARNING: -allow-open: the config serves requests nginx refused:\n")
+		fmt.Fprintf(stderr, "\n%s\n", title)
 		for _, u := range res.Open {
 			fmt.Fprintf(stderr, "  %s\n", u)
+		}
+		if !*allowOpen {
+			return fmt.Errorf("import-nginx %s: no config printed: %d of nginx's refusals could not be translated; protect what they protected by hand (routes[].auth, docs/tokens.md), or pass -allow-open to print the config anyway", path, len(res.Open))
 		}
 	}
 	_, err = stdout.Write(res.YAML)
