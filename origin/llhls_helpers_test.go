@@ -47,12 +47,6 @@ func oneSecondSegments(c *Config) {
 	c.Segment.TargetDuration, c.HLS.CanSkipUntil, c.Segment.Retain = time.Second, 0, 0
 }
 
-// heldFor is how long the packager holds a blocking request before it
-// gives up (three target durations of the test streams, which are 1 s):
-// "answered at once" in these tests means sooner than that, which a loaded
-// machine cannot break the way a tighter bound could.
-const heldFor = 3 * time.Second
-
 func (l *llStream) url(file string) string { return l.hs.URL + "/hls/live/" + file }
 
 // end ends the publish session.

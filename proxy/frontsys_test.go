@@ -183,10 +183,15 @@ func TestRawConnIdle(t *testing.T) {
 		}
 	})
 	t.Run("a client that keeps reading", func(t *testing.T) {
-		// 4 MiB through a 16 KiB buffer, 16 KiB taken every 10 ms: the
-		// write lasts longer than the idle bound, but no wait does.
+		// 4 MiB through 16 KiB buffers, 16 KiB taken every 10 ms: the
+		// write lasts longer than the idle bound (at least the reader's
+		// 2.5 s of sleeps), but no wait does, with 1.5 s to spare for a
+		// busy machine.
 		w, _, client := rawPair(t)
-		w.idle = time.Second
+		if err := client.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+			t.Fatal(err)
+		}
+		w.idle = 1500 * time.Millisecond
 		body := make([]byte, 4<<20)
 		done := make(chan int64)
 		go func() {
@@ -206,8 +211,12 @@ func TestRawConnIdle(t *testing.T) {
 		if n, err := w.write(nil, body); err != nil || n != int64(len(body)) {
 			t.Fatalf("write = %d, %v after %v; want every byte", n, err, time.Since(start))
 		}
+		took := time.Since(start)
 		if got := <-done; got != int64(len(body)) {
 			t.Fatalf("client got %d bytes", got)
+		}
+		if took <= w.idle {
+			t.Fatalf("the write took %v, no longer than the idle bound %v: the case shows nothing", took, w.idle)
 		}
 	})
 	t.Run("the caller's earlier deadline", func(t *testing.T) {
