@@ -39,6 +39,10 @@ func TestOpen(t *testing.T) {
 		{name: "secure_link it cannot translate", src: inLocation(`secure_link $arg_md5,$arg_expires; secure_link_md5 "$secure_link_expires$uri$binary_remote_addr k"; if ($secure_link = "") { return 403; }`),
 			open: []string{"1: secure_link $arg_md5,$arg_expires", `1: secure_link_md5 "$secure_link_expires$uri$binary_remote_addr k"`, "1: return 403"}, reason: "signed link"},
 		{name: "a secure_link check without secure_link refuses everything in nginx", src: inLocation(`if ($secure_link = "") { return 403; }`), open: []string{"1: return 403"}},
+		// nginx takes no variable for the status ("invalid return code
+		// \"$code\"", nginx -t): a quoted literal is the only other form.
+		{name: "a quoted status", src: inLocation(`if ($http_user_agent ~ bot) { return "403" "go away"; }`), open: []string{`1: return 403 "go away"`}},
+		{name: "a redirect to a variable's URL refuses nothing", src: "server { location / { proxy_pass http://o/; } location /old/ { return $scheme://example.com/new/; } }"},
 		{name: "the CORS preflight's 204", src: inLocation("if ($request_method = OPTIONS) { add_header Access-Control-Allow-Origin *; return 204; }")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
