@@ -157,8 +157,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 
 	// Every edge held 5000 viewers in the 2026-11-24 full run, the old
 	// simulator's cap: the ladder goes on until an edge breaks (or the
-	// open-file limit: one connection per viewer).
-	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{3200, 4000, 5000, 6400, 8000, 12000, 16000}, 20*time.Second, 100
+	// open-file limit: one connection per viewer). Each rung is 1.25x the
+	// one below, the goal's ratio, so one rung more than another edge is
+	// the goal met and the resolution is the same all the way up.
+	rounds, wrkFor, ladder, viewFor, rssObjects := 3, 10*time.Second, []int{3200, 4000, 5000, 6400, 8000, 10000, 12500, 16000}, 20*time.Second, 100
 	mixFor := 8 * time.Second
 	// The herd is over in a second or two, and its p99 is the
 	// second-slowest of 200 clients on two shared cores: one round can be
