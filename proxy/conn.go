@@ -63,8 +63,7 @@ type viewerConn struct {
 	net.Conn // *net.TCPConn from the listener
 	// raw makes every write (the front's, net/http's) and the front's
 	// reads: raw system calls, each wait for room bounded by
-	// client.write_idle_timeout. nil only for a connection made up in a
-	// test.
+	// client.write_idle_timeout. newViewerConn makes the only viewerConns.
 	raw *rawConn
 
 	// mu orders Write against merge's end: net/http may write an
@@ -115,18 +114,9 @@ func newViewerConn(tc *net.TCPConn, idle time.Duration) (*viewerConn, error) {
 	return vc, nil
 }
 
-// write2 writes a then b in one call (on a connection made up in a
-// test, through its own Write).
+// write2 writes a then b in one call.
 func (c *viewerConn) write2(a, b []byte) (int64, error) {
-	if c.raw != nil {
-		return c.raw.write(a, b)
-	}
-	if len(b) == 0 {
-		n, err := c.Conn.Write(a)
-		return int64(n), err
-	}
-	bufs := net.Buffers{a, b}
-	return bufs.WriteTo(c.Conn)
+	return c.raw.write(a, b)
 }
 
 func (c *viewerConn) Write(p []byte) (int, error) {
@@ -159,10 +149,9 @@ func (c *viewerConn) Write(p []byte) (int, error) {
 }
 
 // ReadFrom is what net/http's response.ReadFrom looks for on the
-// connection. Anything still held goes out first. On a viewer's
-// connection the bytes go through Write, whose waits for room the idle
-// bound covers (nothing the proxy serves is a file to send with
-// sendfile); on any other, the connection's own ReadFrom.
+// connection. Anything still held goes out first. The bytes go through
+// Write, whose waits for room the idle bound covers (nothing the proxy
+// serves is a file to send with sendfile: bench/README.md, "Zero copy").
 func (c *viewerConn) ReadFrom(r io.Reader) (int64, error) {
 	c.mu.Lock()
 	err := c.endMergeLocked()
@@ -170,15 +159,9 @@ func (c *viewerConn) ReadFrom(r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if c.raw != nil {
-		buf := copyPool.Get().(*[]byte)
-		defer copyPool.Put(buf)
-		return io.CopyBuffer(writerOnly{c}, r, *buf)
-	}
-	if rf, ok := c.Conn.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(writerOnly{c.Conn}, r)
+	buf := copyPool.Get().(*[]byte)
+	defer copyPool.Put(buf)
+	return io.CopyBuffer(writerOnly{c}, r, *buf)
 }
 
 var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -186,10 +169,7 @@ var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // SetWriteDeadline and SetDeadline keep the caller's write deadline
 // where the idle bound of each wait for room can see it (rawConn).
 func (c *viewerConn) SetWriteDeadline(t time.Time) error {
-	if c.raw != nil {
-		return c.raw.setWriteDeadline(t)
-	}
-	return c.Conn.SetWriteDeadline(t)
+	return c.raw.setWriteDeadline(t)
 }
 
 func (c *viewerConn) SetDeadline(t time.Time) error {

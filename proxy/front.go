@@ -244,7 +244,7 @@ type frontConn struct {
 // are read with a buffer of headMax.
 func newFrontConn(l *ViewerListener, vc *viewerConn, headMax int) (*frontConn, error) {
 	tc, ok := vc.Conn.(*net.TCPConn)
-	if !ok || vc.raw == nil {
+	if !ok {
 		return nil, fmt.Errorf("front connection: %T is not a viewer's TCP connection", vc.Conn)
 	}
 	fc := &frontConn{l: l, tc: tc, vc: vc, remote: tc.RemoteAddr().String()}
