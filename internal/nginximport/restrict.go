@@ -64,6 +64,9 @@ func (t *translator) restrictions(ds []*nginxconf.Directive) []Untranslated {
 			if !lost {
 				continue
 			}
+			if within == nil && inheritedAuth(d.Name) && everyLocationSets(ds, d.Name) {
+				continue // every location has its own, reported if it refuses
+			}
 			if why := refusal(d, within != nil); why != "" {
 				if within != nil {
 					why += " (in " + within.String() + ")"
@@ -75,4 +78,51 @@ func (t *translator) restrictions(ds []*nginxconf.Directive) []Untranslated {
 	}
 	walk(ds, nil, false)
 	return sortUntranslated(out)
+}
+
+// inheritedAuth reports whether name is a refusal a location takes from
+// the levels above it unless it sets its own (nginx's inheritance of a
+// directive's value).
+func inheritedAuth(name string) bool {
+	switch name {
+	case "auth_basic", "auth_request", "auth_jwt":
+		return true
+	}
+	return false
+}
+
+// everyLocationSets reports whether every location that ds, an http or
+// server block's directives, holds sets name itself, so that no request
+// the imported routes serve takes the value set beside them. A server
+// without a location does not count as covered; requests no location
+// matches get 404 from the edge (it has no route for them).
+func everyLocationSets(ds []*nginxconf.Directive, name string) bool {
+	found := false
+	for _, d := range ds {
+		switch {
+		case !d.HasBlock:
+		case d.Name == "server":
+			if !setsItself(d.Block, name) && !everyLocationSets(d.Block, name) {
+				return false
+			}
+			found = true
+		case d.Name == "location":
+			if !setsItself(d.Block, name) {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
+}
+
+// setsItself reports whether a block's own directives (not its nested
+// blocks') include name.
+func setsItself(ds []*nginxconf.Directive, name string) bool {
+	for _, d := range ds {
+		if !d.HasBlock && d.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -22,6 +22,19 @@ func TestOpen(t *testing.T) {
 		{name: "allow alone refuses nothing", src: inLocation("allow all;")},
 		{name: "auth_basic", src: inLocation(`auth_basic "x"; auth_basic_user_file /etc/htpasswd;`), open: []string{`1: auth_basic x`}, reason: "credentials"},
 		{name: "auth_basic off", src: inLocation("auth_basic off;")},
+		// Inherited (nginx: a location without its own auth_basic takes
+		// the level's above): one turned off in every location closes
+		// nothing the edge serves.
+		{name: "auth_basic at the server, off in every location", src: "server {\nauth_basic \"x\";\nlocation /a/ { auth_basic off; proxy_pass http://o/a/; }\nlocation /b/ { auth_basic off; proxy_pass http://o/b/; }\n}"},
+		{name: "auth_basic at http, off in every location of every server", src: "http {\nauth_request /auth;\nserver { location /a/ { auth_request off; proxy_pass http://o/a/; } }\nserver { listen 81; location /b/ { auth_request off; proxy_pass http://o/b/; } }\n}"},
+		{name: "auth_basic at the server, one location inherits it", src: "server {\nauth_basic \"x\";\nlocation /a/ { auth_basic off; proxy_pass http://o/a/; }\nlocation /b/ { proxy_pass http://o/b/; }\n}",
+			open: []string{"2: auth_basic x"}},
+		{name: "auth_basic at the server, off only in a nested location", src: "server {\nauth_basic \"x\";\nlocation /a/ { proxy_pass http://o/a/; location /a/b/ { auth_basic off; proxy_pass http://o/a/b/; } }\n}",
+			open: []string{"2: auth_basic x"}},
+		{name: "auth_basic at http, a server without locations inherits it", src: "http {\nauth_basic \"x\";\nserver { location / { auth_basic off; proxy_pass http://o/; } }\nserver { listen 81; }\n}",
+			open: []string{"2: auth_basic x"}},
+		{name: "auth_basic at the server, another turned on in a location", src: "server {\nauth_basic \"x\";\nlocation /a/ { auth_basic \"y\"; proxy_pass http://o/a/; }\n}",
+			open: []string{`3: auth_basic y`}},
 		{name: "auth_request", src: inLocation("auth_request /auth;"), open: []string{"1: auth_request /auth"}},
 		{name: "internal", src: inLocation("internal;"), open: []string{"1: internal"}},
 		{name: "a regex location that refuses keys", src: "server {\nlocation / { proxy_pass http://o/; }\nlocation ~* \\.key$ { return 403; }\n}",
