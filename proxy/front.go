@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -169,11 +168,7 @@ func (l *ViewerListener) acceptLoop() {
 			}
 			continue
 		}
-		fc, err := newFrontConn(l, vc, l.headMax)
-		if err != nil {
-			c.Close()
-			continue
-		}
+		fc := newFrontConn(l, vc, l.headMax)
 		l.mu.Lock()
 		if l.closed.Load() {
 			l.mu.Unlock()
@@ -242,15 +237,12 @@ type frontConn struct {
 
 // newFrontConn makes vc, accepted by l, a front connection whose heads
 // are read with a buffer of headMax.
-func newFrontConn(l *ViewerListener, vc *viewerConn, headMax int) (*frontConn, error) {
-	tc, ok := vc.Conn.(*net.TCPConn)
-	if !ok {
-		return nil, fmt.Errorf("front connection: %T is not a viewer's TCP connection", vc.Conn)
-	}
+func newFrontConn(l *ViewerListener, vc *viewerConn, headMax int) *frontConn {
+	tc := vc.raw.tc
 	fc := &frontConn{l: l, tc: tc, vc: vc, remote: tc.RemoteAddr().String()}
 	fc.br = bufio.NewReaderSize(vc.raw, headMax)
 	fc.w.fc, fc.w.h = fc, make(http.Header)
-	return fc, nil
+	return fc
 }
 
 // errClosing: the listener closed while the connection waited.

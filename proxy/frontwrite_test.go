@@ -149,11 +149,7 @@ func frontWriterExchange(t *testing.T, rawReq string, handler func(*testing.T, h
 			t.Error(err)
 			return
 		}
-		fc, err := newFrontConn(&ViewerListener{}, vc, 4096)
-		if err != nil {
-			t.Error(err)
-			return
-		}
+		fc := newFrontConn(&ViewerListener{}, vc, 4096)
 		n, err := fc.readHead()
 		if err != nil {
 			t.Error(err)
