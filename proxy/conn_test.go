@@ -19,12 +19,7 @@ import (
 // connection, as the listener makes them, and the client side.
 func viewerPair(t *testing.T) (*viewerConn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	tc, client := acceptOne(t, ln)
+	tc, client := loopbackPair(t)
 	vc, err := newViewerConn(tc, 0)
 	if err != nil {
 		t.Fatal(err)

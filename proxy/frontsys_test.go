@@ -27,16 +27,23 @@ func acceptOne(tb testing.TB, ln net.Listener) (*net.TCPConn, net.Conn) {
 	return c.(*net.TCPConn), client
 }
 
-// rawPair returns a rawConn on the server side of a loopback TCP
-// connection, and the client side.
-func rawPair(t *testing.T) (*rawConn, *net.TCPConn, net.Conn) {
+// loopbackPair returns both sides of a loopback TCP connection, the
+// accepted one first, both closed at the end of the test.
+func loopbackPair(t *testing.T) (*net.TCPConn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	tc, client := acceptOne(t, ln)
+	return acceptOne(t, ln)
+}
+
+// rawPair returns a rawConn on the server side of a loopback TCP
+// connection, and the client side.
+func rawPair(t *testing.T) (*rawConn, *net.TCPConn, net.Conn) {
+	t.Helper()
+	tc, client := loopbackPair(t)
 	tc.SetWriteBuffer(16 << 10) // small, so a body takes many calls and many waits for room
 	var w rawConn
 	if err := w.init(tc, 0); err != nil {
