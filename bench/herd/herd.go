@@ -238,6 +238,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	for _, c := range conns {
 		c.SetDeadline(deadline)
 	}
+	// A caller that gives up (ctx ended) ends the herd too: a deadline in
+	// the past wakes every blocked read and write at once.
+	stop := context.AfterFunc(ctx, func() {
+		for _, c := range conns {
+			c.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	defer stop()
 	var before float64
 	if counter != nil {
 		if before, err = counter.read(ctx); err != nil {

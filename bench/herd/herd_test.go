@@ -2,6 +2,7 @@ package herd
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -247,8 +248,12 @@ func TestHerdOneConnectionPerClient(t *testing.T) {
 	}
 }
 
+// herdEndBound is a liveness bound: far beyond any timeout the tests set,
+// so only a herd that ignores its timeout reaches it.
+const herdEndBound = 30 * time.Second
+
 // Broken responses: cut-off bodies and a server that never answers are
-// counted, and the herd still ends on time.
+// counted, and the herd still ends.
 func TestHerdFailures(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -278,18 +283,74 @@ func TestHerdFailures(t *testing.T) {
 			srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
 			srv.Start()
 			defer srv.Close()
-			start := time.Now()
-			rep, err := Run(t.Context(), Config{URL: srv.URL + "/x", Clients: 10, Timeout: tc.timeout}, testLogger(t))
-			if err != nil {
-				t.Fatal(err)
+			// A herd that ignored its timeout would wait on the silent
+			// server for ever: the liveness bound tells that apart from a
+			// slow machine without asserting how long the timeout took.
+			type result struct {
+				rep *Report
+				err error
 			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan result, 1)
+			go func() {
+				rep, err := Run(ctx, Config{URL: srv.URL + "/x", Clients: 10, Timeout: tc.timeout}, testLogger(t))
+				done <- result{rep, err}
+			}()
+			var res result
+			select {
+			case res = <-done:
+			case <-time.After(herdEndBound):
+				cancel()
+				srv.CloseClientConnections() // so the herd, and the server's Close, can end
+				<-done
+				t.Fatalf("the herd had not ended %v after it began, with a timeout of %v", herdEndBound, tc.timeout)
+			}
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			rep := res.rep
 			if rep.Errors[tc.wantStage] != 10 || rep.Identical || len(rep.Bodies) != 0 {
 				t.Errorf("errors %v identical %v bodies %v", rep.Errors, rep.Identical, rep.Bodies)
 			}
-			if el := time.Since(start); el > tc.timeout+time.Second {
-				t.Errorf("took %v with a timeout of %v", el, tc.timeout)
-			}
 		})
+	}
+}
+
+// A caller that gives up ends the herd, long before its own timeout: the
+// clients of a server that never answers are woken, not left to wait.
+func TestHerdCancelled(t *testing.T) {
+	arrived := make(chan struct{}, 10)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
+	srv.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan *Report, 1)
+	go func() {
+		rep, err := Run(ctx, Config{URL: srv.URL + "/x", Clients: 10, Timeout: 10 * time.Minute}, testLogger(t))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	for range 10 {
+		<-arrived // every request is in; then the caller gives up
+	}
+	cancel()
+	select {
+	case rep := <-done:
+		if rep != nil && rep.Errors["header"] != 10 {
+			t.Errorf("errors %v, want 10 at the header", rep.Errors)
+		}
+	case <-time.After(herdEndBound):
+		srv.CloseClientConnections() // so the herd, and the server's Close, can end
+		<-done
+		t.Fatalf("the herd had not ended %v after its caller gave up (its own timeout is 10 minutes)", herdEndBound)
 	}
 }
 

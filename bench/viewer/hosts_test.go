@@ -32,8 +32,20 @@ func TestHostsFailoverOnRefusedConnection(t *testing.T) {
 	}
 	dead := l.Addr().String()
 	l.Close()
-	rep := run(t, Config{URL: live.URL + "/hls/low/index.m3u8", Viewers: 4, Duration: 2 * time.Second, Seed: 3,
+	end := startRun(t, Config{URL: live.URL + "/hls/low/index.m3u8", Viewers: 4, Duration: time.Hour, Seed: 3,
 		Hosts: []string{dead, hostOf(t, live)}})
+	// Ended once every viewer has asked for a second segment: it had the
+	// first whole, so it is playing.
+	waitFor(t, "four viewers with two segment requests each", func() bool {
+		n := 0
+		for _, c := range o.perClient(0, ".m4s") {
+			if c >= 2 {
+				n++
+			}
+		}
+		return n == 4
+	})
+	rep := end()
 	if rep.Failovers != 2 {
 		t.Errorf("failovers %d, want 2 (viewers 0 and 2 start on the dead host)", rep.Failovers)
 	}
@@ -57,25 +69,30 @@ func TestHostsBackwardsAfterFailover(t *testing.T) {
 	ob.t0 = oa.t0
 	a := oa.start(t, 0)
 	b := ob.start(t, 1500*time.Millisecond) // five segments behind
-	go func() {
-		// Close A once its viewers have loaded a few playlists from it.
-		for i := 0; i < 200; i++ {
-			n := 0
-			for _, r := range oa.requests() {
-				if strings.HasSuffix(r.path, ".m3u8") {
-					n++
-				}
-			}
-			if n >= 6 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		a.CloseClientConnections()
-		a.Listener.Close()
-	}()
-	rep := run(t, Config{URL: a.URL + "/hls/low/index.m3u8", Viewers: 2, Duration: 3 * time.Second, Seed: 3,
+	end := startRun(t, Config{URL: a.URL + "/hls/low/index.m3u8", Viewers: 2, Duration: time.Hour, Seed: 3,
 		Hosts: []string{hostOf(t, a), hostOf(t, b)}})
+	// Close A once its viewers have loaded a few playlists from it.
+	waitFor(t, "six playlist loads from A", func() bool {
+		n := 0
+		for _, c := range oa.perClient(0, ".m3u8") {
+			n += c
+		}
+		return n >= 6
+	})
+	a.CloseClientConnections()
+	a.Listener.Close()
+	// The viewer that moved is a new client at B. Its second playlist
+	// load there comes after it read the first, older one.
+	seen := len(ob.requests())
+	waitFor(t, "a viewer from A loading B's playlist twice", func() bool {
+		for _, c := range ob.perClient(seen, ".m3u8") {
+			if c >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	rep := end()
 	if rep.Failovers < 1 {
 		t.Errorf("failovers %d, want the viewer on A to move", rep.Failovers)
 	}
@@ -107,16 +124,19 @@ func TestHostsLostInFlight(t *testing.T) {
 	}))
 	t.Cleanup(a.Close)
 	b := o.start(t, 0)
-	go func() {
-		select {
-		case <-held:
-		case <-time.After(10 * time.Second):
-		}
-		a.Listener.Close()
-		a.CloseClientConnections()
-	}()
-	rep := run(t, Config{URL: a.URL + "/hls/low/index.m3u8", Viewers: 1, Duration: 3 * time.Second, Seed: 3,
+	end := startRun(t, Config{URL: a.URL + "/hls/low/index.m3u8", Viewers: 1, Duration: time.Hour, Seed: 3,
 		Hosts: []string{hostOf(t, a), hostOf(t, b)}})
+	select {
+	case <-held:
+	case <-time.After(viewerLiveness):
+		t.Fatalf("no segment request reached A in %v", viewerLiveness)
+	}
+	seen := len(o.requests())
+	a.Listener.Close()
+	a.CloseClientConnections()
+	// The viewer counted the request A cut off, moved, and asked B twice.
+	waitFor(t, "two requests at B after A died", func() bool { return len(o.requests())-seen >= 2 })
+	rep := end()
 	if rep.Failovers != 1 {
 		t.Errorf("failovers %d, want 1", rep.Failovers)
 	}

@@ -30,6 +30,9 @@ type liveOrigin struct {
 	// three segments and the one in progress, a preload hint, blocking
 	// reloads.
 	ll bool
+	// onMaster, when set, runs for every master playlist request before
+	// it is answered (and may hold it).
+	onMaster func(r *http.Request)
 
 	mu   sync.Mutex
 	reqs []originReq // guarded by mu
@@ -38,7 +41,8 @@ type liveOrigin struct {
 type originReq struct {
 	at     time.Time
 	path   string
-	newest int64 // newest segment published at the time
+	remote string // the client's address: one connection per viewer
+	newest int64  // newest segment published at the time
 }
 
 var renditions = []struct {
@@ -65,10 +69,33 @@ func (o *liveOrigin) newest(now time.Time) int64 {
 	return int64(now.Sub(o.t0)/o.seg) - 1
 }
 
-func (o *liveOrigin) log(path string, now time.Time) {
+func (o *liveOrigin) log(r *http.Request, now time.Time) {
 	o.mu.Lock()
-	o.reqs = append(o.reqs, originReq{at: now, path: path, newest: o.newest(now)})
+	o.reqs = append(o.reqs, originReq{at: now, path: r.URL.Path, remote: r.RemoteAddr, newest: o.newest(now)})
 	o.mu.Unlock()
+}
+
+// perClient counts the requests whose path ends in suffix, by client
+// address, after the first skip requests.
+func (o *liveOrigin) perClient(skip int, suffix string) map[string]int {
+	n := map[string]int{}
+	for _, r := range o.requests()[skip:] {
+		if strings.HasSuffix(r.path, suffix) {
+			n[r.remote]++
+		}
+	}
+	return n
+}
+
+// waitFor polls cond until it holds; past the liveness bound it fails the
+// test with what.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(viewerLiveness); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not within %v", what, viewerLiveness)
+		}
+	}
 }
 
 func (o *liveOrigin) requests() []originReq {
@@ -80,10 +107,13 @@ func (o *liveOrigin) requests() []originReq {
 func (o *liveOrigin) handler(lag time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
-		o.log(r.URL.Path, now)
+		o.log(r, now)
 		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		switch {
 		case r.URL.Path == "/hls/master.m3u8":
+			if o.onMaster != nil {
+				o.onMaster(r)
+			}
 			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 			b := "#EXTM3U\n#EXT-X-VERSION:6\n"
 			for _, rd := range renditions {
