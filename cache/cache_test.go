@@ -273,7 +273,31 @@ func TestFillSurvivesStarterHangup(t *testing.T) {
 	c := newTestCache(t, Config{})
 	want := body(256 << 10)
 	var calls atomic.Int32
-	fetch := slowFetch(&calls, want, 200*time.Millisecond, storable())
+	// The origin sends half the body, then holds the rest until the
+	// starter has hung up: the hang-up lands mid-fill however fast or slow
+	// the machine, not only if it beats a timer. A fill cancelled with the
+	// starter sees it by then.
+	hungUp := make(chan struct{})
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		calls.Add(1)
+		h := storable()
+		h.ContentLength = int64(len(want))
+		if err := w.WriteHead(h); err != nil {
+			return err
+		}
+		if _, err := w.Write(ctx, want[:len(want)/2]); err != nil {
+			return err
+		}
+		select {
+		case <-hungUp:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := w.Write(ctx, want[len(want)/2:])
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	first, started, _ := c.Fill(ctx, "k", nil, fetch)
 	if !started {
@@ -288,6 +312,7 @@ func TestFillSurvivesStarterHangup(t *testing.T) {
 	}
 	cancel()
 	first.Close()
+	close(hungUp)
 	if p, err := first.Next(); !errors.Is(err, ErrReaderClosed) || p.Len() != 0 {
 		t.Fatalf("first reader after hang-up and Close: %d bytes, %v; want ErrReaderClosed", p.Len(), err)
 	}
@@ -338,20 +363,38 @@ func TestNotSharedResponseIsNotJoined(t *testing.T) {
 func TestSharedButNotStored(t *testing.T) {
 	c := newTestCache(t, Config{})
 	var calls atomic.Int32
+	want := body(64 << 10)
 	h := storable()
 	h.Store = false
-	fetch := slowFetch(&calls, body(64<<10), 100*time.Millisecond, h)
+	h.ContentLength = int64(len(want))
+	// The origin holds the body until the second request has come: the
+	// fill is running when it does, however slow the machine.
+	joined := make(chan struct{})
+	fetch := func(ctx context.Context, w *FillWriter) error {
+		calls.Add(1)
+		if err := w.WriteHead(h); err != nil {
+			return err
+		}
+		select {
+		case <-joined:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		_, err := w.Write(ctx, want)
+		return err
+	}
 	a, _, _ := c.Fill(context.Background(), "k", nil, fetch)
 	if _, err := a.Head(); err != nil {
 		t.Fatal(err)
 	}
 	b, started, _ := c.Fill(context.Background(), "k", nil, fetch)
+	close(joined)
 	if started {
 		t.Fatal("a request during a shared fill started another")
 	}
 	ga, _ := io.ReadAll(a)
 	gb, _ := io.ReadAll(b)
-	if len(ga) != 64<<10 || !bytes.Equal(ga, gb) || calls.Load() != 1 {
+	if !bytes.Equal(ga, want) || !bytes.Equal(ga, gb) || calls.Load() != 1 {
 		t.Fatalf("bodies %d/%d, fetches %d", len(ga), len(gb), calls.Load())
 	}
 	a.Wait()
@@ -479,13 +522,13 @@ func TestCloseStopsFills(t *testing.T) {
 	}
 	c.Close()
 	// Close waited for the fills; their goroutines only have to return.
-	// A leak keeps the count up for good, whatever the machine's load.
-	for i := 0; i < 1000 && runtime.NumGoroutine() > before; i++ {
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > before {
-		t.Fatalf("%d goroutines after Close, %d before", g, before)
+	// A leak keeps the count up for good, whatever the machine's load, so
+	// the wait has a failsafe, not a bound a slow scheduler could miss.
+	const liveness = 30 * time.Second
+	for deadline := time.Now().Add(liveness); runtime.NumGoroutine() > before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines %v after Close, %d before", runtime.NumGoroutine(), liveness, before)
+		}
 	}
 }
 

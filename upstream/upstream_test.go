@@ -43,6 +43,13 @@ func urls(os []*Origin) []string {
 	return out
 }
 
+// liveness bounds what a local server answers at once unless the code
+// under test is broken: a failsafe, not a speed, generous enough for a
+// loaded CI machine. Tests of checks against such servers use it as the
+// check timeout, where the default (2 s) would make a slow answer a
+// failed check.
+const liveness = 30 * time.Second
+
 func mustSet(t testing.TB, cfg Config) *Set {
 	t.Helper()
 	s, err := New(cfg)
@@ -318,7 +325,7 @@ func TestActiveCheck(t *testing.T) {
 
 	clk := newClock()
 	s := mustSet(t, Config{Now: clk.Now, Origins: []OriginConfig{{URL: srv.URL + "/base/"}, {URL: refused}},
-		Health: HealthConfig{CheckPath: "/healthz", Failures: 2, Backoff: time.Minute}})
+		Health: HealthConfig{CheckPath: "/healthz", Failures: 2, Backoff: time.Minute, CheckTimeout: liveness}})
 	o, dead := s.Origins()[0], s.Origins()[1]
 	ctx := context.Background()
 	s.CheckNow(ctx)
@@ -360,7 +367,7 @@ func TestActiveCheckPort(t *testing.T) {
 	au, _ := url.Parse(admin.URL)
 	port, _ := strconv.Atoi(au.Port())
 	s := mustSet(t, Config{Origins: []OriginConfig{{URL: media.URL + "/hls/"}},
-		Health: HealthConfig{CheckPath: "/readyz", CheckPort: port, Failures: 1, Backoff: time.Hour}})
+		Health: HealthConfig{CheckPath: "/readyz", CheckPort: port, Failures: 1, Backoff: time.Hour, CheckTimeout: liveness}})
 	o := s.Origins()[0]
 	s.CheckNow(context.Background())
 	if s.Healthy(o) {
@@ -373,30 +380,49 @@ func TestActiveCheckPort(t *testing.T) {
 	}
 }
 
+// countingTransport counts the requests its client starts.
+type countingTransport struct {
+	base http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.base.RoundTrip(r)
+}
+
 func TestActiveCheckGoroutineStops(t *testing.T) {
-	var hits atomic.Int64
 	seen := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
 		select {
 		case seen <- struct{}{}:
 		default:
 		}
 	}))
 	defer srv.Close()
-	s := mustSet(t, Config{Origins: []OriginConfig{{URL: srv.URL}}, Health: HealthConfig{CheckPath: "/h", CheckInterval: time.Millisecond}})
+	// Checks are counted as the client starts them: Close waits for the
+	// check loop and the checks it started, so the count is final when
+	// Close returns, while the server may yet see a check that was sent
+	// before Close cancelled it.
+	tr := &countingTransport{base: &http.Transport{}}
+	defer tr.base.(*http.Transport).CloseIdleConnections()
+	s := mustSet(t, Config{Origins: []OriginConfig{{URL: srv.URL}}, Client: &http.Client{Transport: tr},
+		Health: HealthConfig{CheckPath: "/h", CheckInterval: time.Millisecond, CheckTimeout: liveness}})
 	s.Start(context.Background())
 	select {
 	case <-seen:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no check ran")
+	case <-time.After(liveness):
+		t.Fatalf("no check ran in %v", liveness)
 	}
 	s.Close()
-	n := hits.Load()
+	n := tr.n.Load()
 	s.Close() // twice is fine
-	time.Sleep(20 * time.Millisecond)
-	if hits.Load() != n {
-		t.Errorf("checks went on after Close: %d then %d", n, hits.Load())
+	// Time for a check loop that outlived Close to check again (it checks
+	// every millisecond). A slow machine can only hide such a loop, never
+	// fail a correct Close.
+	time.Sleep(50 * time.Millisecond)
+	if got := tr.n.Load(); got != n {
+		t.Errorf("checks went on after Close: %d then %d", n, got)
 	}
 }
 

@@ -93,7 +93,7 @@ func (p *process) stop(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := exitCode(t, p.cmd, 30*time.Second); code != 0 {
+	if code, _ := exitCode(t, p.cmd, liveness); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, p.out.String())
 	}
 }
@@ -181,12 +181,12 @@ func TestAccessLogGoaccess(t *testing.T) {
 	// The edge counts a request when its handler returns, which may be
 	// just after the client has the response.
 	var total, hits float64
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(liveness); ; time.Sleep(10 * time.Millisecond) {
 		if total, hits = p.sumMetric(t, "edgecache_requests_total", `cache_status="HIT"`); int(total) == n {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("edgecache_requests_total %v, want the %d requests made", total, n)
+			t.Fatalf("edgecache_requests_total %v after %v, want the %d requests made", total, liveness, n)
 		}
 	}
 	if hits == 0 || hits == total {
@@ -267,12 +267,12 @@ func TestAccessLogReopenOnSIGUSR1(t *testing.T) {
 	get("/before.ts")
 	// The record is handed over when the handler returns, which may be
 	// after the client has the response: wait for the line.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(liveness); ; time.Sleep(10 * time.Millisecond) {
 		if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "/before.ts") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no line for /before.ts in %s:\n%s", logPath, p.out.String())
+			t.Fatalf("no line for /before.ts in %s after %v:\n%s", logPath, liveness, p.out.String())
 		}
 	}
 	if err := os.Rename(logPath, logPath+".1"); err != nil {
@@ -281,12 +281,12 @@ func TestAccessLogReopenOnSIGUSR1(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(liveness); ; time.Sleep(10 * time.Millisecond) {
 		if _, err := os.Stat(logPath); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no new file at %s after SIGUSR1:\n%s", logPath, p.out.String())
+			t.Fatalf("no new file at %s %v after SIGUSR1:\n%s", logPath, liveness, p.out.String())
 		}
 	}
 	get("/after.ts")
@@ -349,9 +349,9 @@ func TestAccessLogReloadNeedsRestart(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.out.String(), "access_log"); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(liveness); !strings.Contains(p.out.String(), "access_log"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no restart-needed warning naming access_log:\n%s", p.out.String())
+			t.Fatalf("no restart-needed warning naming access_log in %v:\n%s", liveness, p.out.String())
 		}
 	}
 	if !regexp.MustCompile(`until a restart.*access_log`).MatchString(p.out.String()) {

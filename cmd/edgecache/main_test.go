@@ -21,6 +21,11 @@ import (
 
 var binary string
 
+// liveness bounds a wait for something that happens promptly unless it is
+// broken: it is a failsafe, not a speed, so it is generous enough for a
+// loaded CI machine.
+const liveness = 30 * time.Second
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "edgecache-bin")
 	if err != nil {
@@ -89,7 +94,7 @@ func start(t testing.TB, env []string, args ...string) *process {
 			t.Logf("edgecache output:\n%s", p.out.String())
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(liveness)
 	for {
 		resp, err := http.Get("http://" + p.admin + "/readyz")
 		if err == nil {
@@ -99,7 +104,7 @@ func start(t testing.TB, env []string, args ...string) *process {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("edgecache not ready: %v\n%s", err, p.out.String())
+			t.Fatalf("edgecache not ready in %v: %v\n%s", liveness, err, p.out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -204,7 +209,7 @@ func TestHugeRequestHeader(t *testing.T) {
 	go func() {
 		fmt.Fprintf(conn, "GET /a.m4s HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", strings.Repeat("b", 10<<20))
 	}()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	conn.SetReadDeadline(time.Now().Add(liveness)) // a failsafe: the 431 comes at once
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("no response to a 10 MB header: %v", err)
@@ -280,7 +285,14 @@ func TestMemoryBound(t *testing.T) {
 	}
 	close(jobs)
 	wg.Wait()
-	time.Sleep(1500 * time.Millisecond) // let ristretto apply its last sets
+	// A fill stores its entry (and waits for ristretto to apply the set)
+	// after its last byte reached the client, and leaves the in-flight
+	// count after that: once none is in flight, every set has landed.
+	for deadline := time.Now().Add(liveness); p.metric(t, "edgecache_fills_in_flight") != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("fills still in flight %v after the last response", liveness)
+		}
+	}
 
 	cached := p.metric(t, "edgecache_cache_bytes")
 	entries := p.metric(t, "edgecache_cache_entries")

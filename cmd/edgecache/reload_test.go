@@ -184,10 +184,10 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	waitReloads := func(result string, n float64) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(liveness)
 		for p.metricOr(t, `edgecache_config_reloads_total{result="`+result+`"}`, 0) < n {
 			if time.Now().After(deadline) {
-				t.Fatalf("no %s reload seen:\n%s", result, p.out.String())
+				t.Fatalf("no %s reload seen in %v:\n%s", result, liveness, p.out.String())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -233,10 +233,10 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(liveness)
 		for p.metricOr(t, `edgecache_config_reloads_total{result="ok"}`, 0) < float64(i) {
 			if time.Now().After(deadline) {
-				t.Fatalf("SIGHUP %d did not reload:\n%s", i, p.out.String())
+				t.Fatalf("SIGHUP %d did not reload in %v:\n%s", i, liveness, p.out.String())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

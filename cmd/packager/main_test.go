@@ -17,6 +17,11 @@ import (
 	"github.com/edgecache/edgecache/origin"
 )
 
+// liveness bounds a wait for something that happens promptly unless it is
+// broken: it is a failsafe, not a speed, so it is generous enough for a
+// loaded CI machine.
+const liveness = 30 * time.Second
+
 // syncBuffer is a bytes.Buffer safe for the logger and the test.
 type syncBuffer struct {
 	mu  sync.Mutex // guards buf
@@ -47,12 +52,12 @@ func TestRunDemo(t *testing.T) {
 	}()
 	addrRE := regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`)
 	var base string
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(liveness)
 	for base == "" {
 		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
 			base = "http://" + m[1]
 		} else if time.Now().After(deadline) {
-			t.Fatalf("no listen address logged:\n%s", logs.String())
+			t.Fatalf("no listen address logged in %v:\n%s", liveness, logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -65,10 +70,10 @@ func TestRunDemo(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	deadline = time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(liveness)
 	for status("/hls/demo.m3u8") != http.StatusOK || status("/dash/demo.mpd") != http.StatusOK {
 		if time.Now().After(deadline) {
-			t.Fatalf("demo never appeared:\n%s", logs.String())
+			t.Fatalf("demo did not appear in %v:\n%s", liveness, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -83,8 +88,8 @@ func TestRunDemo(t *testing.T) {
 		if err != nil {
 			t.Errorf("run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
+	case <-time.After(liveness):
+		t.Fatalf("run did not return %v after cancel", liveness)
 	}
 }
 
@@ -164,12 +169,12 @@ func TestRunRTSP(t *testing.T) {
 	}()
 	addrRE := regexp.MustCompile(`msg="rtsp listening" addr=(127\.0\.0\.1:\d+)`)
 	var addr string
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(liveness)
 	for addr == "" {
 		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
 			addr = m[1]
 		} else if time.Now().After(deadline) {
-			t.Fatalf("no rtsp address logged:\n%s", logs.String())
+			t.Fatalf("no rtsp address logged in %v:\n%s", liveness, logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -178,7 +183,7 @@ func TestRunRTSP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(liveness)) // a failsafe: the answer is at once
 	if _, err := io.WriteString(c, "OPTIONS rtsp://"+addr+"/live/x RTSP/1.0\r\nCSeq: 1\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +198,7 @@ func TestRunRTSP(t *testing.T) {
 		if err != nil {
 			t.Errorf("run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
+	case <-time.After(liveness):
+		t.Fatalf("run did not return %v after cancel", liveness)
 	}
 }

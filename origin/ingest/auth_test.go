@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// hookLiveness bounds a call to a test hook that answers at once.
+const hookLiveness = 30 * time.Second
+
 func TestAuthorize(t *testing.T) {
 	var mu sync.Mutex // guards gotForm
 	var gotForm url.Values
@@ -58,7 +61,10 @@ func TestAuthorize(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			if cfg.OnPublishTimeout == 0 {
-				cfg.OnPublishTimeout = 5 * time.Second // the packager's default
+				// A failsafe: the local hook answers at once. The
+				// packager's default, 5 s, would be a bound a loaded
+				// machine could break, failing an allowed publish.
+				cfg.OnPublishTimeout = hookLiveness
 			}
 			args, _ := url.ParseQuery(tc.args)
 			err := newAuthorizer(cfg).authorize(context.Background(), publishRequest{
@@ -77,7 +83,7 @@ func TestAuthorize(t *testing.T) {
 		})
 	}
 	// nginx-rtmp on_publish form fields, and the stream URL's arguments.
-	_ = newAuthorizer(AuthConfig{OnPublish: hook.URL, OnPublishTimeout: 5 * time.Second}).authorize(context.Background(), publishRequest{
+	_ = newAuthorizer(AuthConfig{OnPublish: hook.URL, OnPublishTimeout: hookLiveness}).authorize(context.Background(), publishRequest{
 		app: "live", name: "hook-ok", args: url.Values{"token": {"abc"}}, addr: "10.0.0.1:1", tcURL: "rtmp://h/live",
 	})
 	mu.Lock()
