@@ -29,7 +29,9 @@ func TestFFmpegPublishThroughEdge(t *testing.T) {
 	}
 	defer func() { cancel(); cmd.Wait() }()
 	waitPlaylist(t, s.edgeURL+"/hls/test.m3u8", "EXT-X-STREAM-INF", 30*time.Second)
-	time.Sleep(4 * time.Second)
+	// ffprobe joins a live playlist three segments from its end: wait for
+	// three, however long the encoder takes on this machine.
+	waitListed(t, s.pk.URL+"/hls/test/video.m3u8", 3, 30*time.Second)
 	for _, tc := range []struct{ name, url string }{
 		{"packager HLS", s.pk.HLSURL("test")},
 		{"packager DASH", s.pk.DASHURL("test")},

@@ -83,8 +83,11 @@ func testImageEdge(t *testing.T, pm *podman, tag string) {
 		"EDGECACHE_ADMIN_LISTEN=" + admin,
 		"EDGECACHE_CACHE_SIZE=64MiB",
 		"EDGECACHE_LOG_FORMAT=json",
+		// The drain's limit only bounds a drain that hangs: 20 s, so that
+		// a busy machine finishes a good one well inside it, and podman
+		// stop's SIGKILL (30 s, c.stop below) comes after it.
 		"EDGECACHE_SHUTDOWN_GRACE=1s",
-		"EDGECACHE_SHUTDOWN_TIMEOUT=5s",
+		"EDGECACHE_SHUTDOWN_TIMEOUT=20s",
 	}, nil)
 	c.waitOK(t, "http://"+admin+"/healthz", 30*time.Second)
 
@@ -182,7 +185,7 @@ func testImagePackager(t *testing.T, pm *podman, tag string) {
 		"PACKAGER_HTTP_LISTEN=" + httpAddr,
 		"PACKAGER_RTMP_LISTEN=" + rtmpAddr,
 		"PACKAGER_SHUTDOWN_GRACE=1s",
-		"PACKAGER_SHUTDOWN_TIMEOUT=5s",
+		"PACKAGER_SHUTDOWN_TIMEOUT=20s", // as the edge's, above
 	}, []string{"--entrypoint", "/packager"})
 	c.waitOK(t, "http://"+httpAddr+"/healthz", 30*time.Second)
 	waitPlaylist(t, "http://"+httpAddr+"/hls/demo.m3u8", "#EXT-X-STREAM-INF", 30*time.Second)
@@ -378,10 +381,14 @@ type response struct {
 	cache string // X-Cache-Status
 }
 
+// getFailsafe bounds one request to the container: a liveness failsafe
+// against a hung answer, not a speed goal.
+const getFailsafe = time.Minute
+
 // get fetches url, bounded in time and size, and wants a 200.
 func (c *container) get(t *testing.T, url string) response {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: getFailsafe}
 	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)

@@ -37,20 +37,21 @@ func (s *stack) edgeOriginRequests(t *testing.T, kind string) float64 {
 }
 
 // TestLowLatencyHLSJSThroughEdge: hls.js in low-latency mode plays the
-// packager's LL-HLS stream through the edge in headless Chromium for 30 s.
-// Its latency median is reported (goal: under 1.5 s); the test asserts
-// what shows low-latency playback engaged: blocking reloads went through
-// the edge and the latency is far below classic HLS's three target
-// durations.
+// packager's LL-HLS stream through the edge in headless Chromium until its
+// currentTime has advanced 30 s. Its latency median is reported (goal:
+// under 1.5 s); the test asserts what shows low-latency playback engaged:
+// blocking reloads went through the edge and the latency is far below
+// classic HLS's three target durations.
 func TestLowLatencyHLSJSThroughEdge(t *testing.T) {
 	s := startStack(t, origin.Config{}, true)
 	waitPlaylist(t, s.edgeURL+"/hls/demo/video.m3u8", "#EXT-X-PART:", 20*time.Second)
-	res := play(t, "hls", s.edgeURL+"/hls/demo.m3u8", 30, true)
+	const want = 30 * time.Second
+	res := playUntil(t, "hls", s.edgeURL+"/hls/demo.m3u8", want, true)
 	if len(res.Fatal) > 0 {
 		t.Fatalf("fatal player errors: %v", res.Fatal)
 	}
-	if res.PlayedSeconds < 15 { // half the run: a busy machine may stall the player, not stop it
-		t.Fatalf("currentTime advanced %.1fs in a 30 s run", res.PlayedSeconds)
+	if res.PlayedSeconds < want.Seconds() { // a busy machine may stall the player, not stop it
+		t.Fatalf("currentTime advanced %.1fs of %v before the failsafe (%v more)", res.PlayedSeconds, want, playerSlack)
 	}
 	blocking := s.edgeOriginRequests(t, "blocking")
 	t.Logf("hls.js low-latency through the edge: latency median %v s over %d samples (goal < 1.5 s); %v upstream blocking reloads; %d waiting events",

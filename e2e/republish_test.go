@@ -114,6 +114,7 @@ func republishKeepsPlaying(t *testing.T, lowLatency bool) {
 	w := &watchURLs{hashes: map[string][32]byte{}}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	defer func() { stopWatch(); wg.Wait() }() // also when the test fails early
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -126,18 +127,47 @@ func republishKeepsPlaying(t *testing.T, lowLatency bool) {
 		}
 	}()
 
-	// Long enough for the discontinuity to slide out of the window.
-	result := make(chan playResult, 1)
-	go func() { result <- play(t, "hls", s.edgeURL+"/hls/rep.m3u8", 35, lowLatency) }()
-	time.Sleep(10 * time.Second)
+	// hls.js plays until its currentTime has advanced 35 s. Of that, the
+	// first publisher can supply only the few seconds played before it
+	// drops (at most 1.5 times the while below, with low-latency
+	// catch-up) and what it had listed ahead of the player (hls.js plays
+	// three target durations, 6 s, behind the live edge): well under
+	// half. The rest is played after the republish, across the
+	// discontinuity, and is long enough for the discontinuity to slide out
+	// of the window.
+	const want = 35 * time.Second
+	needPlayers(t)
+	started := make(chan struct{})
+	type outcome struct {
+		res playResult
+		err error
+	}
+	result := make(chan outcome, 1)
+	go func() {
+		res, err := runPlayer(t, playSpec{player: "hls", url: s.edgeURL + "/hls/rep.m3u8", played: want, lowLatency: lowLatency, started: started})
+		result <- outcome{res, err}
+	}()
+	select {
+	case <-started:
+	case out := <-result:
+		t.Fatalf("hls.js ended before it began playing: %v %+v", out.err, out.res)
+	}
+	// The publisher drops while hls.js plays: after a while of playback
+	// (on a slower machine, a while of less) and for a gap as a dropped
+	// encoder leaves; neither while decides the outcome.
+	time.Sleep(5 * time.Second)
 	stop1()
 	t.Log("publisher dropped")
 	time.Sleep(3 * time.Second)
 	publish(t, ctx, pubURL)
 	t.Log("publisher back")
-	res := <-result
+	out := <-result
 	stopWatch()
 	wg.Wait()
+	if out.err != nil {
+		t.Fatal(out.err)
+	}
+	res := out.res
 
 	if n := s.rejections(t); n > 0 {
 		t.Errorf("the edge's sanity gate rejected %v of the packager's playlists across the republish", n)
@@ -145,8 +175,8 @@ func republishKeepsPlaying(t *testing.T, lowLatency bool) {
 	if len(res.Fatal) > 0 {
 		t.Fatalf("hls.js fatal errors across the republish: %v", res.Fatal)
 	}
-	if res.PlayedSeconds < 15 {
-		t.Fatalf("hls.js played %.1f s of a 35 s run across the republish", res.PlayedSeconds)
+	if res.PlayedSeconds < want.Seconds() {
+		t.Fatalf("hls.js played %.1f s of %v across the republish before the failsafe (%v more)", res.PlayedSeconds, want, playerSlack)
 	}
 	// Every URL seen, fetched again now: the same bytes.
 	changed := 0

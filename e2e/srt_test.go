@@ -64,7 +64,9 @@ func TestFFmpegSRTPublishThroughEdge(t *testing.T) {
 	addr := serveSRT(t, s)
 	stop := ffmpegSRT(t, ffmpeg, addr, "srtcam")
 	waitPlaylist(t, s.edgeURL+"/hls/srtcam.m3u8", "EXT-X-STREAM-INF", 30*time.Second)
-	time.Sleep(4 * time.Second)
+	// ffprobe joins a live playlist three segments from its end: wait for
+	// three, however long the encoder takes on this machine.
+	waitListed(t, s.pk.URL+"/hls/srtcam/video.m3u8", 3, 30*time.Second)
 	for _, tc := range []struct{ name, url string }{
 		{"packager HLS", s.pk.HLSURL("srtcam")},
 		{"packager DASH", s.pk.DASHURL("srtcam")},

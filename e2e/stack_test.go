@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +118,31 @@ func waitPlaylist(t *testing.T, url, want string, within time.Duration) {
 	}
 }
 
+// waitListed waits until the media playlist at url lists n segments or
+// more, with a failsafe of within.
+func waitListed(t *testing.T, url string, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := 0
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				got = strings.Count(string(b), "#EXTINF:")
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s lists %d segments after %v, want %d (liveness failsafe; %v)", url, got, within, n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // playResult is what e2e/browser/play.mjs reports.
 type playResult struct {
 	Player         string   `json:"player"`
@@ -128,6 +155,7 @@ type playResult struct {
 	LatencyMedian  *float64 `json:"latencyMedian"`
 	LatencySamples int      `json:"latencySamples"`
 	Console        []string `json:"console"`
+	HTTPErrors     []string `json:"httpErrors"` // "status URL" of each answer >= 400 the page got
 }
 
 func browserDir() string {
@@ -135,33 +163,113 @@ func browserDir() string {
 	return filepath.Join(filepath.Dir(file), "browser")
 }
 
-// play runs a real player in headless Chromium on url for seconds.
-func play(t *testing.T, player, url string, seconds int, lowLatency bool) playResult {
+// playerSlack is the liveness failsafe of a player run: how much longer
+// than the media time (or the run) asked for a player may take, its
+// start-up included, before play.mjs gives up on it. A busy machine makes
+// a player start and stall later, not fail; one that a broken stream has
+// stopped stays stopped.
+const playerSlack = 60 * time.Second
+
+// playSpec is one player run: until currentTime has advanced played, or,
+// when played is zero, for run (wall clock) after playback began.
+type playSpec struct {
+	player, url string
+	played, run time.Duration
+	lowLatency  bool
+	// started, if not nil, is closed when playback begins.
+	started chan<- struct{}
+}
+
+// playUntil runs a real player in headless Chromium on url until its
+// currentTime has advanced played (or the failsafe runs out): how long
+// that takes is up to the machine, whether it happens is up to the stream.
+func playUntil(t *testing.T, player, url string, played time.Duration, lowLatency bool) playResult {
 	t.Helper()
-	node := needTool(t, "node")
+	return play(t, playSpec{player: player, url: url, played: played, lowLatency: lowLatency})
+}
+
+// play runs spec, failing the test if the player could not be run.
+func play(t *testing.T, spec playSpec) playResult {
+	t.Helper()
+	needPlayers(t)
+	res, err := runPlayer(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// needPlayers fails the test when play.mjs cannot run.
+func needPlayers(t *testing.T) {
+	t.Helper()
+	needTool(t, "node")
 	needTool(t, "chromium")
 	dir := browserDir()
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "puppeteer-core")); err != nil {
 		t.Fatalf("players not installed in %s: run `make test-deps` (npm ci there)", dir)
 	}
-	args := []string{"play.mjs", "--player", player, "--url", url, "--seconds", strconv.Itoa(seconds)}
-	if lowLatency {
+}
+
+// runPlayer runs play.mjs for spec. It does not end the test, so it may
+// run on a goroutine of the test's; call needPlayers first.
+func runPlayer(t *testing.T, spec playSpec) (playResult, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return playResult{}, err
+	}
+	args := []string{"play.mjs", "--player", spec.player, "--url", spec.url}
+	asked := spec.run
+	if spec.played > 0 {
+		asked = spec.played
+		args = append(args, "--played", strconv.FormatFloat(spec.played.Seconds(), 'f', -1, 64))
+	} else {
+		args = append(args, "--seconds", strconv.FormatFloat(spec.run.Seconds(), 'f', -1, 64))
+	}
+	failsafe := asked + playerSlack
+	args = append(args, "--failsafe", strconv.FormatFloat(failsafe.Seconds(), 'f', -1, 64))
+	if spec.lowLatency {
 		args = append(args, "--low-latency")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+60)*time.Second)
+	// Beyond play.mjs's own failsafe: Chromium's launch and shutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), failsafe+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Dir = browserDir()
+	stderr := &startWatcher{started: spec.started}
+	cmd.Stderr = stderr
 	out, err := cmd.Output()
 	var res playResult
 	if jerr := json.Unmarshal(out, &res); jerr != nil {
-		t.Fatalf("%s player: %v / %v\nstdout:\n%s\nstderr:\n%s", player, err, jerr, out, stderr.String())
+		return res, fmt.Errorf("%s player: %v / %v\nstdout:\n%s\nstderr:\n%s", spec.player, err, jerr, out, stderr.String())
 	}
-	t.Logf("%s: startup %vs, played %.1fs in %.1fs, waiting %d, latency median %v (%d samples), errors %v",
-		player, deref(res.StartupSeconds), res.PlayedSeconds, res.WallSeconds, res.Waiting, deref(res.LatencyMedian), res.LatencySamples, res.Errors)
-	return res
+	t.Logf("%s: startup %vs, played %.1fs in %.1fs, waiting %d, latency median %v (%d samples), errors %v, HTTP errors %v",
+		spec.player, deref(res.StartupSeconds), res.PlayedSeconds, res.WallSeconds, res.Waiting, deref(res.LatencyMedian), res.LatencySamples, res.Errors, res.HTTPErrors)
+	return res, nil
+}
+
+// startWatcher collects play.mjs's stderr and closes started at its
+// "play.mjs: playing" line.
+type startWatcher struct {
+	mu      sync.Mutex // guards the fields below
+	buf     bytes.Buffer
+	started chan<- struct{}
+}
+
+func (w *startWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if w.started != nil && bytes.Contains(w.buf.Bytes(), []byte("play.mjs: playing")) {
+		close(w.started)
+		w.started = nil
+	}
+	return len(p), nil
+}
+
+func (w *startWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func deref(f *float64) any {

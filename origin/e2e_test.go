@@ -150,7 +150,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s: not after %v (liveness failsafe)", what, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -215,10 +215,12 @@ func TestFFmpegEndToEnd(t *testing.T) {
 		fmt.Sprintf("/%d.m4s", video[len(video)-1].seq+1), 1)
 	var first []byte
 	polls, notFound := 0, 0
-	deadline := time.Now().Add(10 * time.Second)
+	// A liveness failsafe, not a speed bound: ffmpeg encodes the next 2 s
+	// GOP in real time, or later on a busy machine.
+	deadline := time.Now().Add(30 * time.Second)
 	for first == nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("segment %s never appeared", next)
+			t.Fatalf("segment %s not there 30 s on (liveness failsafe)", next)
 		}
 		code, b, h := get(t, base+next)
 		polls++
@@ -304,8 +306,12 @@ func TestFFmpegEndToEnd(t *testing.T) {
 	lastBefore := video[len(video)-1]
 
 	// Republish: players keep going with a discontinuity, continuing
-	// sequence numbers and no URL reused.
-	time.Sleep(500 * time.Millisecond)
+	// sequence numbers and no URL reused. The new publisher would be
+	// refused as busy until the packager has seen the first one leave.
+	waitFor(t, "the stream released after ffmpeg stopped", 30*time.Second, func() bool {
+		st := p.Server.Stream("test")
+		return st == nil || !st.IsPublishing()
+	})
 	pub2 := startPublisher(t, p.PublishURL("test"))
 	var after []listed
 	waitFor(t, "segments after republish", 40*time.Second, func() bool {

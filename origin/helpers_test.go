@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,6 +12,13 @@ import (
 	"github.com/edgecache/edgecache/origin/media"
 	"github.com/edgecache/edgecache/origin/mediatest"
 )
+
+// liveness bounds how long a test waits for something that must happen
+// (a listener ready, a segment listed, a publisher released, a goroutine
+// gone) before it gives up and names what never happened. It is a
+// failsafe against a hang, not a speed goal: a busy machine only makes
+// the wait longer, so it is far beyond any time the wait should take.
+const liveness = 30 * time.Second
 
 // newTestServer builds a Server with a fresh registry and no listeners.
 func newTestServer(t testing.TB, mutate func(*Config)) *Server {

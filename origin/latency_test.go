@@ -61,9 +61,16 @@ func keyframeToListed(t testing.TB) []time.Duration {
 		gop      = 3 // 100 ms segments
 		segments = 150
 	)
+	// The last keyframe sent closes segment lastSeg.
+	lastKey := ((segments+40)*gop - 1) / gop
+	lastSeg := uint64(lastKey - 1)
 	s := newTestServer(t, func(c *Config) {
 		c.Segment.TargetDuration = 100 * time.Millisecond
-		c.Segment.Window = 10
+		// A window that holds every segment of the run: a watcher that a
+		// busy machine holds up for longer than a few segments still
+		// finds each one listed, so a segment it never saw is the
+		// packager's doing, not the load's.
+		c.Segment.Window = segments + 40
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -96,6 +103,7 @@ func keyframeToListed(t testing.TB) []time.Duration {
 
 	// Watcher: on every change, fetch the playlist and time new segments.
 	watchDone := make(chan struct{})
+	sawLast := make(chan struct{}) // closed once segment lastSeg is listed
 	go func() {
 		defer close(watchDone)
 		var st *live.Stream
@@ -126,6 +134,9 @@ func keyframeToListed(t testing.TB) []time.Duration {
 						lat = append(lat, now.Sub(t0))
 					}
 					mu.Unlock()
+					if seq == lastSeg { // once: seq only grows
+						close(sawLast)
+					}
 				}
 			}
 			select {
@@ -161,14 +172,22 @@ func keyframeToListed(t testing.TB) []time.Duration {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Wait for the watcher to see the segment the last keyframe closed:
+	// the event, not a fixed while, ends the measurement.
+	select {
+	case <-sawLast:
+	case <-time.After(liveness):
+		t.Fatalf("segment %d, closed by the last keyframe, not listed %v after it was written (liveness failsafe)", lastSeg, liveness)
+	}
 	cancel()
 	<-watchDone
 
 	mu.Lock()
 	defer mu.Unlock()
-	if len(lat) < segments {
-		t.Fatalf("measured %d segments, want at least %d", len(lat), segments)
+	// The window holds the whole run, so every segment whose closing
+	// keyframe was timed shows up in some playlist the watcher fetched.
+	if len(lat) != len(sent) || len(lat) < segments {
+		t.Fatalf("measured %d segments of the %d whose closing keyframe was timed, want all of them (at least %d)", len(lat), len(sent), segments)
 	}
 	slices.Sort(lat)
 	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }

@@ -92,9 +92,11 @@ func publishFast(t *testing.T, c *gortmplib.Client, video, audio *gortmplib.Trac
 	}
 }
 
+// waitSegments waits until stream name lists n video segments, with the
+// liveness failsafe.
 func waitSegments(t *testing.T, s *Server, name string, n int) *live.Stream {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(liveness)
 	for {
 		if st := s.Stream(name); st != nil {
 			if got := len(st.Segments(media.KindVideo)); got >= n {
@@ -102,7 +104,7 @@ func waitSegments(t *testing.T, s *Server, name string, n int) *live.Stream {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("stream %s never got %d segments", name, n)
+			t.Fatalf("stream %s has not listed %d video segments after %v (liveness failsafe)", name, n, liveness)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -225,9 +225,15 @@ func (f *rtpFeed) next() error {
 	return nil
 }
 
-// publishRTSP pushes d of media to url with gortsplib's client over
-// transport, as fast as it takes it.
-func publishRTSP(t *testing.T, url string, tr gortsplib.Transport, f *rtpFeed, d time.Duration) {
+// publishRTSP pushes d of media to stream name on s at url with
+// gortsplib's client over transport, as fast as the server takes it.
+// After each keyframe it waits until the server has listed the segment
+// that keyframe closes, so that at most one GOP (60 video and some 94
+// audio packets) is in flight: over UDP a burst beyond the server's
+// socket buffer (208 KiB by default: some 160 of these video packets) is
+// lost when its reader is held up, as on a busy machine, and over either
+// transport Close drops what the client has queued and not yet sent.
+func publishRTSP(t *testing.T, s *Server, name, url string, tr gortsplib.Transport, f *rtpFeed, d time.Duration) {
 	t.Helper()
 	c := &gortsplib.Client{Transport: &tr, WriteQueueSize: 4096}
 	if err := c.StartRecording(url, f.desc); err != nil {
@@ -236,11 +242,30 @@ func publishRTSP(t *testing.T, url string, tr gortsplib.Transport, f *rtpFeed, d
 	defer c.Close()
 	f.write = c.WritePacketRTP
 	for time.Duration(f.frame)*time.Second/30 < d {
+		key := f.frame%60 == 0
 		if err := f.next(); err != nil {
 			t.Fatal(err)
 		}
-		if f.frame%10 == 0 {
-			time.Sleep(2 * time.Millisecond) // let the queue and socket buffers drain
+		if !key || f.frame == 1 {
+			continue
+		}
+		st := s.Stream(name)
+		if st == nil {
+			t.Fatalf("stream %s does not exist while publishing", name)
+		}
+		want := (f.frame - 1) / 60 // keyframe k closes segment k-1: k listed
+		deadline := time.After(liveness)
+		for {
+			changed := st.Changed()
+			if len(st.Segments(media.KindVideo)) >= want {
+				break
+			}
+			select {
+			case <-changed:
+			case <-deadline:
+				t.Fatalf("%v after keyframe %d was sent, %s lists %d of its %d segments (liveness failsafe)",
+					liveness, want, name, len(st.Segments(media.KindVideo)), want)
+			}
 		}
 	}
 }
@@ -266,7 +291,7 @@ func TestRTSPPublish(t *testing.T) {
 			}
 			s := newTestServer(t, func(c *Config) { c.RTSP.UDPPorts = ports })
 			addr := serveRTSP(t, s)
-			publishRTSP(t, "rtsp://"+addr+"/live/cam", tc.tr, tc.feed(), 7*time.Second)
+			publishRTSP(t, s, "cam", "rtsp://"+addr+"/live/cam", tc.tr, tc.feed(), 7*time.Second)
 			st := waitSegments(t, s, "cam", 2)
 			mv, ok := st.File(live.NameMultivariant)
 			if !ok {
@@ -490,9 +515,9 @@ func TestRTSPPullReconnects(t *testing.T) {
 			lastBefore := st.Segments(media.KindVideo)[before-1].MSN
 
 			cam.close()
-			waitFor(t, "source retrying", 20*time.Second, func() bool { return sourceState(s, "cam").State == ingest.SourceRetrying })
+			waitFor(t, "source retrying", liveness, func() bool { return sourceState(s, "cam").State == ingest.SourceRetrying })
 			startCamera(t, camAddr, camUDP, 999999) // a new RTP timeline, as after a camera reboot
-			waitFor(t, "segments after the camera came back", 20*time.Second, func() bool {
+			waitFor(t, "segments after the camera came back", liveness, func() bool {
 				segs := st.Segments(media.KindVideo)
 				return len(segs) > 0 && segs[len(segs)-1].MSN >= lastBefore+2
 			})
@@ -517,7 +542,7 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s: not after %v (liveness failsafe)", what, within)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -551,7 +576,7 @@ func TestRTSPPullUnsupported(t *testing.T) {
 		cfg.RTSP.UDPPorts = "off"
 		cfg.RTSP.Sources = []RTSPSource{{Name: "vp8", URL: "rtsp://" + addr + "/cam"}}
 	})
-	waitFor(t, "unsupported reported", 20*time.Second, func() bool {
+	waitFor(t, "unsupported reported", liveness, func() bool {
 		st := sourceState(s, "vp8")
 		return st.State == ingest.SourceRetrying && strings.Contains(st.LastError, "VP8")
 	})
@@ -596,7 +621,7 @@ func TestRTSPCloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "both streams publishing", 20*time.Second, func() bool {
+	waitFor(t, "both streams publishing", liveness, func() bool {
 		a, b := s.Stream("pulled"), s.Stream("pushed")
 		return a != nil && a.IsPublishing() && b != nil && b.IsPublishing()
 	})
@@ -609,11 +634,13 @@ func TestRTSPCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	c.Close()
 	cam.close()
-	deadline := time.Now().Add(5 * time.Second)
+	// Poll for the last goroutines to exit, with the liveness failsafe:
+	// a leaked goroutine never does.
+	deadline := time.Now().Add(liveness)
 	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+			t.Fatalf("%d goroutines before, %d %v after Close:\n%s", before, runtime.NumGoroutine(), liveness, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

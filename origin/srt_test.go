@@ -212,7 +212,7 @@ func TestSRTRefusals(t *testing.T) {
 		conn.Close()
 		// The next form claims the same stream: wait until the server has
 		// seen this publisher leave, or it is refused as busy.
-		waitFor(t, "keyed released", 20*time.Second, func() bool {
+		waitFor(t, "keyed released", liveness, func() bool {
 			st := s.Stream("keyed")
 			return st == nil || !st.IsPublishing()
 		})
@@ -237,10 +237,10 @@ func TestSRTBusyAndRepublish(t *testing.T) {
 	}
 	first.Close()
 	// The claim is released once the server sees the connection end.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(liveness)
 	for st.IsPublishing() {
 		if time.Now().After(deadline) {
-			t.Fatal("the stream is still publishing after its publisher left")
+			t.Fatalf("the stream is still publishing %v after its publisher left (liveness failsafe)", liveness)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -251,14 +251,14 @@ func TestSRTBusyAndRepublish(t *testing.T) {
 	}
 	defer second.Close()
 	publishTS(t, second, false, 5*time.Second)
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(liveness)
 	for {
 		v, _ := st.File(live.PlaylistName(media.KindVideo))
 		if v != nil && strings.Contains(string(body(t, v)), "#EXT-X-DISCONTINUITY") && len(st.Segments(media.KindVideo)) > before {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the republish did not continue the stream behind a discontinuity")
+			t.Fatalf("the republish has not continued the stream behind a discontinuity after %v (liveness failsafe)", liveness)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,13 +1,20 @@
 // play.mjs drives a real player in headless Debian Chromium and reports, as
 // JSON on stdout, whether playback advanced.
 //
-//   node play.mjs --player hls|dash --url URL [--seconds 10] [--low-latency]
+//   node play.mjs --player hls|dash --url URL [--seconds 10 | --played 10]
+//                 [--failsafe S] [--low-latency]
 //
 // It serves its own page and the player library from node_modules on a
 // loopback port, launches /usr/bin/chromium (or $CHROMIUM) with the flags
-// that keep it off the network, plays for --seconds and samples
-// video.currentTime. Exit status 0 when playback advanced with no fatal
-// error, 1 otherwise, 2 on setup errors.
+// that keep it off the network, and samples video.currentTime. With
+// --played it stops once currentTime has advanced that many seconds since
+// playback began: how long that takes depends on the machine, not on the
+// player. With --seconds it stops that many seconds (wall clock) after
+// playback began, for figures taken over a run. Either way it gives up
+// --failsafe seconds after the page loaded (default: 30 more than asked
+// for), and at the first fatal player error. It writes "play.mjs: playing"
+// to stderr when playback begins. Exit status 0 when playback advanced
+// with no fatal error, 1 otherwise, 2 on setup errors.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,10 +28,12 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 }, []));
 const player = args.player;
 const url = args.url;
+const played = args.played !== undefined ? Number(args.played) : null;
 const seconds = Number(args.seconds || 10);
+const failsafe = Number(args.failsafe || 30 + (played ?? seconds));
 const lowLatency = !!args['low-latency'];
 if (!['hls', 'dash'].includes(player) || !url) {
-  console.error('usage: node play.mjs --player hls|dash --url URL [--seconds N] [--low-latency]');
+  console.error('usage: node play.mjs --player hls|dash --url URL [--seconds N | --played N] [--failsafe S] [--low-latency]');
   process.exit(2);
 }
 const libs = {
@@ -62,28 +71,38 @@ try {
   const consoleLines = [];
   page.on('console', m => consoleLines.length < 50 && consoleLines.push(m.text()));
   page.on('pageerror', e => consoleLines.push('pageerror: ' + e.message));
-  page.on('response', r => { if (r.status() >= 400 && consoleLines.length < 50) consoleLines.push(r.status() + ' ' + r.url()); });
+  const httpErrors = [];
+  page.on('response', r => {
+    if (r.status() < 400) return;
+    if (consoleLines.length < 50) consoleLines.push(r.status() + ' ' + r.url());
+    if (httpErrors.length < 50 && !r.url().startsWith(pageURL)) httpErrors.push(r.status() + ' ' + r.url()); // the stream's, not the page's favicon
+  });
   await page.goto(pageURL);
   await page.addScriptTag({ url: player === 'hls' ? '/hls.js' : '/dash.js' });
   await page.evaluate((p, u, ll) => window.start(p, u, ll), player, url, lowLatency);
   const samples = [];
   const t0 = Date.now();
-  // Playback must begin within 20 s, then run for `seconds`.
   let started = null;
-  while (Date.now() - t0 < (20 + seconds) * 1000) {
-    const ct = await page.evaluate(() => document.getElementById('v').currentTime);
+  let firstCT = 0;
+  while (Date.now() - t0 < failsafe * 1000) {
+    const { ct, fatal } = await page.evaluate(() => ({ ct: document.getElementById('v').currentTime, fatal: window.report.fatal.length }));
     samples.push({ t: (Date.now() - t0) / 1000, currentTime: ct });
-    if (started === null && ct > 0) started = Date.now();
-    if (started !== null && Date.now() - started >= seconds * 1000) break;
+    if (started === null && ct > 0) {
+      started = Date.now();
+      firstCT = ct;
+      console.error('play.mjs: playing');
+    }
+    if (fatal > 0) break; // nothing more will play
+    if (started !== null && (played !== null ? ct - firstCT >= played : Date.now() - started >= seconds * 1000)) break;
     await new Promise(r => setTimeout(r, 500));
   }
   const report = await page.evaluate(() => window.report);
-  const played = samples.length ? samples[samples.length - 1].currentTime - (samples.find(s => s.currentTime > 0)?.currentTime ?? 0) : 0;
+  const advanced = samples.length && started !== null ? samples[samples.length - 1].currentTime - firstCT : 0;
   const lat = report.latency.slice().sort((a, b) => a - b);
   result = {
     player, url, lowLatency,
     startupSeconds: started ? (started - t0) / 1000 : null,
-    playedSeconds: played,
+    playedSeconds: advanced,
     wallSeconds: started ? (Date.now() - started) / 1000 : 0,
     fatal: report.fatal,
     errors: report.errors.slice(0, 20),
@@ -92,6 +111,7 @@ try {
     latencySamples: lat.length,
     samples: samples.filter((_, i) => i % 4 === 0),
     console: consoleLines.slice(0, 20),
+    httpErrors,
   };
 } finally {
   await browser.close();
