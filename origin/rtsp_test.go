@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -270,6 +271,48 @@ func publishRTSP(t *testing.T, s *Server, name, url string, tr gortsplib.Transpo
 	}
 }
 
+// rmemMax is the largest receive buffer the system grants a socket
+// (net.core.rmem_max).
+func rmemMax(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Fatalf("net.core.rmem_max: %v", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("net.core.rmem_max %q: %v", b, err)
+	}
+	return n
+}
+
+// TestRTSPReadBufferRefused: a udp_read_buffer the system will not grant
+// stops the RTSP server with an error that says so, instead of running
+// with less than the operator asked for.
+func TestRTSPReadBufferRefused(t *testing.T) {
+	ports := freeUDPPorts(t, 1)
+	s := newTestServer(t, func(c *Config) { c.RTSP.UDPPorts, c.RTSP.UDPReadBuffer = ports, rmemMax(t)+4096 })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.ServeRTSP(ctx, ln) }()
+	select {
+	case err = <-done:
+	case <-time.After(liveness):
+		cancel()
+		<-done
+		t.Fatalf("ServeRTSP still running %v on, with a read buffer above net.core.rmem_max", liveness)
+	}
+	t.Logf("ServeRTSP: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "read buffer") {
+		t.Fatalf("ServeRTSP: %v, want the read buffer refused", err)
+	}
+}
+
 func TestRTSPPublish(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -277,19 +320,27 @@ func TestRTSPPublish(t *testing.T) {
 		feed   func() *rtpFeed
 		codecs string
 		slack  float64 // segment duration tolerance, s
+		// readBuffer sets rtsp.udp_read_buffer to as much as the system
+		// allows, up to 1 MiB.
+		readBuffer bool
 	}{
-		{"tcp h264 aac", gortsplib.TransportTCP, newH264AACFeed, `CODECS="avc1.64000d,mp4a.40.2"`, 0.01},
-		{"udp h264 aac", gortsplib.TransportUDP, newH264AACFeed, `CODECS="avc1.64000d,mp4a.40.2"`, 0.01},
+		{"tcp h264 aac", gortsplib.TransportTCP, newH264AACFeed, `CODECS="avc1.64000d,mp4a.40.2"`, 0.01, false},
+		{"udp h264 aac", gortsplib.TransportUDP, newH264AACFeed, `CODECS="avc1.64000d,mp4a.40.2"`, 0.01, false},
+		{"udp h264 aac, udp_read_buffer", gortsplib.TransportUDP, newH264AACFeed, `CODECS="avc1.64000d,mp4a.40.2"`, 0.01, true},
 		// Every H.265 frame is a keyframe (see rtpFeed.next): cuts fall
 		// near, not on, 2 s.
-		{"tcp h265 opus", gortsplib.TransportTCP, newH265OpusFeed, `CODECS="hvc1.1.6.L93.90,opus"`, 0.15},
+		{"tcp h265 opus", gortsplib.TransportTCP, newH265OpusFeed, `CODECS="hvc1.1.6.L93.90,opus"`, 0.15, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ports := "off"
 			if tc.tr == gortsplib.TransportUDP {
 				ports = freeUDPPorts(t, 1)
 			}
-			s := newTestServer(t, func(c *Config) { c.RTSP.UDPPorts = ports })
+			buf := 0
+			if tc.readBuffer {
+				buf = min(1<<20, rmemMax(t))
+			}
+			s := newTestServer(t, func(c *Config) { c.RTSP.UDPPorts, c.RTSP.UDPReadBuffer = ports, buf })
 			addr := serveRTSP(t, s)
 			publishRTSP(t, s, "cam", "rtsp://"+addr+"/live/cam", tc.tr, tc.feed(), 7*time.Second)
 			st := waitSegments(t, s, "cam", 2)
@@ -550,6 +601,34 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 
 // A source with no packageable format is retried, with the reason in its
 // status, and never claims the stream.
+// TestRTSPPullReadBufferRefused: a pull over UDP with a udp_read_buffer
+// the system will not grant fails with the reason in the source's status
+// (and is retried), rather than playing with less.
+func TestRTSPPullReadBufferRefused(t *testing.T) {
+	camUDP, _ := strconv.Atoi(strings.Split(freeUDPPorts(t, 1), "-")[0])
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	camAddr := ln.Addr().String()
+	_ = ln.Close()
+	cam := startCamera(t, camAddr, camUDP, 1000)
+	defer cam.close()
+	s := newTestServer(t, func(c *Config) {
+		c.RTSP.UDPPorts = freeUDPPorts(t, 2)
+		c.RTSP.UDPReadBuffer = rmemMax(t) + 4096
+		c.RTSP.RetryMin, c.RTSP.RetryMax = 50*time.Millisecond, 200*time.Millisecond
+		c.RTSP.Sources = []RTSPSource{{Name: "cam", URL: "rtsp://" + camAddr + "/cam", Transport: "udp"}}
+	})
+	waitFor(t, "the read buffer refused", liveness, func() bool {
+		st := sourceState(s, "cam")
+		return st.State == ingest.SourceRetrying && strings.Contains(st.LastError, "read buffer")
+	})
+	if s.Stream("cam") != nil {
+		t.Fatal("a stream was published with a read buffer the system refused")
+	}
+}
+
 func TestRTSPPullUnsupported(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -53,6 +53,9 @@ func (s *Server) ServeRTSP(ctx context.Context, ln net.Listener, cfg RTSPConfig)
 		Handler:     h,
 		RTSPAddress: ln.Addr().String(),
 		ReadTimeout: cfg.ReadTimeout,
+		// Zero: the system's default. gortsplib refuses to start when the
+		// system grants less than asked.
+		UDPReadBufferSize: cfg.UDPReadBuffer,
 		// The command opened the listener (so -rtsp-listen :0 works and
 		// errors show at start-up); gortsplib listens through this.
 		Listen: func(string, string) (net.Listener, error) {

@@ -23,6 +23,16 @@ type RTSPConfig struct {
 	// (hostNetwork) ranges that do not overlap. Zero means "8000-8099";
 	// "off" means RTP over TCP only (UDP SETUPs are refused, pulls use TCP).
 	UDPPorts string `yaml:"udp_ports"`
+	// UDPReadBuffer is the receive buffer (SO_RCVBUF), in bytes, of the
+	// UDP sockets RTP and RTCP arrive on: the server's pair and each
+	// pulled source's. Zero keeps the system's default
+	// (net.core.rmem_default, 208 KiB on stock Linux), which holds under
+	// 100 full-size RTP packets, a quarter of a second of a 4 Mbit/s
+	// camera: a packager held up longer than that, on a busy host, loses
+	// the rest. A value the system does not allow (above
+	// net.core.rmem_max) stops the RTSP server or the pull with an error
+	// that says so, rather than running with less.
+	UDPReadBuffer int `yaml:"udp_read_buffer"`
 	// ReadTimeout bounds the wait for packets from a publisher or source.
 	// Zero means 10 s.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
@@ -75,6 +85,9 @@ func (c *RTSPConfig) Validate() error {
 	var errs []error
 	if _, err := ParsePortRange(c.UDPPorts); err != nil {
 		errs = append(errs, fmt.Errorf("rtsp.udp_ports: %w", err))
+	}
+	if c.UDPReadBuffer < 0 {
+		errs = append(errs, fmt.Errorf("rtsp.udp_read_buffer: %d bytes, want 0 (the system's default) or more", c.UDPReadBuffer))
 	}
 	if c.ReadTimeout < 0 || c.RetryMin < 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, errors.New("rtsp: read_timeout and retry_min must not be negative, retry_max not below retry_min"))

@@ -171,10 +171,11 @@ func (s *Server) pullOnce(ctx context.Context, cfg RTSPConfig, src RTSPSource, l
 		return false, fmt.Errorf("url: %w", err)
 	}
 	c := &gortsplib.Client{
-		Scheme:      u.Scheme,
-		Host:        u.Host,
-		ReadTimeout: cfg.ReadTimeout,
-		UserAgent:   "edgecache-packager",
+		Scheme:            u.Scheme,
+		Host:              u.Host,
+		ReadTimeout:       cfg.ReadTimeout,
+		UDPReadBufferSize: cfg.UDPReadBuffer,
+		UserAgent:         "edgecache-packager",
 		// gortsplib logs these with the standard logger unless told.
 		OnPacketsLost: func(n uint64) { log.Debug("rtp packets lost", "count", n) },
 		OnDecodeError: func(err error) { log.Debug("rtp decode", "err", err) },
