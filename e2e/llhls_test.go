@@ -54,18 +54,24 @@ func TestLowLatencyHLSJSThroughEdge(t *testing.T) {
 		t.Fatalf("currentTime advanced %.1fs of %v before the failsafe (%v more)", res.PlayedSeconds, want, playerSlack)
 	}
 	blocking := s.edgeOriginRequests(t, "blocking")
-	t.Logf("hls.js low-latency through the edge: latency median %v s over %d samples (goal < 1.5 s); %v upstream blocking reloads; %d waiting events",
-		deref(res.LatencyMedian), res.LatencySamples, blocking, res.Waiting)
+	t.Logf("hls.js low-latency through the edge: latency median %v s over %d samples, target %v s; %v upstream blocking reloads; %d waiting events",
+		deref(res.LatencyMedian), res.LatencySamples, deref(res.TargetLatency), blocking, res.Waiting)
 	if blocking == 0 {
 		t.Fatal("no blocking playlist reload reached the origin: the player did not run in low-latency mode")
 	}
-	if res.LatencyMedian == nil {
-		t.Fatal("hls.js reported no latency")
+	// The latency hls.js aims for comes from the playlist the edge served:
+	// PART-HOLD-BACK in low-latency mode, three target durations (6 s
+	// here) otherwise. The latency it reached is a speed figure, logged
+	// above and measured by the bench's LL-HLS ladder; a busy machine's
+	// stalls would move it, not the target.
+	td := s.pk.Server.Config().Segment.TargetDuration.Seconds()
+	if res.TargetLatency == nil {
+		t.Fatal("hls.js reported no target latency")
 	}
-	// Classic HLS sits three target durations (6 s here) behind; low
-	// latency is well under that even when the machine is busy.
-	if *res.LatencyMedian > 4.5 {
-		t.Fatalf("latency median %.2f s: not low-latency playback", *res.LatencyMedian)
+	// Each stall adds at most a target duration to it: still below the
+	// classic figure, which it starts at.
+	if *res.TargetLatency >= 3*td {
+		t.Fatalf("hls.js aims %.2f s behind the live edge: not the low-latency hold-back (classic is %.0f s)", *res.TargetLatency, 3*td)
 	}
 }
 

@@ -154,6 +154,7 @@ type playResult struct {
 	Waiting        int      `json:"waiting"`
 	LatencyMedian  *float64 `json:"latencyMedian"`
 	LatencySamples int      `json:"latencySamples"`
+	TargetLatency  *float64 `json:"targetLatency"` // hls.js's first, from the playlist
 	Console        []string `json:"console"`
 	HTTPErrors     []string `json:"httpErrors"` // "status URL" of each answer >= 400 the page got
 }

@@ -109,6 +109,7 @@ try {
     waiting: report.events.filter(e => e.kind === 'waiting').length,
     latencyMedian: lat.length ? lat[Math.floor(lat.length / 2)] : null,
     latencySamples: lat.length,
+    targetLatency: report.targetLatency.length ? report.targetLatency[0] : null, // the first: before any stall adds to it
     samples: samples.filter((_, i) => i % 4 === 0),
     console: consoleLines.slice(0, 20),
     httpErrors,
