@@ -58,6 +58,25 @@ func serveRTSP(t *testing.T, s *Server) string {
 	return ln.Addr().String()
 }
 
+// freeTCPAddr is a loopback address nothing listens on (free when
+// probed), for a camera the test starts and restarts there.
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// freeUDPPair is the RTP port of one free RTP/RTCP pair on loopback.
+func freeUDPPair(t *testing.T) int {
+	t.Helper()
+	lo, _ := strconv.Atoi(strings.Split(freeUDPPorts(t, 1), "-")[0])
+	return lo
+}
+
 // freeUDPPorts finds a range of n free RTP/RTCP pairs on loopback (free
 // when probed).
 func freeUDPPorts(t *testing.T, pairs int) string {
@@ -543,14 +562,9 @@ func TestRTSPPullReconnects(t *testing.T) {
 			ports := freeUDPPorts(t, 4)
 			camUDP := 0
 			if tr == "udp" {
-				camUDP, _ = strconv.Atoi(strings.Split(freeUDPPorts(t, 1), "-")[0])
+				camUDP = freeUDPPair(t)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			camAddr := ln.Addr().String()
-			_ = ln.Close()
+			camAddr := freeTCPAddr(t)
 			cam := startCamera(t, camAddr, camUDP, 1000)
 			s := newTestServer(t, func(c *Config) {
 				c.RTSP.UDPPorts = ports
@@ -599,21 +613,12 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 	}
 }
 
-// A source with no packageable format is retried, with the reason in its
-// status, and never claims the stream.
 // TestRTSPPullReadBufferRefused: a pull over UDP with a udp_read_buffer
 // the system will not grant fails with the reason in the source's status
 // (and is retried), rather than playing with less.
 func TestRTSPPullReadBufferRefused(t *testing.T) {
-	camUDP, _ := strconv.Atoi(strings.Split(freeUDPPorts(t, 1), "-")[0])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	camAddr := ln.Addr().String()
-	_ = ln.Close()
-	cam := startCamera(t, camAddr, camUDP, 1000)
-	defer cam.close()
+	camAddr := freeTCPAddr(t)
+	startCamera(t, camAddr, freeUDPPair(t), 1000)
 	s := newTestServer(t, func(c *Config) {
 		c.RTSP.UDPPorts = freeUDPPorts(t, 2)
 		c.RTSP.UDPReadBuffer = rmemMax(t) + 4096
@@ -629,13 +634,10 @@ func TestRTSPPullReadBufferRefused(t *testing.T) {
 	}
 }
 
+// A source with no packageable format is retried, with the reason in its
+// status, and never claims the stream.
 func TestRTSPPullUnsupported(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := freeTCPAddr(t)
 	c := &camera{feed: &rtpFeed{}}
 	c.feed.desc = &description.Session{Medias: []*description.Media{{
 		Type: description.MediaTypeVideo, Formats: []format.Format{&format.VP8{PayloadTyp: 96}},
@@ -668,12 +670,7 @@ func TestRTSPPullUnsupported(t *testing.T) {
 // every goroutine they started.
 func TestRTSPCloseLeavesNoGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	camAddr := ln.Addr().String()
-	_ = ln.Close()
+	camAddr := freeTCPAddr(t)
 	cam := startCamera(t, camAddr, 0, 0)
 	cfg := DefaultConfig()
 	cfg.RTSP.UDPPorts = "off"
@@ -735,14 +732,8 @@ func TestRTSPPullSkipsBusyPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	camUDP, _ := strconv.Atoi(strings.Split(freeUDPPorts(t, 1), "-")[0])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	camAddr := ln.Addr().String()
-	_ = ln.Close()
-	startCamera(t, camAddr, camUDP, 0)
+	camAddr := freeTCPAddr(t)
+	startCamera(t, camAddr, freeUDPPair(t), 0)
 	s := newTestServer(t, func(c *Config) {
 		c.RTSP.UDPPorts = ports
 		c.RTSP.Sources = []RTSPSource{{Name: "cam", URL: "rtsp://" + camAddr + "/cam", Transport: "udp"}}
@@ -759,11 +750,12 @@ func TestParseConfigRTSP(t *testing.T) {
 		wantErr    string
 	}{
 		{"defaults", "", ""},
-		{"full", "rtsp:\n  listen: \":8554\"\n  udp_ports: \"9000-9009\"\n  read_timeout: 5s\n  retry_min: 2s\n  retry_max: 1m\n" +
+		{"full", "rtsp:\n  listen: \":8554\"\n  udp_ports: \"9000-9009\"\n  read_timeout: 5s\n  retry_min: 2s\n  retry_max: 1m\n  udp_read_buffer: 4194304\n" +
 			"  sources:\n    - name: cam1\n      url: rtsp://u:p@10.0.0.1:554/s1\n      transport: udp\n    - name: cam2\n      url: rtsps://10.0.0.2/s\n", ""},
 		{"udp off", "rtsp:\n  udp_ports: \"off\"\n", ""},
 		{"odd first port", "rtsp:\n  udp_ports: \"9001-9010\"\n", "MIN must be even"},
 		{"not a range", "rtsp:\n  udp_ports: \"9000\"\n", "want MIN-MAX"},
+		{"negative read buffer", "rtsp:\n  udp_read_buffer: -1\n", "rtsp.udp_read_buffer"},
 		{"retry max below min", "rtsp:\n  retry_min: 10s\n  retry_max: 1s\n", "retry_max"},
 		{"bad transport", "rtsp:\n  sources:\n    - name: c\n      url: rtsp://h/s\n      transport: quic\n", "transport \"quic\""},
 		{"udp without ports", "rtsp:\n  udp_ports: \"off\"\n  sources:\n    - name: c\n      url: rtsp://h/s\n      transport: udp\n", "needs rtsp.udp_ports"},

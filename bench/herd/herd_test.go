@@ -286,30 +286,8 @@ func TestHerdFailures(t *testing.T) {
 			// A herd that ignored its timeout would wait on the silent
 			// server for ever: the liveness bound tells that apart from a
 			// slow machine without asserting how long the timeout took.
-			type result struct {
-				rep *Report
-				err error
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			done := make(chan result, 1)
-			go func() {
-				rep, err := Run(ctx, Config{URL: srv.URL + "/x", Clients: 10, Timeout: tc.timeout}, testLogger(t))
-				done <- result{rep, err}
-			}()
-			var res result
-			select {
-			case res = <-done:
-			case <-time.After(herdEndBound):
-				cancel()
-				srv.CloseClientConnections() // so the herd, and the server's Close, can end
-				<-done
-				t.Fatalf("the herd had not ended %v after it began, with a timeout of %v", herdEndBound, tc.timeout)
-			}
-			if res.err != nil {
-				t.Fatal(res.err)
-			}
-			rep := res.rep
+			_, wait := startHerd(t, srv, Config{URL: srv.URL + "/x", Clients: 10, Timeout: tc.timeout})
+			rep := wait(fmt.Sprintf("it began, with a timeout of %v", tc.timeout))
 			if rep.Errors[tc.wantStage] != 10 || rep.Identical || len(rep.Bodies) != 0 {
 				t.Errorf("errors %v identical %v bodies %v", rep.Errors, rep.Identical, rep.Bodies)
 			}
@@ -328,29 +306,49 @@ func TestHerdCancelled(t *testing.T) {
 	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
 	srv.Start()
 	defer srv.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan *Report, 1)
-	go func() {
-		rep, err := Run(ctx, Config{URL: srv.URL + "/x", Clients: 10, Timeout: 10 * time.Minute}, testLogger(t))
-		if err != nil {
-			t.Error(err)
-		}
-		done <- rep
-	}()
+	cancel, wait := startHerd(t, srv, Config{URL: srv.URL + "/x", Clients: 10, Timeout: 10 * time.Minute})
 	for range 10 {
 		<-arrived // every request is in; then the caller gives up
 	}
 	cancel()
-	select {
-	case rep := <-done:
-		if rep != nil && rep.Errors["header"] != 10 {
-			t.Errorf("errors %v, want 10 at the header", rep.Errors)
+	rep := wait("its caller gave up (its own timeout is 10 minutes)")
+	if rep.Errors["header"] != 10 {
+		t.Errorf("errors %v, want 10 at the header", rep.Errors)
+	}
+}
+
+// startHerd runs the herd cfg against srv in the background until it ends
+// or cancel is called. wait returns its report; a herd still running
+// herdEndBound later (after the event named by after) fails the test,
+// once it has been stopped and srv's connections closed so that the
+// server's Close can return.
+func startHerd(t *testing.T, srv *httptest.Server, cfg Config) (cancel context.CancelFunc, wait func(after string) *Report) {
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	type result struct {
+		rep *Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rep, err := Run(ctx, cfg, testLogger(t))
+		done <- result{rep, err}
+	}()
+	return cancel, func(after string) *Report {
+		t.Helper()
+		var res result
+		select {
+		case res = <-done:
+		case <-time.After(herdEndBound):
+			cancel()
+			srv.CloseClientConnections()
+			<-done
+			t.Fatalf("the herd had not ended %v after %s", herdEndBound, after)
 		}
-	case <-time.After(herdEndBound):
-		srv.CloseClientConnections() // so the herd, and the server's Close, can end
-		<-done
-		t.Fatalf("the herd had not ended %v after its caller gave up (its own timeout is 10 minutes)", herdEndBound)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		return res.rep
 	}
 }
 

@@ -480,10 +480,7 @@ func TestLoadShape(t *testing.T) {
 					cancel()
 				}
 			}}
-		rep, err := Run(ctx, cfg, testLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := runCtx(ctx, t, cfg)
 		if ctx.Err() == context.DeadlineExceeded {
 			t.Fatalf("%d master requests and %d progress reports in %v", masters.Load(), reports.Load(), viewerLiveness)
 		}
@@ -510,10 +507,7 @@ func TestLoadShape(t *testing.T) {
 		g := &hold{in: make(chan struct{}), end: cancel}
 		gate.Store(g)
 		defer gate.Store(nil)
-		rep, err := Run(ctx, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: n, Duration: time.Hour, Flash: true}, testLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := runCtx(ctx, t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: n, Duration: time.Hour, Flash: true})
 		select {
 		case <-g.in:
 		default:
@@ -549,10 +543,7 @@ func TestRunEndsAtDuration(t *testing.T) {
 	const d = 600 * time.Millisecond
 	ctx, cancel := context.WithTimeout(t.Context(), viewerLiveness)
 	defer cancel()
-	rep, err := Run(ctx, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 2, Duration: d}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runCtx(ctx, t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 2, Duration: d})
 	if rep.Interrupted {
 		t.Fatalf("a run of %v was still going %v after it began", d, viewerLiveness)
 	}
@@ -571,10 +562,7 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	rep, err := Run(ctx, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 2, Duration: time.Minute}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runCtx(ctx, t, Config{URL: srv.URL + "/hls/master.m3u8", Viewers: 2, Duration: time.Minute})
 	// It ends with the context, long before the minute it was given.
 	if time.Since(start) > 30*time.Second || !rep.Interrupted || rep.Viewers.Joined != 2 {
 		t.Errorf("interrupted %v after %v, joined %d", rep.Interrupted, time.Since(start), rep.Viewers.Joined)

@@ -10,10 +10,6 @@ import (
 	"time"
 )
 
-// drainLiveness is a failsafe for a drain that should end on an event:
-// far beyond any wait here, so only a stuck drain reaches it.
-const drainLiveness = 30 * time.Second
-
 // TestDrain: readiness fails before anything else; the server keeps
 // serving through the grace (Shutdown is not called before it ends); a
 // server failing during the grace ends the drain with its error and no
@@ -83,11 +79,8 @@ func TestDrain(t *testing.T) {
 			if tc.during != nil {
 				// The grace is an hour here: readiness must fail at its
 				// start, while nothing has been shut down.
-				for deadline := time.Now().Add(drainLiveness); ready.Load(); time.Sleep(time.Millisecond) {
-					if time.Now().After(deadline) {
-						t.Fatalf("readiness still passes %v into the grace", drainLiveness)
-					}
-				}
+				waitUntil(t, "readiness failing in the grace", func() bool { return !ready.Load() },
+					func() string { return "still ready" })
 				if shutdownAt.Load() != nil {
 					t.Fatal("Shutdown came during the grace")
 				}
@@ -96,8 +89,8 @@ func TestDrain(t *testing.T) {
 			var err error
 			select {
 			case err = <-done:
-			case <-time.After(drainLiveness):
-				t.Fatalf("the drain had not ended %v after it began", drainLiveness)
+			case <-time.After(liveness):
+				t.Fatalf("the drain had not ended %v after it began", liveness)
 			}
 			if ready.Load() {
 				t.Error("still ready after the drain")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -67,27 +68,10 @@ func TestReloader(t *testing.T) {
 			}
 		},
 	}
-	hup := make(chan os.Signal, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, hup) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	// A failsafe, not a speed: each wait ends at the reload it waits for.
-	const liveness = 30 * time.Second
+	hup := runReloader(t, r)
 	waitFor := func(what string, f func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(liveness)
-		for !f() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not seen in %v: ok %d, rejected %d", what, liveness, ok.Load(), bad.Load())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitUntil(t, what, f, func() string { return fmt.Sprintf("ok %d, rejected %d", ok.Load(), bad.Load()) })
 	}
 	// Files are replaced whole, as a ConfigMap update does: an in-place
 	// write shows the watcher an empty file first, and on a busy machine
@@ -158,28 +142,47 @@ func TestReloaderWatch(t *testing.T) {
 		Reload:   func() error { return nil },
 		OnResult: func(good bool) { ok.Add(1) },
 	}
-	hup := make(chan os.Signal, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, hup) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	const liveness = 30 * time.Second // a failsafe, not a speed
+	hup := runReloader(t, r)
 	waitFor := func(what string, n int32) {
 		t.Helper()
-		for deadline := time.Now().Add(liveness); ok.Load() < n; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no reload in %v (poll %v): %d reloads", what, liveness, r.Poll, ok.Load())
-			}
-		}
+		waitUntil(t, what, func() bool { return ok.Load() >= n },
+			func() string { return fmt.Sprintf("%d reloads (poll %v)", ok.Load(), r.Poll) })
 	}
 	// The SIGHUP's reload shows the watch is set up.
 	hup <- syscall.SIGHUP
 	waitFor("SIGHUP", 1)
 	version(2, "b")
 	waitFor("ConfigMap update", 2)
+}
+
+// liveness bounds a wait for something that happens promptly unless it is
+// broken: a failsafe, not a speed, generous for a loaded CI machine.
+const liveness = 30 * time.Second
+
+// runReloader runs r until the test is over (then stops it and fails the
+// test on its error) and returns the channel its signals come on.
+func runReloader(t *testing.T, r *Reloader) chan<- os.Signal {
+	t.Helper()
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, hup) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return hup
+}
+
+// waitUntil polls cond until it holds; past the liveness bound it fails
+// the test with what and detail's account of the state.
+func waitUntil(t *testing.T, what string, cond func() bool, detail func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(liveness); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not seen in %v: %s", what, liveness, detail())
+		}
+	}
 }
