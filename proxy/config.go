@@ -163,6 +163,16 @@ type ClientConfig struct {
 	// MaxHeaderBytes bounds a request head; a larger one gets 431.
 	// Default 64 KiB.
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxBodyBytes bounds a request body passed through to the origin (a
+	// method the cache does not serve), as nginx's client_max_body_size:
+	// a longer declared length gets 413 before the origin is asked, and
+	// a chunked body that grows past it is cut off with 413. Default
+	// 1 MiB; 0 means no limit (nginx's client_max_body_size 0).
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// BodyTimeout bounds each wait for the next bytes of a request body,
+	// as nginx's client_body_timeout (between two reads, not the whole
+	// body): a viewer that stalls longer gets 408. Default 60s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
 	// SendBuffer is each viewer connection's socket send buffer
 	// (SO_SNDBUF, as nginx's `listen ... sndbuf=`), or "auto" for the
 	// kernel's autotuning (net.ipv4.tcp_wmem). Default 512 KiB: a fixed
@@ -285,6 +295,8 @@ func DefaultConfig() Config {
 			IdleTimeout:       120 * time.Second,
 			WriteIdleTimeout:  30 * time.Second,
 			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      1 << 20,
+			BodyTimeout:       60 * time.Second,
 			SendBuffer:        512 << 10,
 		},
 		Classes: map[string]ClassPolicy{
@@ -372,6 +384,7 @@ func (c *Config) Validate() error {
 	setDur(&cl.ReadHeaderTimeout, dc.ReadHeaderTimeout)
 	setDur(&cl.IdleTimeout, dc.IdleTimeout)
 	setDur(&cl.WriteIdleTimeout, dc.WriteIdleTimeout)
+	setDur(&cl.BodyTimeout, dc.BodyTimeout)
 	if cl.MaxHeaderBytes <= 0 {
 		cl.MaxHeaderBytes = dc.MaxHeaderBytes
 	}

@@ -217,10 +217,28 @@ type memberTransport struct {
 // send again on another member.
 const replayBodyMax = 64 << 10
 
+// viewerFault returns a round trip's outcome, unless the viewer's body
+// failed during it: then that failure (bodyError), and any response is
+// dropped, since it answers a request the origin did not get whole.
+func viewerFault(vb *viewerBody, resp *http.Response, err error) (*http.Response, error) {
+	if vb == nil {
+		return resp, err
+	}
+	if berr := vb.failed(); berr != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, berr
+	}
+	return resp, err
+}
+
 func (m memberTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	vb := viewerBodyOf(req)
 	set := m.rt.set
 	if set == nil {
-		return m.base.RoundTrip(req)
+		resp, err := m.base.RoundTrip(req)
+		return viewerFault(vb, resp, err)
 	}
 	order := set.Order(req.URL.EscapedPath())
 	if len(order) > 1 && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil &&
@@ -252,6 +270,11 @@ func (m memberTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		var resp *http.Response
 		resp, err = m.base.RoundTrip(r)
+		if vb != nil && vb.failed() != nil {
+			// The viewer's body could not be read whole (sent badly, too
+			// long, stalled, cut off): no verdict on the member.
+			return viewerFault(vb, resp, err)
+		}
 		if req.Context().Err() != nil {
 			// The viewer left: no verdict on the member.
 			if resp != nil {

@@ -419,6 +419,10 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 			}
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			var ok bool
+			if r, ok = p.limitBody(w, r); !ok { // body.go
+				return
+			}
 			if r.Method == http.MethodOptions || r.Method == http.MethodTrace {
 				rp.ServeHTTP(w, r)
 				return

@@ -55,7 +55,10 @@ func ClassNames() []string {
 // failure like any other.
 func statusFor(err error) int {
 	var ne net.Error
+	var be *bodyError
 	switch {
+	case errors.As(err, &be):
+		return be.status // the viewer's body, not the origin (body.go)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, errIdleTimeout),
 		errors.As(err, &ne) && ne.Timeout():
 		return http.StatusGatewayTimeout
@@ -69,8 +72,13 @@ func statusFor(err error) int {
 // of it was sent. Whatever head was being prepared is dropped: an error
 // page never carries the origin's validators, Cache-Control or length.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err error) {
-	if r.Context().Err() != nil {
+	var be *bodyError
+	viewersBody := errors.As(err, &be)
+	if r.Context().Err() != nil && !viewersBody {
 		// The viewer is gone (499 in nginx's terms): no one to answer.
+		// (A body that failed also ends net/http's context of the
+		// request, yet its viewer may be there, with the write side still
+		// open after a half-close, or its body timed out: it is answered.)
 		p.log.Debug("viewer left", "path", r.URL.Path, "err", err)
 		return
 	}
@@ -78,12 +86,23 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err
 		x.passedThrough = false
 	}
 	code := statusFor(err)
-	p.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
+	if viewersBody {
+		// nginx logs "client sent invalid chunked body" and its kin at
+		// info: the viewer's doing, not an origin's trouble to page for.
+		p.log.Info("bad request body", "path", r.URL.Path, "status", code, "err", err)
+	} else {
+		p.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
+	}
 	h := w.Header()
 	conn := h["Connection"]
 	clear(h)
 	if conn != nil {
 		h["Connection"] = conn
+	}
+	if viewersBody {
+		// Where the body ends is unknown or unread: nothing after it may
+		// be taken for a request.
+		h.Set("Connection", "close")
 	}
 	h["X-Cache-Status"] = p.statusHeader[st]
 	h.Set("Age", "0")

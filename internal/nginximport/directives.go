@@ -78,8 +78,8 @@ var untranslatables = map[string]string{
 	"proxy_next_upstream": "several origins and failover come with issue 16", "proxy_next_upstream_tries": "several origins and failover come with issue 16", "proxy_next_upstream_timeout": "several origins and failover come with issue 16",
 	"proxy_hide_header": "no equivalent: the origin's response headers pass through (hop-by-hop ones excepted)", "proxy_pass_header": "no equivalent",
 	"proxy_redirect": "no Location rewriting outside playlists and MPDs", "expires": "no equivalent: set Cache-Control at the origin, or response_headers for a fixed value",
-	"client_max_body_size": "no request body limit: bodies only pass through for other methods", "client_body_timeout": "no equivalent", "client_body_buffer_size": "no equivalent",
-	"stub_status": "the admin listener serves /metrics (Prometheus) instead", "set": "variables have no equivalent", "charset": "no equivalent",
+	"client_body_buffer_size": "no equivalent: a request body is streamed to the origin, never buffered",
+	"stub_status":             "the admin listener serves /metrics (Prometheus) instead", "set": "variables have no equivalent", "charset": "no equivalent",
 	"proxy_cache_purge": "purge is on the admin listener, with purge_token",
 }
 
@@ -124,6 +124,14 @@ func (t *translator) directive(d *nginxconf.Directive, sc *scope, ctx context) {
 		t.timeout(d, &t.clientHeader, "client.read_header_timeout")
 	case "send_timeout":
 		t.timeout(d, &t.clientWrite, "client.write_idle_timeout")
+	case "client_body_timeout":
+		t.timeout(d, &t.clientBodyTime, "client.body_timeout")
+	case "client_max_body_size":
+		if _, err := proxy.ParseByteSize(arg(d, 0)); err != nil || len(d.Args) != 1 {
+			t.untranslatable(d, "bad size")
+		} else {
+			t.set(d, &t.clientMaxBody, arg(d, 0), "client.max_body_bytes")
+		}
 	case "keepalive_timeout":
 		if v, dd, ok := dur(arg(d, 0)); ok && dd == 0 {
 			t.untranslatable(d, "keep-alive cannot be turned off; client.idle_timeout keeps its default")

@@ -130,6 +130,8 @@ func (t *translator) render() ([]byte, error) {
 	addSetting(client, "write_idle_timeout", t.clientWrite, "nginx's send_timeout is between two writes, as this is")
 	addSetting(client, "send_buffer", t.clientSndbuf, "SO_SNDBUF on each viewer connection, as nginx sets it on the listening socket")
 	addSetting(client, "max_header_bytes", t.clientMaxHdr, "the request head, request line and fields together: nginx's buffers times their size")
+	addSetting(client, "max_body_bytes", t.clientMaxBody, "one limit for the whole edge (0: none, as in nginx)")
+	addSetting(client, "body_timeout", t.clientBodyTime, "between two reads of the body, as nginx's")
 	if !client.empty() {
 		top.add("client", client.n, "")
 	}
