@@ -191,7 +191,36 @@ func (t *translator) renderRoute(r *route) *yaml.Node {
 	}
 	m.n.HeadComment = comment(heads...)
 	m.add("prefix", str(r.prefix), "")
-	m.add("origin", str(r.origin), "")
+	if ms := r.members; ms != nil {
+		m.add("origins_mode", str(ms.mode), comment(ms.modeNote))
+		if f, b := ms.healthValues(); f != "" || b != "" {
+			h := newMapping()
+			if f != "" {
+				h.add("failures", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: f}, "")
+			}
+			if b != "" {
+				h.add("backoff", str(b), "")
+			}
+			h.n.Style = yaml.FlowStyle
+			m.add("origins_health", h.n, comment(ms.healthNote))
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for i, h := range ms.hosts {
+			om := newMapping()
+			om.add("url", str(r.origins[i]), "")
+			if h.backup {
+				om.add("role", str("backup"), "")
+			}
+			if h.weight > 0 {
+				om.add("weight", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(h.weight)}, "")
+			}
+			om.n.HeadComment = comment(h.note)
+			seq.Content = append(seq.Content, om.n)
+		}
+		m.add("origins", seq, "")
+	} else {
+		m.add("origin", str(r.origin), "")
+	}
 	if r.originHost != "" {
 		m.add("origin_host", quoted(r.originHost), comment(r.originHostNote))
 	}

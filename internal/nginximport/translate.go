@@ -13,6 +13,7 @@ import (
 	"github.com/edgecache/edgecache/internal/edgeconfig"
 	"github.com/edgecache/edgecache/internal/nginxconf"
 	"github.com/edgecache/edgecache/proxy"
+	"github.com/edgecache/edgecache/upstream"
 )
 
 type context int
@@ -69,6 +70,10 @@ type kv struct{ k, v string }
 // route is one location translated.
 type route struct {
 	prefix, origin string
+	// members, with origins (their URLs), replaces origin for an upstream
+	// of several servers.
+	members        *members
+	origins        []string
 	comments       []string // above the route
 	originHost     string
 	originHostNote string
@@ -329,20 +334,34 @@ func (t *translator) location(d *nginxconf.Directive, parent *scope) {
 		t.untranslatable(d, "prefix %s is already a route (%s)", prefix, where)
 		return
 	}
-	origin, others, ok := t.origin(pass, prefix)
+	u, ms, ok := t.origin(pass, prefix)
 	if !ok {
 		return
 	}
-	r := &route{prefix: prefix, origin: origin}
-	r.comments = append(r.comments, fmt.Sprintf("%s (%s) + %s", d.String(), d.Where(), pass.String()))
-	if len(others) > 0 {
-		r.comments = append(r.comments, fmt.Sprintf("upstream %s has several servers: the route takes the first; %s wait for several origins (issue 16)", upstreamName(pass.Args[0]), strings.Join(others, ", ")))
+	r := &route{prefix: prefix, members: ms}
+	pr := proxy.Route{Prefix: r.prefix}
+	if ms == nil {
+		r.origin = u.String()
+		pr.Origin = r.origin
+	} else {
+		pr.OriginsMode = upstream.Mode(ms.mode)
+		for _, h := range ms.hosts {
+			mu := *u
+			mu.Host = h.host
+			r.origins = append(r.origins, mu.String())
+			oc := upstream.OriginConfig{URL: mu.String(), Weight: h.weight}
+			if h.backup {
+				oc.Role = "backup"
+			}
+			pr.Origins = append(pr.Origins, oc)
+		}
 	}
-	if strings.HasSuffix(origin, prefix) && !strings.HasSuffix(strings.TrimSuffix(pass.Args[0], "/"), strings.TrimSuffix(prefix, "/")) {
+	r.comments = append(r.comments, fmt.Sprintf("%s (%s) + %s", d.String(), d.Where(), pass.String()))
+	if strings.HasSuffix(u.Path, prefix) && !strings.HasSuffix(strings.TrimSuffix(pass.Args[0], "/"), strings.TrimSuffix(prefix, "/")) {
 		r.comments = append(r.comments, "proxy_pass without a URI passes the whole path: the origin gets the prefix appended")
 	}
 	r.comments = append(r.comments, notes...)
-	if err := (&proxy.Config{Routes: []proxy.Route{{Prefix: r.prefix, Origin: r.origin}}}).Validate(); err != nil {
+	if err := (&proxy.Config{Routes: []proxy.Route{pr}}).Validate(); err != nil {
 		t.untranslatable(d, "%v", err)
 		return
 	}
@@ -356,68 +375,46 @@ func (t *translator) location(d *nginxconf.Directive, parent *scope) {
 
 // origin is the route's origin URL from proxy_pass: with a URI it
 // replaces the prefix; without one the request's whole path is passed,
-// so the origin is the URL plus the prefix. An upstream block's first
-// server stands for the upstream.
-func (t *translator) origin(pass *nginxconf.Directive, prefix string) (origin string, others []string, ok bool) {
+// so the origin is the URL plus the prefix. An upstream block stands for
+// its servers: one is the URL's host; several are the route's members
+// (upstream.go), each the URL with its own host.
+func (t *translator) origin(pass *nginxconf.Directive, prefix string) (origin *url.URL, ms *members, ok bool) {
 	if len(pass.Args) != 1 {
 		t.untranslatable(pass, "proxy_pass takes one URL")
-		return "", nil, false
+		return nil, nil, false
 	}
 	raw := pass.Args[0]
 	if strings.Contains(raw, "$") {
 		t.untranslatable(pass, "variables in proxy_pass have no equivalent: an origin is a fixed URL")
-		return "", nil, false
+		return nil, nil, false
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		t.untranslatable(pass, "not an http(s) URL")
-		return "", nil, false
+		return nil, nil, false
 	}
 	if strings.HasPrefix(u.Host, "unix:") {
 		t.untranslatable(pass, "unix sockets: an origin is reached over TCP")
-		return "", nil, false
+		return nil, nil, false
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		t.untranslatable(pass, "an origin URL cannot have a query")
-		return "", nil, false
+		return nil, nil, false
 	}
 	if up, ok := t.upstreams[u.Hostname()]; ok && u.Port() == "" {
-		host, rest, ok := t.upstreamHost(up, pass)
+		host, m, ok := t.upstreamMembers(up, pass)
 		if !ok {
-			return "", nil, false
+			return nil, nil, false
 		}
-		u.Host, others = host, rest
+		if m == nil {
+			u.Host = host
+		}
+		ms = m
 	}
 	if u.Path == "" {
 		u.Path = prefix
 	}
-	return u.String(), others, true
-}
-
-// upstreamHost is the first server of an upstream block; the others are
-// reported: a route has one origin until issue 16 gives it several.
-func (t *translator) upstreamHost(up, pass *nginxconf.Directive) (string, []string, bool) {
-	var servers []*nginxconf.Directive
-	for _, c := range up.Block {
-		if c.Name == "server" && len(c.Args) >= 1 {
-			servers = append(servers, c)
-		}
-	}
-	if len(servers) == 0 {
-		t.untranslatable(pass, "upstream %s has no server", up.Args[0])
-		return "", nil, false
-	}
-	first := servers[0].Args[0]
-	if strings.HasPrefix(first, "unix:") {
-		t.untranslatable(servers[0], "unix sockets: an origin is reached over TCP")
-		return "", nil, false
-	}
-	var others []string
-	for _, s := range servers[1:] {
-		t.untranslatable(s, "several origins: issue 16; the route uses the first server, %s", first)
-		others = append(others, s.Args[0])
-	}
-	return first, others, true
+	return u, ms, true
 }
 
 // upstreamBlock notes what an upstream block's settings become; its
@@ -433,8 +430,16 @@ func (t *translator) upstreamBlock(d *nginxconf.Directive) {
 			}
 		case "keepalive_timeout", "keepalive_requests", "keepalive_time":
 			t.builtin(c, "the edge keeps idle origin connections open (origin.max_idle_conns_per_host)")
+		case "zone":
+			t.builtin(c, "not needed: the edge keeps each route's origin health in memory, shared by every request")
+		case "hash":
+			// origins_mode: hash (upstream.go); the edge's key is the
+			// cache key, which $request_uri and $uri stand for.
+			if k := arg(c, 0); !strings.Contains(k, "$request_uri") && !strings.Contains(k, "$uri") {
+				t.untranslatable(c, "the edge hashes each request's cache key (its path and query), not %s", k)
+			}
 		default:
-			t.untranslatable(c, "upstream settings: several origins and their balancing come with issue 16")
+			t.untranslatable(c, "no such balancing or upstream setting: the members are taken in round robin (origins_mode: round_robin), backups when the primaries are down")
 		}
 	}
 }
@@ -495,14 +500,6 @@ func listenAddr(s string) (string, bool) {
 		return s + ":80", true
 	}
 	return s + ":80", true // an address alone listens on port 80
-}
-
-// upstreamName is the host part of a proxy_pass URL: an upstream's name.
-func upstreamName(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Hostname()
-	}
-	return raw
 }
 
 func validUTF8(d *nginxconf.Directive) bool {
