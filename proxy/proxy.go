@@ -304,6 +304,13 @@ func (p *Proxy) door(w http.ResponseWriter, r *http.Request) bool {
 	case r.Method == http.MethodConnect:
 		p.plainError(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
 		return false
+	case r.Method == http.MethodTrace:
+		// As nginx. An origin answering TRACE echoes what it received,
+		// and that carries the route's origin_headers: RFC 9110 9.3.8
+		// forbids a client sensitive fields in a TRACE, and the edge is
+		// that client.
+		p.plainError(w, http.StatusMethodNotAllowed, "TRACE is not supported")
+		return false
 	case !strings.HasPrefix(r.RequestURI, "/"):
 		// An absolute-form target (GET http://elsewhere/ HTTP/1.1)
 		// would make this an open proxy; only configured origins are
@@ -423,7 +430,7 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 			if r, ok = p.limitBody(w, r); !ok { // body.go
 				return
 			}
-			if r.Method == http.MethodOptions || r.Method == http.MethodTrace {
+			if r.Method == http.MethodOptions {
 				rp.ServeHTTP(w, r)
 				return
 			}

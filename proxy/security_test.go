@@ -393,6 +393,29 @@ func TestSecurityConnectionCannotDropEdgeHeaders(t *testing.T) {
 	}
 }
 
+// TestSecurityTraceNotPassed: TRACE is refused at the door, as nginx
+// does. An origin that answers it (Apache's default, TraceEnable on)
+// echoes the request it received, and that request carries what the edge
+// adds for the origin: a route's origin_headers, a shared secret among
+// them. RFC 9110 9.3.8: a client must not send sensitive fields in a
+// TRACE; the edge is that client.
+func TestSecurityTraceNotPassed(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "message/http")
+		r.Write(w) // the request as received, as Apache echoes it
+	})
+	e := newHLSEdge(t, rec, func(c *Config) {
+		c.Routes[0].OriginHeaders = map[string]string{"X-Edge-Secret": "s3cr3t"}
+	})
+	resps, bodies, _ := rawExchange(t, e.Listener.Addr().String(), "TRACE /hls/a.ts HTTP/1.1\r\nHost: edge.test\r\n\r\n", 2*time.Second)
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("TRACE: %d responses (%v), want one 405", len(resps), bodies)
+	}
+	if strings.Contains(bodies[0], "s3cr3t") || len(rec.requests()) != 0 {
+		t.Fatalf("TRACE reached the origin (%d requests) or echoed the secret: %q", len(rec.requests()), bodies[0])
+	}
+}
+
 // TestSecurityPassThroughDropsRoutingOverrides: a request passed through
 // for one viewer keeps its credentials but not the fields that would let
 // it steer the origin's routing.
