@@ -69,18 +69,22 @@ func statusFor(err error) int {
 }
 
 // fail answers a request whose response could not be produced, before any
-// of it was sent. Whatever head was being prepared is dropped: an error
+// of it was sent, or aborts it when its viewer is gone. Whatever head was being prepared is dropped: an error
 // page never carries the origin's validators, Cache-Control or length.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err error) {
 	var be *bodyError
 	viewersBody := errors.As(err, &be)
 	if r.Context().Err() != nil && !viewersBody {
-		// The viewer is gone (499 in nginx's terms): no one to answer.
-		// (A body that failed also ends net/http's context of the
-		// request, yet its viewer may be there, with the write side still
-		// open after a half-close, or its body timed out: it is answered.)
+		// The viewer is gone (499 in nginx's terms): no one to answer,
+		// and its connection is closed with nothing written, as nginx
+		// does. Returning would let net/http finish the exchange as
+		// "200 OK" with an empty body, which a viewer that only
+		// half-closed its side reads as an empty segment. (A body that
+		// failed also ends net/http's context of the request, yet its
+		// viewer may be there: it is answered, below.) Every caller
+		// returns after fail; their defers run.
 		p.log.Debug("viewer left", "path", r.URL.Path, "err", err)
-		return
+		panic(http.ErrAbortHandler)
 	}
 	if x := exchangeOf(w); x != nil {
 		x.passedThrough = false

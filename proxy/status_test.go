@@ -1,7 +1,12 @@
 package proxy
 
 import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/edgecache/edgecache/metrics/metricstest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,4 +41,42 @@ func TestEveryStatusAndClassCounted(t *testing.T) {
 	if want := int(numStatus) * len(classes); len(have) != want {
 		t.Errorf("%d request counters, want %d", len(have), want)
 	}
+}
+
+// TestViewerGoneGetsNoFalseAnswer: a viewer whose connection ends (here a
+// half-close after its request, which net/http reads as the viewer gone)
+// while its miss waits for the origin gets nothing, its connection
+// closed, as nginx does (499). Before, the handler returned with nothing
+// written and net/http completed the exchange as "200 OK" with an empty
+// body: an empty segment, a success to any client still reading.
+func TestViewerGoneGetsNoFalseAnswer(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "segment")
+	})
+	e := newEdge(t, origin.URL, nil)
+	for _, path := range []string{"/live/1.m4s", "/live/v.m3u8", "/live/other.bin"} {
+		c, err := net.Dial("tcp", e.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: edge.test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // liveness only: the origin answers only after
+		got, err := io.ReadAll(c)
+		c.Close()
+		if len(got) != 0 {
+			t.Errorf("%s: a viewer gone before its answer got %q (err %v)", path, got, err)
+		}
+	}
+	free()
 }
