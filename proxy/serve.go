@@ -473,13 +473,15 @@ func (p *Proxy) serveReader(w http.ResponseWriter, r *http.Request, key string, 
 			if errors.Is(err, io.EOF) {
 				return
 			}
-			if r.Context().Err() != nil {
-				return
+			// The fill broke after the head went out, or the viewer is
+			// gone: abort the response so the client sees a broken one,
+			// never a short one that looks whole (as
+			// httputil.ReverseProxy does). Returning would let net/http
+			// end a chunked body with its last chunk, and a viewer that
+			// only half-closed would read the short body as complete.
+			if r.Context().Err() == nil {
+				p.log.Warn("fill broke mid-body", "path", r.URL.Path, "sent", n, "err", err)
 			}
-			// The fill broke after the head went out: abort the response
-			// so the client sees a broken one, never a short one that
-			// looks whole (as httputil.ReverseProxy does).
-			p.log.Warn("fill broke mid-body", "path", r.URL.Path, "sent", n, "err", err)
 			panic(http.ErrAbortHandler)
 		}
 	}

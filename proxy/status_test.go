@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -53,12 +54,12 @@ func TestViewerGoneGetsNoFalseAnswer(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free)
 	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		<-release
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "segment")
 	})
+	t.Cleanup(free) // before the origin's Close, which waits for its handlers
 	e := newEdge(t, origin.URL, nil)
 	for _, path := range []string{"/live/1.m4s", "/live/v.m3u8", "/live/other.bin"} {
 		c, err := net.Dial("tcp", e.Listener.Addr().String())
@@ -77,6 +78,54 @@ func TestViewerGoneGetsNoFalseAnswer(t *testing.T) {
 		if len(got) != 0 {
 			t.Errorf("%s: a viewer gone before its answer got %q (err %v)", path, got, err)
 		}
+	}
+	free()
+}
+
+// TestViewerGoneMidBodyGetsNoFalseEnd: a viewer whose connection ends
+// while it is being streamed a fill of unknown length (the origin sent no
+// Content-Length, so the edge sends it chunked) must not be sent the last
+// chunk that says the body is whole; the connection is cut instead, as
+// for a fill that breaks. A client that only half-closed reads a broken
+// response, never a short one that looks complete.
+func TestViewerGoneMidBodyGetsNoFalseEnd(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "first part ")
+		w.(http.Flusher).Flush() // chunked: no Content-Length
+		<-release
+		io.WriteString(w, "rest")
+	})
+	t.Cleanup(free) // before the origin's Close, which waits for its handlers
+	e := newEdge(t, origin.URL, nil)
+	c, err := net.Dial("tcp", e.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /live/1.m4s HTTP/1.1\r\nHost: edge.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // liveness only
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("first part "))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("first bytes: %v", err)
+	}
+	// The viewer half-closes: Go's server reads it as gone.
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("the body ended as whole after %q + %q: a short response that looks complete", first, rest)
 	}
 	free()
 }
