@@ -49,8 +49,9 @@ func ClassNames() []string {
 }
 
 // statusFor is the one place errors become HTTP status codes (caddy's
-// statusError): 504 when the origin was too slow, 503 when shutting down,
-// 502 otherwise. A viewer who left gets nothing (fail checks the viewer's
+// statusError): the viewer's own status for a request body it sent badly
+// (400, 408, 413: body.go), 504 when the origin was too slow, 503 when
+// shutting down, 502 otherwise. A viewer who left gets nothing (fail checks the viewer's
 // own context): a cancellation that is not the viewer's is the origin's
 // failure like any other.
 func statusFor(err error) int {
@@ -69,8 +70,9 @@ func statusFor(err error) int {
 }
 
 // fail answers a request whose response could not be produced, before any
-// of it was sent, or aborts it when its viewer is gone. Whatever head was being prepared is dropped: an error
-// page never carries the origin's validators, Cache-Control or length.
+// of it was sent, or aborts it when its viewer is gone. Whatever head was
+// being prepared is dropped: an error page never carries the origin's
+// validators, Cache-Control or length.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err error) {
 	var be *bodyError
 	viewersBody := errors.As(err, &be)
