@@ -407,7 +407,7 @@ func TestSecurityTraceNotPassed(t *testing.T) {
 	e := newHLSEdge(t, rec, func(c *Config) {
 		c.Routes[0].OriginHeaders = map[string]string{"X-Edge-Secret": "s3cr3t"}
 	})
-	resps, bodies, _ := rawExchange(t, e.Listener.Addr().String(), "TRACE /hls/a.ts HTTP/1.1\r\nHost: edge.test\r\n\r\n", 2*time.Second)
+	resps, bodies, _ := rawExchange(t, e.Listener.Addr().String(), "TRACE /hls/a.ts HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n", 30*time.Second) // closed after the answer; the wait is liveness only
 	if len(resps) != 1 || resps[0].StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("TRACE: %d responses (%v), want one 405", len(resps), bodies)
 	}
