@@ -205,14 +205,14 @@ func (t *translator) renderRoute(r *route) *yaml.Node {
 			m.add("origins_health", h.n, comment(ms.healthNote))
 		}
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for i, h := range ms.hosts {
+		for _, h := range ms.hosts {
 			om := newMapping()
-			om.add("url", str(r.origins[i]), "")
-			if h.backup {
-				om.add("role", str("backup"), "")
+			om.add("url", str(h.origin.URL), "")
+			if h.origin.Role != "" {
+				om.add("role", str(h.origin.Role), "")
 			}
-			if h.weight > 0 {
-				om.add("weight", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(h.weight)}, "")
+			if h.origin.Weight > 0 {
+				om.add("weight", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(h.origin.Weight)}, "")
 			}
 			om.n.HeadComment = comment(h.note)
 			seq.Content = append(seq.Content, om.n)

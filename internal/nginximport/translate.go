@@ -70,10 +70,8 @@ type kv struct{ k, v string }
 // route is one location translated.
 type route struct {
 	prefix, origin string
-	// members, with origins (their URLs), replaces origin for an upstream
-	// of several servers.
+	// members replaces origin for an upstream of several servers.
 	members        *members
-	origins        []string
 	comments       []string // above the route
 	originHost     string
 	originHostNote string
@@ -345,15 +343,12 @@ func (t *translator) location(d *nginxconf.Directive, parent *scope) {
 		pr.Origin = r.origin
 	} else {
 		pr.OriginsMode = upstream.Mode(ms.mode)
-		for _, h := range ms.hosts {
+		for i := range ms.hosts {
+			h := &ms.hosts[i]
 			mu := *u
 			mu.Host = h.host
-			r.origins = append(r.origins, mu.String())
-			oc := upstream.OriginConfig{URL: mu.String(), Weight: h.weight}
-			if h.backup {
-				oc.Role = "backup"
-			}
-			pr.Origins = append(pr.Origins, oc)
+			h.origin.URL = mu.String()
+			pr.Origins = append(pr.Origins, h.origin)
 		}
 	}
 	r.comments = append(r.comments, fmt.Sprintf("%s (%s) + %s", d.String(), d.Where(), pass.String()))

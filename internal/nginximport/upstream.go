@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/edgecache/edgecache/internal/nginxconf"
+	"github.com/edgecache/edgecache/upstream"
 )
 
 // members is what an upstream block with several usable servers becomes
@@ -22,11 +23,15 @@ type members struct {
 	healthNote        string
 }
 
+// member is one server line: its origin entry (the URL is the route's,
+// set by location) and its max_fails and fail_timeout as written, nginx's
+// defaults when not given.
 type member struct {
-	host   string
-	backup bool
-	weight int // 0: not given
-	note   string
+	host                  string
+	origin                upstream.OriginConfig
+	maxFails, failTimeout string
+	healthGiven           bool
+	note                  string
 }
 
 // nginx's defaults for a server's max_fails and fail_timeout.
@@ -41,7 +46,7 @@ const (
 // the edge lacks are reported on stderr.
 func (t *translator) upstreamMembers(up, pass *nginxconf.Directive) (host string, m *members, ok bool) {
 	m = &members{mode: "round_robin", modeNote: "nginx's default balancing: weighted round robin over the primaries, backups when they are all down"}
-	var failures *nginxconf.Directive // the first server, whose max_fails and fail_timeout the route takes
+	var first *nginxconf.Directive // the first server, whose max_fails and fail_timeout the route takes
 	for _, c := range up.Block {
 		switch c.Name {
 		case "hash":
@@ -52,24 +57,14 @@ func (t *translator) upstreamMembers(up, pass *nginxconf.Directive) (host string
 			if !ok {
 				continue
 			}
-			f, b, given := nginxMaxFails, nginxFailTimeout, false
-			for _, p := range c.Args[1:] {
-				k, v, _ := strings.Cut(p, "=")
-				switch k {
-				case "max_fails":
-					f, given = v, true
-				case "fail_timeout":
-					b, given = v, true
-				}
-			}
 			switch {
-			case failures == nil:
-				failures = c
-				m.failures, m.backoff = f, b
-			case given && (f != m.failures || b != m.backoff):
+			case first == nil:
+				first = c
+				m.failures, m.backoff = s.maxFails, s.failTimeout
+			case s.healthGiven && (s.maxFails != m.failures || s.failTimeout != m.backoff):
 				// A server that says nothing takes the route's values
 				// without a word: the usual backup line.
-				t.untranslatable(c, "max_fails and fail_timeout are one setting for the route (origins_health): %s's are kept", failures.Args[0])
+				t.untranslatable(c, "max_fails and fail_timeout are one setting for the route (origins_health): %s's are kept", first.Args[0])
 			}
 			m.hosts = append(m.hosts, s)
 		}
@@ -81,9 +76,7 @@ func (t *translator) upstreamMembers(up, pass *nginxconf.Directive) (host string
 	case 1:
 		return m.hosts[0].host, nil, true
 	}
-	if failures != nil {
-		m.healthNote = fmt.Sprintf("max_fails=%s fail_timeout=%s (%s, nginx's defaults unless given): failures in a row mark a member down for the backoff, which doubles while it keeps failing", m.failures, m.backoff, failures.Where())
-	}
+	m.healthNote = fmt.Sprintf("max_fails=%s fail_timeout=%s (%s, nginx's defaults unless given): failures in a row mark a member down for the backoff, which doubles while it keeps failing", m.failures, m.backoff, first.Where())
 	return "", m, true
 }
 
@@ -93,7 +86,7 @@ func (t *translator) upstreamServer(c *nginxconf.Directive) (member, bool) {
 	if len(c.Args) == 0 {
 		return member{}, false
 	}
-	s := member{host: c.Args[0], note: fmt.Sprintf("%s (%s)", c.String(), c.Where())}
+	s := member{host: c.Args[0], maxFails: nginxMaxFails, failTimeout: nginxFailTimeout, note: fmt.Sprintf("%s (%s)", c.String(), c.Where())}
 	if strings.HasPrefix(s.host, "unix:") {
 		t.untranslatable(c, "unix sockets: an origin is reached over TCP")
 		return member{}, false
@@ -102,7 +95,7 @@ func (t *translator) upstreamServer(c *nginxconf.Directive) (member, bool) {
 		k, v, _ := strings.Cut(p, "=")
 		switch k {
 		case "backup":
-			s.backup = true
+			s.origin.Role = "backup"
 		case "down":
 			t.untranslatable(c, "a server marked down is left out")
 			return member{}, false
@@ -111,15 +104,17 @@ func (t *translator) upstreamServer(c *nginxconf.Directive) (member, bool) {
 			if err != nil || n <= 0 {
 				t.untranslatable(c, "bad weight %q: weight 1", v)
 			} else {
-				s.weight = n
+				s.origin.Weight = n
 			}
 		case "max_fails":
+			s.maxFails, s.healthGiven = v, true
 			if n, err := strconv.Atoi(v); err != nil || n < 0 {
 				t.untranslatable(c, "bad max_fails %q", v)
 			} else if n == 0 {
 				t.untranslatable(c, "max_fails=0: passive health cannot be turned off; origins_health.failures keeps the route's value")
 			}
 		case "fail_timeout":
+			s.failTimeout, s.healthGiven = v, true
 			if _, _, ok := dur(v); !ok {
 				t.untranslatable(c, "bad fail_timeout %q", v)
 			}
