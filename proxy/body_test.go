@@ -1,11 +1,8 @@
 package proxy
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,14 +73,12 @@ func testViewerBody(t *testing.T, members int, raw string, halfClose bool, want 
 		})
 	}
 	addr := e.Listener.Addr().String()
-	resp, closed := bodyExchange(t, addr, raw, halfClose)
+	resp, got, closed := bodyExchange(t, addr, raw, halfClose)
 	if resp == nil || resp.StatusCode != want {
-		got := "no response"
 		if resp != nil {
-			b, _ := io.ReadAll(resp.Body)
-			got = resp.Status + " " + string(b)
+			got = resp.Status + " " + got
 		}
-		t.Fatalf("got %s, want %d", got, want)
+		t.Fatalf("got %q, want %d", got, want)
 	}
 	if !closed {
 		t.Errorf("the connection stayed open after a %d for a bad body", want)
@@ -114,38 +109,23 @@ func testViewerBody(t *testing.T, members int, raw string, halfClose bool, want 
 }
 
 // bodyExchange writes raw to addr (then half-closes when asked) and reads
-// one response; closed reports that the edge then closed the connection.
-// It waits for the edge as long as the liveness bound: the stalled body's
-// answer comes only after client.body_timeout.
-func bodyExchange(t *testing.T, addr, raw string, halfClose bool) (resp *http.Response, closed bool) {
+// what comes back until the edge closes the connection; the wait is as
+// long as the liveness bound (the stalled body's answer comes only after
+// client.body_timeout), and a connection left open fails the test then.
+func bodyExchange(t *testing.T, addr, raw string, halfClose bool) (resp *http.Response, body string, closed bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := rawDial(t, addr, raw)
 	defer c.Close()
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
 	if halfClose {
-		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		if err := c.CloseWrite(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // liveness only
-	br := bufio.NewReader(c)
-	resp, err = http.ReadResponse(br, nil)
-	if err != nil {
-		return nil, true
+	resps, bodies, closed := readResponses(c, 30*time.Second)
+	if len(resps) == 0 {
+		return nil, "", closed
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(strings.NewReader(string(b)))
-	_, err = br.ReadByte()
-	// A reset is a close too: the edge closing with the rest of a refused
-	// body unread.
-	var ne net.Error
-	return resp, err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	return resps[0], bodies[0], closed
 }
 
 func postBody(t *testing.T, url, body string) (*http.Response, string) {
@@ -160,4 +140,34 @@ func postBody(t *testing.T, url, body string) (*http.Response, string) {
 		t.Fatal(err)
 	}
 	return resp, string(b)
+}
+
+// TestViewerBodyNoLimit: client.max_body_bytes 0 is no limit, as nginx's
+// client_max_body_size 0; a body past the default (1 MiB) goes through
+// whole, declared or chunked.
+func TestViewerBodyNoLimit(t *testing.T) {
+	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(w, "%d", n)
+	})
+	e := newEdge(t, origin.URL, func(c *Config) { c.Client.MaxBodyBytes = 0 })
+	const size = 2 << 20
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(strings.Repeat("x", size))
+		if chunked {
+			body = io.MultiReader(body) // no length known: sent chunked
+		}
+		resp, err := http.Post(e.URL+"/up", "application/octet-stream", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(got) != fmt.Sprint(size) {
+			t.Fatalf("chunked %v: %d %q, want 200 %d", chunked, resp.StatusCode, got, size)
+		}
+	}
 }

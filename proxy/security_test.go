@@ -98,14 +98,28 @@ func newHLSEdge(t testing.TB, rec *recorder, mod func(*Config)) *edge {
 // reports that the server closed it.
 func rawExchange(t testing.TB, addr, raw string, quiet time.Duration) (resps []*http.Response, bodies []string, closed bool) {
 	t.Helper()
+	c := rawDial(t, addr, raw)
+	defer c.Close()
+	return readResponses(c, quiet)
+}
+
+// rawDial connects to addr and writes raw bytes.
+func rawDial(t testing.TB, addr, raw string) *net.TCPConn {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	if _, err := io.WriteString(c, raw); err != nil {
+		c.Close()
 		t.Fatal(err)
 	}
+	return c.(*net.TCPConn)
+}
+
+// readResponses reads every response on c until the server closes it
+// (a reset counts) or it goes quiet for quiet; closed reports the close.
+func readResponses(c net.Conn, quiet time.Duration) (resps []*http.Response, bodies []string, closed bool) {
 	br := bufio.NewReader(c)
 	for {
 		c.SetReadDeadline(time.Now().Add(quiet))

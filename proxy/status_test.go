@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -51,25 +50,15 @@ func TestEveryStatusAndClassCounted(t *testing.T) {
 // written and net/http completed the exchange as "200 OK" with an empty
 // body: an empty segment, a success to any client still reading.
 func TestViewerGoneGetsNoFalseAnswer(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+	origin, free := newHeldOrigin(t, func(w http.ResponseWriter, release <-chan struct{}) {
 		<-release
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "segment")
 	})
-	t.Cleanup(free) // before the origin's Close, which waits for its handlers
 	e := newEdge(t, origin.URL, nil)
 	for _, path := range []string{"/live/1.m4s", "/live/v.m3u8", "/live/other.bin"} {
-		c, err := net.Dial("tcp", e.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: edge.test\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		c := rawDial(t, e.Listener.Addr().String(), "GET "+path+" HTTP/1.1\r\nHost: edge.test\r\n\r\n")
+		if err := c.CloseWrite(); err != nil {
 			t.Fatal(err)
 		}
 		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // liveness only: the origin answers only after
@@ -89,26 +78,16 @@ func TestViewerGoneGetsNoFalseAnswer(t *testing.T) {
 // for a fill that breaks. A client that only half-closed reads a broken
 // response, never a short one that looks complete.
 func TestViewerGoneMidBodyGetsNoFalseEnd(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+	origin, free := newHeldOrigin(t, func(w http.ResponseWriter, release <-chan struct{}) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "first part ")
 		w.(http.Flusher).Flush() // chunked: no Content-Length
 		<-release
 		io.WriteString(w, "rest")
 	})
-	t.Cleanup(free) // before the origin's Close, which waits for its handlers
 	e := newEdge(t, origin.URL, nil)
-	c, err := net.Dial("tcp", e.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := rawDial(t, e.Listener.Addr().String(), "GET /live/1.m4s HTTP/1.1\r\nHost: edge.test\r\n\r\n")
 	defer c.Close()
-	if _, err := io.WriteString(c, "GET /live/1.m4s HTTP/1.1\r\nHost: edge.test\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
 	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // liveness only
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -120,7 +99,7 @@ func TestViewerGoneMidBodyGetsNoFalseEnd(t *testing.T) {
 		t.Fatalf("first bytes: %v", err)
 	}
 	// The viewer half-closes: Go's server reads it as gone.
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
 	rest, err := io.ReadAll(resp.Body)
@@ -128,4 +107,16 @@ func TestViewerGoneMidBodyGetsNoFalseEnd(t *testing.T) {
 		t.Fatalf("the body ended as whole after %q + %q: a short response that looks complete", first, rest)
 	}
 	free()
+}
+
+// newHeldOrigin is an origin whose handler gets a channel that free
+// closes; free is also a cleanup, run before the origin's Close (which
+// waits for its handlers).
+func newHeldOrigin(t *testing.T, fn func(w http.ResponseWriter, release <-chan struct{})) (*recOrigin, func()) {
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	origin := newRecOrigin(t, func(w http.ResponseWriter, _ *http.Request) { fn(w, release) })
+	t.Cleanup(free)
+	return origin, free
 }
