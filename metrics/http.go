@@ -148,3 +148,12 @@ func (c *viewerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), s)
 	}
 }
+
+// NewBodyBufferGauge reports the memory request bodies being read whole
+// hold, read from held at each scrape.
+func NewBodyBufferGauge(held func() int64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "edgecache_request_body_buffer_bytes",
+		Help: "Memory held by request bodies being read whole before an origin is asked (at most client.body_buffer_bytes).",
+	}, func() float64 { return float64(held()) })
+}

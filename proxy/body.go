@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -31,7 +32,8 @@ type viewerBody struct {
 }
 
 // bodyError is a viewer's request body that could not be read whole: the
-// status the viewer is answered (400, 408, 413) and why.
+// status the viewer is answered (400, 408, 413, or 503 when the edge
+// could not hold it: body.go) and why.
 type bodyError struct {
 	status int
 	err    error
@@ -49,13 +51,17 @@ var errBodyTooLarge = errors.New("longer than client.max_body_bytes")
 // transport sees the body only through httputil.ReverseProxy's wrapper.
 type viewerBodyKey struct{}
 
-// limitBody wraps r's body when it has one, for a handler that will pass
-// it on, and returns the request to pass on; it reports false, having
-// answered 413, for a declared length over the limit (RFC 9110 15.5.14),
-// before any origin is asked.
-func (p *Proxy) limitBody(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+// limitBody readies r's body, when it has one, for a handler that will
+// pass it on: read whole first (bufferBody) unless client.stream_bodies
+// is set or no limit bounds it, else wrapped to be read as the origin
+// takes it. It returns the request to pass on and what to call once the
+// exchange is over; it reports false, having answered, for a declared
+// length over the limit (413, RFC 9110 15.5.14: before any origin is
+// asked and before any of the body is read) or a body that could not be
+// read whole.
+func (p *Proxy) limitBody(w http.ResponseWriter, r *http.Request) (*http.Request, func(), bool) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return r, true
+		return r, noRelease, true
 	}
 	c := p.view().cfg.Client // reloadable: read per request
 	max := int64(c.MaxBodyBytes)
@@ -64,16 +70,95 @@ func (p *Proxy) limitBody(w http.ResponseWriter, r *http.Request) (*http.Request
 		// so that no byte of it is taken for a request.
 		w.Header().Set("Connection", "close")
 		p.plainError(w, http.StatusRequestEntityTooLarge, "request body longer than "+strconv.FormatInt(max, 10)+" bytes")
-		return r, false
+		return r, noRelease, false
 	}
 	left := int64(-1)
 	if max > 0 {
 		left = max
 	}
 	vb := &viewerBody{rc: r.Body, ctl: http.NewResponseController(w), timeout: c.BodyTimeout, left: left}
+	if max > 0 && !c.StreamBodies {
+		return p.bufferBody(w, r, vb, int64(c.BodyBufferBytes))
+	}
 	r = r.WithContext(context.WithValue(r.Context(), viewerBodyKey{}, vb))
 	r.Body = vb
-	return r, true
+	return r, noRelease, true
+}
+
+func noRelease() {}
+
+// bodyBufferStart is the first buffer a body of unknown or large length
+// is read into; it doubles as bytes arrive, so a viewer that declares a
+// long body and sends it slowly holds little memory.
+const bodyBufferStart = 16 << 10
+
+var errBodyBudget = errors.New("client.body_buffer_bytes are all in use")
+
+// bufferBody reads vb whole before any origin is asked (nginx's
+// proxy_request_buffering on): a viewer trickling its body holds its own
+// connection only, and the origin gets a body with its length, which the
+// member set can send again to another origin. The memory is charged to
+// p.bodyBytes as the buffer grows, up to budget for all bodies at once.
+func (p *Proxy) bufferBody(w http.ResponseWriter, r *http.Request, vb *viewerBody, budget int64) (*http.Request, func(), bool) {
+	var charged int64
+	release := func() { p.bodyBytes.Add(-charged) }
+	grow := func(buf []byte, want int64) ([]byte, error) {
+		add := want - int64(cap(buf))
+		if p.bodyBytes.Add(add) > budget {
+			p.bodyBytes.Add(-add)
+			return buf, &bodyError{status: http.StatusServiceUnavailable, err: errBodyBudget}
+		}
+		charged += add
+		nb := make([]byte, len(buf), want)
+		copy(nb, buf)
+		return nb, nil
+	}
+	// The most the buffer may need: the declared length, or one byte
+	// past the limit, which tells a chunked body that is too long.
+	most := vb.left + 1
+	if r.ContentLength >= 0 {
+		most = r.ContentLength
+	}
+	buf, err := grow(nil, min(most, bodyBufferStart))
+	for err == nil {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) == most {
+				// All declared bytes are here: read on only for the end
+				// (net/http's reader says EOF at once).
+				var one [1]byte
+				_, err = vb.Read(one[:])
+				if err == nil {
+					err = &bodyError{status: http.StatusBadRequest, err: errors.New("body longer than its Content-Length")}
+				}
+				break
+			}
+			if buf, err = grow(buf, min(2*int64(cap(buf)), most)); err != nil {
+				break
+			}
+		}
+		var n int
+		n, err = vb.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+	}
+	r.Body.Close()
+	if err != io.EOF {
+		release()
+		p.fail(w, r, statusBypass, err)
+		return r, noRelease, false
+	}
+	r2 := r.Clone(r.Context())
+	r2.ContentLength = int64(len(buf))
+	r2.TransferEncoding = nil // sent with its length
+	// The body is here: the viewer had its 100 (net/http sent it at the
+	// first read); the origin is not asked to send one (RFC 9110 10.1.1).
+	r2.Header.Del("Expect")
+	if len(buf) == 0 {
+		r2.Body, r2.GetBody = http.NoBody, nil
+	} else {
+		r2.Body = io.NopCloser(bytes.NewReader(buf))
+		r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	}
+	return r2, release, true
 }
 
 func (b *viewerBody) Read(p []byte) (int, error) {

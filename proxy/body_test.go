@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,7 +30,8 @@ func TestViewerBodyIsNotTheOriginsFault(t *testing.T) {
 		halfClose  bool
 		wantStatus int
 		// originSees: whether the origin may have been sent the request's
-		// head (a declared length over the limit is refused at the door).
+		// head when bodies are streamed (stream_bodies; a declared length
+		// over the limit is refused at the door).
 		originSees bool
 	}{
 		{"malformed chunk size", head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", false, 400, true},
@@ -39,14 +42,18 @@ func TestViewerBodyIsNotTheOriginsFault(t *testing.T) {
 		{"viewer gone mid-body", head + "Content-Length: 10\r\n\r\nabc", true, 400, true},
 	} {
 		for _, members := range []int{1, 2} {
-			t.Run(fmt.Sprintf("%s/%d origins", tc.name, members), func(t *testing.T) {
-				testViewerBody(t, members, tc.raw, tc.halfClose, tc.wantStatus, tc.originSees)
-			})
+			for _, stream := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%d origins/stream %v", tc.name, members, stream), func(t *testing.T) {
+					// Read whole first (the default), the origin sees none
+					// of these requests.
+					testViewerBody(t, members, stream, tc.raw, tc.halfClose, tc.wantStatus, tc.originSees && stream)
+				})
+			}
 		}
 	}
 }
 
-func testViewerBody(t *testing.T, members int, raw string, halfClose bool, want int, originSees bool) {
+func testViewerBody(t *testing.T, members int, stream bool, raw string, halfClose bool, want int, originSees bool) {
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -62,6 +69,7 @@ func testViewerBody(t *testing.T, members int, raw string, halfClose bool, want 
 	limits := func(c *Config) {
 		c.Client.MaxBodyBytes = 1 << 10
 		c.Client.BodyTimeout = 200 * time.Millisecond
+		c.Client.StreamBodies = stream
 	}
 	var e *edge
 	if members == 1 {
@@ -84,7 +92,7 @@ func testViewerBody(t *testing.T, members int, raw string, halfClose bool, want 
 		t.Errorf("the connection stayed open after a %d for a bad body", want)
 	}
 	if !originSees && primary.seen.get("/live/api")+backup.seen.get("/live/api") != 0 {
-		t.Errorf("the origin was asked for a body refused at the door")
+		t.Errorf("the origin was asked for a body it could not be given whole")
 	}
 	// One origin has no health to keep; with two, neither may be charged.
 	for _, o := range []*recOrigin{primary, backup}[:2*(members-1)] {
@@ -169,5 +177,203 @@ func TestViewerBodyNoLimit(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || string(got) != fmt.Sprint(size) {
 			t.Fatalf("chunked %v: %d %q, want 200 %d", chunked, resp.StatusCode, got, size)
 		}
+	}
+}
+
+// waitBodyBuffer waits until edgecache_request_body_buffer_bytes is
+// exactly want: the event a test orders itself after (a body being read
+// whole has grown; every buffer released). The deadline is a liveness
+// guard, not a timing bound.
+func waitBodyBuffer(t *testing.T, e *edge, want float64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := metricValue(t, e.reg, "edgecache_request_body_buffer_bytes", "", "")
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: edgecache_request_body_buffer_bytes is %v after 30 s, want %v", what, got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// readFinal reads c's first final response (after any 1xx) and its
+// body, within the liveness bound.
+func readFinal(t *testing.T, c net.Conn) (*http.Response, string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading the response: %v", err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("reading the response's body: %v", err)
+		}
+		if resp.StatusCode >= 200 {
+			return resp, string(b)
+		}
+	}
+}
+
+// originSaw is what an origin received of one request body.
+type originSaw struct {
+	length int64
+	te     []string
+	expect string
+	body   string
+}
+
+// bodyOrigin answers "got N" for a body of N bytes and sends what it saw
+// on the returned channel (buffered, so the handler never waits).
+func bodyOrigin(t *testing.T) (*recOrigin, chan originSaw) {
+	saw := make(chan originSaw, 16)
+	o := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		saw <- originSaw{r.ContentLength, r.TransferEncoding, r.Header.Get("Expect"), string(b)}
+		w.Header().Set("Cache-Control", "private")
+		fmt.Fprintf(w, "got %d", len(b))
+	})
+	return o, saw
+}
+
+// A viewer's body is read whole before any origin is asked, as nginx's
+// proxy_request_buffering on: a viewer that sends half its body and waits
+// (within client.body_timeout, as long as it likes: one byte a minute is
+// within nginx's 60 s too) holds its own connection only, never an origin
+// connection, so a few hundred such POSTs cannot take every connection an
+// origin will accept from the edge. The origin then gets the body with
+// its length (not chunked) and without Expect (the viewer had its 100
+// from the edge).
+func TestViewerBodyReadWholeFirst(t *testing.T) {
+	origin, saw := bodyOrigin(t)
+	e := newEdge(t, origin.URL, nil)
+	part := strings.Repeat("p", 20<<10)
+	c := rawDial(t, e.Listener.Addr().String(), "POST /live/api HTTP/1.1\r\nHost: edge.test\r\n"+
+		"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"+
+		fmt.Sprintf("%x\r\n%s\r\n", len(part), part))
+	defer c.Close()
+	// The edge holds the first half (its buffer has grown past it)...
+	waitBodyBuffer(t, e, 32<<10, "the first half of the body to be held")
+	if n := origin.seen.get("/live/api"); n != 0 {
+		t.Fatalf("the origin was asked %d times before the viewer's body was whole", n)
+	}
+	// ... and the origin is asked once it is whole.
+	if _, err := io.WriteString(c, fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(part), part)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := readFinal(t, c); resp.StatusCode != http.StatusOK || body != fmt.Sprint("got ", 2*len(part)) {
+		t.Fatalf("got %d %q, want 200 \"got %d\"", resp.StatusCode, body, 2*len(part))
+	}
+	got := <-saw
+	if got.length != int64(2*len(part)) || len(got.te) != 0 || got.expect != "" || got.body != part+part {
+		t.Errorf("the origin got length %d, Transfer-Encoding %q, Expect %q: want the whole body of %d with its length", got.length, got.te, got.expect, 2*len(part))
+	}
+	waitBodyBuffer(t, e, 0, "the body's buffer to be released")
+}
+
+// client.body_buffer_bytes bounds the memory all bodies being read whole
+// take at once: a body that would grow past it gets 503 with Retry-After
+// (the edge's limit, not the viewer's fault: the connection is closed,
+// since the body is left unread), and once the others are done it goes
+// through.
+func TestViewerBodyBufferBudget(t *testing.T) {
+	origin, saw := bodyOrigin(t)
+	e := newEdge(t, origin.URL, func(c *Config) {
+		c.Client.MaxBodyBytes = 48 << 10
+		c.Client.BodyBufferBytes = 64 << 10
+	})
+	// A holds 48 KiB of buffer, its body not yet whole.
+	const size = 48 << 10
+	c := rawDial(t, e.Listener.Addr().String(), fmt.Sprintf("POST /a HTTP/1.1\r\nHost: edge.test\r\nContent-Length: %d\r\n\r\n%s", size, strings.Repeat("a", 40<<10)))
+	defer c.Close()
+	waitBodyBuffer(t, e, size, "A's body to be held")
+	// B's buffer would grow past the budget.
+	body := strings.Repeat("b", size)
+	resp, got := postBody(t, e.URL+"/b", body)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Fatalf("B got %d (Retry-After %q, close %v) %q: want 503 with Retry-After, closed", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close, got)
+	}
+	if origin.seen.get("/b") != 0 {
+		t.Errorf("the origin was asked for B's body that could not be held")
+	}
+	// A completes; then B goes through.
+	if _, err := io.WriteString(c, strings.Repeat("a", size-40<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := readFinal(t, c); resp.StatusCode != http.StatusOK || body != fmt.Sprint("got ", size) {
+		t.Fatalf("A: %d %q, want 200", resp.StatusCode, body)
+	}
+	<-saw
+	waitBodyBuffer(t, e, 0, "A's buffer to be released")
+	if resp, got = postBody(t, e.URL+"/b", body); resp.StatusCode != http.StatusOK || got != fmt.Sprint("got ", size) {
+		t.Fatalf("B again: %d %q, want 200", resp.StatusCode, got)
+	}
+	waitBodyBuffer(t, e, 0, "B's buffer to be released")
+}
+
+// A body read whole can be sent again: a POST whose first origin
+// refuses the connection goes to the next one whatever its size (a body
+// streamed to the origin could be kept to send again only up to 64 KiB).
+func TestViewerBodyReadWholeFailsOver(t *testing.T) {
+	good, saw := bodyOrigin(t)
+	e := originsEdge(t, []string{refusedURL(t), good.URL}, nil)
+	body := strings.Repeat("f", 200<<10)
+	resp, got := postBody(t, e.URL+"/live/api", body)
+	if resp.StatusCode != http.StatusOK || got != fmt.Sprint("got ", len(body)) {
+		t.Fatalf("got %d %q, want 200 from the second origin", resp.StatusCode, got)
+	}
+	if s := <-saw; s.body != body {
+		t.Errorf("the second origin got %d bytes, want the whole body", len(s.body))
+	}
+}
+
+// Bodies read whole must fit the budget for all of them: a max_body_bytes
+// past body_buffer_bytes is refused when the config is loaded, not met as
+// a 503 for every long body; streamed bodies need no budget.
+func TestBodyBufferConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		max, budget ByteSize
+		stream      bool
+		err         string
+		wantBudget  ByteSize
+	}{
+		{name: "defaults", wantBudget: 64 << 20},
+		{name: "limit within the budget", max: 10 << 20, budget: 10 << 20, wantBudget: 10 << 20},
+		{name: "limit past the budget", max: 100 << 20, err: "client.max_body_bytes 104857600 exceeds client.body_buffer_bytes 67108864"},
+		{name: "limit past the budget, streamed", max: 100 << 20, stream: true, wantBudget: 64 << 20},
+		{name: "negative limit", max: -1, err: "negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Routes = []Route{{Prefix: "/", Origin: "http://127.0.0.1:1/"}}
+			if tc.max != 0 {
+				c.Client.MaxBodyBytes = tc.max
+			}
+			c.Client.BodyBufferBytes = tc.budget
+			c.Client.StreamBodies = tc.stream
+			err := c.Validate()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Validate = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Client.BodyBufferBytes != tc.wantBudget {
+				t.Errorf("body_buffer_bytes = %d, want %d", c.Client.BodyBufferBytes, tc.wantBudget)
+			}
+		})
 	}
 }

@@ -173,6 +173,20 @@ type ClientConfig struct {
 	// as nginx's client_body_timeout (between two reads, not the whole
 	// body): a viewer that stalls longer gets 408. Default 60s.
 	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// StreamBodies passes a request body to the origin as it arrives, as
+	// nginx's `proxy_request_buffering off`. By default (false) the edge
+	// reads a body whole, up to max_body_bytes, before it asks an origin,
+	// as nginx does by default: a viewer that sends its body slowly then
+	// holds only its own connection, never an origin connection, and the
+	// origin gets the body at once with its length. With max_body_bytes 0
+	// (no limit) bodies are always streamed: nothing would bound the
+	// buffer.
+	StreamBodies bool `yaml:"stream_bodies"`
+	// BodyBufferBytes bounds the memory all request bodies being read
+	// whole take at once (charged as they grow, not by their declared
+	// length); a body that would go past it gets 503 with Retry-After.
+	// Default 64 MiB; it must be at least max_body_bytes.
+	BodyBufferBytes ByteSize `yaml:"body_buffer_bytes"`
 	// SendBuffer is each viewer connection's socket send buffer
 	// (SO_SNDBUF, as nginx's `listen ... sndbuf=`), or "auto" for the
 	// kernel's autotuning (net.ipv4.tcp_wmem). Default 512 KiB: a fixed
@@ -297,6 +311,7 @@ func DefaultConfig() Config {
 			MaxHeaderBytes:    64 << 10,
 			MaxBodyBytes:      1 << 20,
 			BodyTimeout:       60 * time.Second,
+			BodyBufferBytes:   64 << 20,
 			SendBuffer:        512 << 10,
 		},
 		Classes: map[string]ClassPolicy{
@@ -387,6 +402,15 @@ func (c *Config) Validate() error {
 	setDur(&cl.BodyTimeout, dc.BodyTimeout)
 	if cl.MaxHeaderBytes <= 0 {
 		cl.MaxHeaderBytes = dc.MaxHeaderBytes
+	}
+	if cl.MaxBodyBytes < 0 {
+		return fmt.Errorf("config: client.max_body_bytes %d is negative", cl.MaxBodyBytes)
+	}
+	if cl.BodyBufferBytes <= 0 {
+		cl.BodyBufferBytes = dc.BodyBufferBytes
+	}
+	if !cl.StreamBodies && cl.MaxBodyBytes > cl.BodyBufferBytes {
+		return fmt.Errorf("config: client.max_body_bytes %d exceeds client.body_buffer_bytes %d: raise body_buffer_bytes, or set stream_bodies", cl.MaxBodyBytes, cl.BodyBufferBytes)
 	}
 	if cl.MaxHeaderBytes < minHeaderBytes {
 		return fmt.Errorf("config: client.max_header_bytes %d is below the minimum of 8KiB", cl.MaxHeaderBytes)

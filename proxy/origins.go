@@ -205,8 +205,10 @@ func rebase(rt *route, u *url.URL, o *upstream.Origin) *url.URL {
 // for any request when the connection was refused (nothing was sent),
 // and for an idempotent request (RFC 9110 9.2.2) whose body can be sent
 // again, also on another error or a 5xx before any byte went to the
-// viewer. A body of up to replayBodyMax bytes is read first so that it
-// can be sent again; a larger or unknown-length one is sent once. The
+// viewer. A body read whole at the door (body.go) comes with GetBody;
+// a streamed one (client.stream_bodies) of up to replayBodyMax bytes is
+// read first so that it can be sent again, and a larger or unknown-length
+// one is sent once. The
 // request's URL is under the route's first origin.
 type memberTransport struct {
 	rt   *route

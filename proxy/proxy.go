@@ -64,6 +64,9 @@ type Proxy struct {
 	viewers  *viewers
 	// origins owns the origin sets of routes with `origins:` (origins.go).
 	origins *originSets
+	// bodyBytes is the memory request bodies being read whole hold now
+	// (body.go), bounded by client.body_buffer_bytes.
+	bodyBytes atomic.Int64
 }
 
 // New builds a proxy from a validated config. Metrics go to reg.
@@ -124,6 +127,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 	}
 	p.metrics = m
 	if err := reg.Register(metrics.NewViewerCollector(func() map[string]int { return p.viewers.counts(time.Now()) })); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := reg.Register(metrics.NewBodyBufferGauge(p.bodyBytes.Load)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
@@ -426,10 +433,11 @@ func (p *Proxy) routeHandler(rt *route) http.Handler {
 			}
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			var ok bool
-			if r, ok = p.limitBody(w, r); !ok { // body.go
+			r, release, ok := p.limitBody(w, r) // body.go
+			if !ok {
 				return
 			}
+			defer release()
 			if r.Method == http.MethodOptions {
 				rp.ServeHTTP(w, r)
 				return

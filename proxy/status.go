@@ -50,7 +50,7 @@ func ClassNames() []string {
 
 // statusFor is the one place errors become HTTP status codes (caddy's
 // statusError): the viewer's own status for a request body it sent badly
-// (400, 408, 413: body.go), 504 when the origin was too slow, 503 when
+// (400, 408, 413: body.go) or the edge could not hold (503), 504 when the origin was too slow, 503 when
 // shutting down, 502 otherwise. A viewer who left gets nothing (fail checks the viewer's
 // own context): a cancellation that is not the viewer's is the origin's
 // failure like any other.
@@ -109,6 +109,11 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, st cacheStatus, err
 		// Where the body ends is unknown or unread: nothing after it may
 		// be taken for a request.
 		h.Set("Connection", "close")
+		if be.status == http.StatusServiceUnavailable {
+			// The edge's buffers for bodies are full (body.go): not the
+			// viewer's doing; say when to try again (RFC 9110 10.2.3).
+			h.Set("Retry-After", "1")
+		}
 	}
 	h["X-Cache-Status"] = p.statusHeader[st]
 	h.Set("Age", "0")

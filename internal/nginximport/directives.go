@@ -79,7 +79,7 @@ var untranslatables = map[string]string{
 	"proxy_next_upstream_tries": "every origin of a route is tried at most once per request", "proxy_next_upstream_timeout": "origin.first_byte_timeout bounds each try",
 	"proxy_hide_header": "no equivalent: the origin's response headers pass through (hop-by-hop ones excepted)", "proxy_pass_header": "no equivalent",
 	"proxy_redirect": "no Location rewriting outside playlists and MPDs", "expires": "no equivalent: set Cache-Control at the origin, or response_headers for a fixed value",
-	"client_body_buffer_size": "no equivalent: a request body is streamed to the origin, never buffered",
+	"client_body_buffer_size": "no equivalent: a request body is read whole into memory (client.body_buffer_bytes bounds all of them at once), never to a file",
 	"stub_status":             "the admin listener serves /metrics (Prometheus) instead", "set": "variables have no equivalent", "charset": "no equivalent",
 	"proxy_cache_purge": "purge is on the admin listener, with purge_token",
 }
@@ -132,6 +132,12 @@ func (t *translator) directive(d *nginxconf.Directive, sc *scope, ctx context) {
 			t.untranslatable(d, "bad size")
 		} else {
 			t.set(d, &t.clientMaxBody, arg(d, 0), "client.max_body_bytes")
+		}
+	case "proxy_request_buffering":
+		if v := arg(d, 0); len(d.Args) == 1 && (v == "on" || v == "off") {
+			t.set(d, &t.requestBuffering, v, "client.stream_bodies")
+		} else {
+			t.untranslatable(d, "not on or off")
 		}
 	case "keepalive_timeout":
 		if v, dd, ok := dur(arg(d, 0)); ok && dd == 0 {

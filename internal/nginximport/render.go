@@ -132,6 +132,17 @@ func (t *translator) render() ([]byte, error) {
 	addSetting(client, "max_header_bytes", t.clientMaxHdr, "the request head, request line and fields together: nginx's buffers times their size")
 	addSetting(client, "max_body_bytes", t.clientMaxBody, "one limit for the whole edge (0: none, as in nginx)")
 	addSetting(client, "body_timeout", t.clientBodyTime, "between two reads of the body, as nginx's")
+	stream := t.requestBuffering != nil && t.requestBuffering.value == "off"
+	if stream {
+		client.add("stream_bodies", boolean(true), comment(fmt.Sprintf("%s (%s): one setting for the whole edge", t.requestBuffering.note, t.requestBuffering.where)))
+	}
+	if s := t.clientMaxBody; s != nil && !stream {
+		// Bodies are read whole into memory (nginx spills a long one to a
+		// file): the edge's budget for them must hold the longest.
+		if n, err := proxy.ParseByteSize(s.value); err == nil && n > int64(proxy.DefaultConfig().Client.BodyBufferBytes) {
+			client.add("body_buffer_bytes", str(s.value), comment(fmt.Sprintf("%s (%s): at least the longest body, all held in memory at once (nginx writes a long one to a file); or proxy_request_buffering off, which streams it", s.note, s.where)))
+		}
+	}
 	if !client.empty() {
 		top.add("client", client.n, "")
 	}

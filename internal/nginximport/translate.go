@@ -133,17 +133,18 @@ type translator struct {
 	clientWrite  *setting
 	clientSndbuf *setting
 	clientMaxHdr *setting
-	// clientMaxBody and clientBodyTime: the request body's limits.
-	clientMaxBody, clientBodyTime *setting
-	logLevel                      *setting
-	accessLog                     *setting // path
-	accessFormat                  string
-	accessNotes                   []string
-	trusted                       []string
-	trustedWhere                  string
-	realIPHeader                  *nginxconf.Directive
-	builtIn                       []string // comments: "what nginx needed that the edge does itself"
-	builtInSeen                   map[string]bool
+	// clientMaxBody and clientBodyTime: the request body's limits;
+	// requestBuffering: proxy_request_buffering's on or off.
+	clientMaxBody, clientBodyTime, requestBuffering *setting
+	logLevel                                        *setting
+	accessLog                                       *setting // path
+	accessFormat                                    string
+	accessNotes                                     []string
+	trusted                                         []string
+	trustedWhere                                    string
+	realIPHeader                                    *nginxconf.Directive
+	builtIn                                         []string // comments: "what nginx needed that the edge does itself"
+	builtInSeen                                     map[string]bool
 }
 
 func newTranslator() *translator {
