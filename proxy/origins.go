@@ -256,7 +256,7 @@ func (m memberTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	replay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	idempotent := replay && (req.Method == http.MethodGet || req.Method == http.MethodHead ||
-		req.Method == http.MethodOptions || req.Method == http.MethodTrace ||
+		req.Method == http.MethodOptions ||
 		req.Method == http.MethodPut || req.Method == http.MethodDelete)
 	var err error
 	for i, o := range order {

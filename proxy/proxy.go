@@ -292,6 +292,16 @@ func (p *Proxy) Close() {
 	p.holdTransport.CloseIdleConnections()
 }
 
+// upperMethod reports whether m is a method nginx would parse.
+func upperMethod(m string) bool {
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; (c < 'A' || c > 'Z') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return m != ""
+}
+
 // door refuses what an edge must never do (act as an open proxy, tunnel,
 // loop through itself, or pass on a request whose framing two servers
 // could read differently) and normalises the request path, so routing,
@@ -308,6 +318,13 @@ func (p *Proxy) door(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Connection", "close")
 	}
 	switch {
+	case !upperMethod(r.Method):
+		// Method names are case-sensitive (RFC 9110 9.1): "get" is not
+		// GET, so it would pass through uncached, and an origin that reads
+		// methods loosely would answer it as GET, once per request.
+		// nginx's parser takes A-Z, '_' and '-' alone; so does the edge.
+		p.plainError(w, http.StatusBadRequest, "method names are A-Z, '_' and '-'")
+		return false
 	case r.Method == http.MethodConnect:
 		p.plainError(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
 		return false

@@ -430,6 +430,30 @@ func TestSecurityTraceNotPassed(t *testing.T) {
 	}
 }
 
+// TestSecurityMethodCase: a method name is case-sensitive (RFC 9110 9.1),
+// so "get" is not GET: the cache would pass it through, uncached, and an
+// origin that reads methods loosely would answer it as GET, once per
+// request. Anyone could load the origin through the edge at will. The edge
+// refuses a method with anything but A-Z, '_' and '-', as nginx does.
+func TestSecurityMethodCase(t *testing.T) {
+	rec := newRecorder(t, nil)
+	e := newHLSEdge(t, rec, nil)
+	for _, m := range []string{"get", "Get", "hEAD", "post", "PUT2", "GET.X"} {
+		resps, bodies, _ := rawExchange(t, e.Listener.Addr().String(), m+" /hls/a.ts HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n", 30*time.Second) // closed after the answer; the wait is liveness only
+		if len(resps) != 1 || resps[0].StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d responses %q, want one 400", m, len(resps), bodies)
+		}
+	}
+	if n := len(rec.requests()); n != 0 {
+		t.Fatalf("the origin was asked %d times for methods in the wrong case", n)
+	}
+	// Methods the edge does not know, in capitals, still pass (as nginx).
+	resps, _, _ := rawExchange(t, e.Listener.Addr().String(), "M-SEARCH_X /hls/a.ts HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n", 30*time.Second)
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusOK || len(rec.requests()) != 1 {
+		t.Fatalf("an unknown method in capitals: %d responses, origin asked %d times, want 200 from the origin", len(resps), len(rec.requests()))
+	}
+}
+
 // TestSecurityPassThroughDropsRoutingOverrides: a request passed through
 // for one viewer keeps its credentials but not the fields that would let
 // it steer the origin's routing.
