@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/edgecache/edgecache/manifest"
 	"github.com/edgecache/edgecache/upstream"
@@ -213,6 +215,9 @@ func rebase(rt *route, u *url.URL, o *upstream.Origin) *url.URL {
 type memberTransport struct {
 	rt   *route
 	base http.RoundTripper
+	// idle is origin.idle_timeout, read per request (reloadable): each
+	// try is ended when its origin goes quiet that long (passidle.go).
+	idle func() time.Duration
 }
 
 // replayBodyMax is the largest request body memberTransport keeps to
@@ -238,8 +243,9 @@ func viewerFault(vb *viewerBody, resp *http.Response, err error) (*http.Response
 func (m memberTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	vb := viewerBodyOf(req)
 	set := m.rt.set
+	idle := m.idle()
 	if set == nil {
-		resp, err := m.base.RoundTrip(req)
+		resp, err := idleRoundTrip(m.base, req, idle, nil)
 		return viewerFault(vb, resp, err)
 	}
 	order := set.Order(req.URL.EscapedPath())
@@ -271,7 +277,15 @@ func (m memberTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		var resp *http.Response
-		resp, err = m.base.RoundTrip(r)
+		resp, err = idleRoundTrip(m.base, r, idle, func(err error) {
+			// After the head (reported a success below): the body broke
+			// off or went quiet.
+			out := upstream.BodyError
+			if errors.Is(err, errIdleTimeout) {
+				out = upstream.Timeout
+			}
+			set.Report(o, out)
+		})
 		if vb != nil && vb.failed() != nil {
 			// The viewer's body could not be read whole (sent badly, too
 			// long, stalled, cut off): no verdict on the member.
@@ -286,6 +300,9 @@ func (m memberTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if err != nil {
 			out := upstream.Classify(err, 0)
+			if errors.Is(err, errIdleTimeout) {
+				out = upstream.Timeout // it stopped reading the body
+			}
 			set.Report(o, out)
 			if last || !(idempotent || out == upstream.ConnectError && replay) {
 				return nil, err

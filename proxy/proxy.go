@@ -487,7 +487,8 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 			setForwarded(pr.Out.Header, pr.In.Header["X-Forwarded-For"], pr.Out.Header["Via"], pr.In.RemoteAddr, p.via)
 			rt.passThroughHeader(pr.Out.Header)
 		},
-		Transport:     memberTransport{rt: rt, base: p.transport}, // origins.go
+		Transport: memberTransport{rt: rt, base: p.transport, // origins.go
+			idle: func() time.Duration { return p.view().cfg.Origin.IdleTimeout }},
 		FlushInterval: -1,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header["X-Cache-Status"] = p.statusHeader[statusBypass]

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgecache/edgecache/metrics/metricstest"
 )
 
 // The edge as a security boundary: one named case per attack, each
@@ -935,5 +938,110 @@ func TestSecurityWriteIdleSmallResponses(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestSecurityPassThroughOriginStalls: a request passed through (a POST,
+// a response for one viewer alone) whose origin goes quiet mid-body is
+// ended after origin.idle_timeout, as a fill is and as nginx's
+// proxy_read_timeout ends it: before, the edge waited on the origin for
+// ever, holding the viewer, a goroutine and an origin connection. The
+// viewer sees a broken body, never a short one that looks whole, and the
+// origin is charged the timeout.
+func TestSecurityPassThroughOriginStalls(t *testing.T) {
+	for _, members := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d origins", members), func(t *testing.T) {
+			o := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Length", "100000")
+				w.Header().Set("Cache-Control", "private")
+				w.Write(make([]byte, 1000))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done() // quiet until the edge gives up
+			})
+			idle := func(c *Config) { c.Origin.IdleTimeout = 100 * time.Millisecond }
+			var e *edge
+			if members == 1 {
+				e = newEdge(t, o.URL, idle)
+			} else {
+				e = originsEdge(t, []string{o.URL, refusedURL(t)}, func(_ *Route, c *Config) { idle(c) })
+			}
+			client := &http.Client{Timeout: 30 * time.Second} // liveness only
+			resp, err := client.Post(e.URL+"/live/api", "text/plain", strings.NewReader("hello"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, rerr := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			var ne net.Error
+			if rerr == nil || errors.As(rerr, &ne) && ne.Timeout() {
+				t.Fatalf("after %d bytes the body ended with %v: want the edge to cut it off when the origin went quiet", n, rerr)
+			}
+			if members == 2 {
+				if v, _ := metricstest.Value(t, e.reg, "edgecache_origin_outcomes_total", map[string]string{"origin": o.URL + "/", "outcome": "timeout"}); v != 1 {
+					t.Errorf("the quiet origin was charged %v timeouts, want 1", v)
+				}
+			}
+		})
+	}
+}
+
+// TestSecurityPassThroughOriginStopsReading: an origin that stops reading
+// a request body passed through is given up on after origin.idle_timeout
+// (nginx's proxy_send_timeout): the viewer gets 504, where before the
+// edge's write to the origin waited for ever (Go's transport has no write
+// timeout, and the first-byte timeout starts only after the body).
+func TestSecurityPassThroughOriginStopsReading(t *testing.T) {
+	release := make(chan struct{})
+	o := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release // reads nothing, answers nothing
+	})
+	t.Cleanup(func() { close(release) }) // before the origin's Close: cleanups run last first
+	const size = 32 << 20                // past what the sockets between them hold
+	e := newEdge(t, o.URL, func(c *Config) {
+		c.Origin.IdleTimeout = 100 * time.Millisecond
+		c.Client.MaxBodyBytes = size
+	})
+	client := &http.Client{Timeout: 30 * time.Second} // liveness only
+	resp, err := client.Post(e.URL+"/live/api", "application/octet-stream", strings.NewReader(strings.Repeat("x", size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("got %d, want 504 for an origin that stopped reading the body", resp.StatusCode)
+	}
+}
+
+// A viewer's own pause while its body streams to the origin
+// (client.stream_bodies) is client.body_timeout's to bound, not the
+// origin's idle timeout: the clock that ends a quiet origin stops while
+// the edge waits on the viewer.
+func TestPassThroughViewerPauseIsNotOriginIdle(t *testing.T) {
+	origin, saw := bodyOrigin(t)
+	e := newEdge(t, origin.URL, func(c *Config) {
+		c.Origin.IdleTimeout = 50 * time.Millisecond
+		c.Client.StreamBodies = true
+	})
+	c := rawDial(t, e.Listener.Addr().String(), "POST /live/api HTTP/1.1\r\nHost: edge.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+	defer c.Close()
+	// The origin has the request (its head, and maybe the first chunk)...
+	deadline := time.Now().Add(30 * time.Second)
+	for origin.seen.get("/live/api") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the origin never got the streamed request")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// ... and the viewer pauses for several of the origin's idle timeouts.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := io.WriteString(c, "6\r\n world\r\n0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := readFinal(t, c); resp.StatusCode != http.StatusOK || body != "got 11" {
+		t.Fatalf("got %d %q, want 200 \"got 11\"", resp.StatusCode, body)
+	}
+	if s := <-saw; s.body != "hello world" {
+		t.Errorf("the origin got %q", s.body)
 	}
 }

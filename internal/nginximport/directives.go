@@ -55,7 +55,6 @@ var builtins = map[string]string{
 	"proxy_cache_methods":       whyMethods,
 	"proxy_cache_convert_head":  whyMethods,
 	"default_type":              "not needed: proxied responses keep the origin's Content-Type",
-	"proxy_send_timeout":        "not needed: requests to the origin are GETs without a body (origin.first_byte_timeout bounds the wait for the answer)",
 	"proxy_ssl_server_name":     "built in: TLS to the origin sends the origin's host name (SNI)",
 	"resolver":                  "not needed: origin names are resolved with the system resolver",
 	"resolver_timeout":          "not needed: origin names are resolved with the system resolver",
@@ -119,7 +118,9 @@ func (t *translator) directive(d *nginxconf.Directive, sc *scope, ctx context) {
 		t.ignoreHeaders(d)
 	case "proxy_connect_timeout":
 		t.timeout(d, &t.originConn, "origin.connect_timeout")
-	case "proxy_read_timeout":
+	case "proxy_read_timeout", "proxy_send_timeout":
+		// One setting bounds both: an origin quiet while the edge reads
+		// its answer or writes it a body passed through.
 		t.timeout(d, &t.originIdle, "origin.idle_timeout")
 	case "client_header_timeout":
 		t.timeout(d, &t.clientHeader, "client.read_header_timeout")
