@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -156,4 +157,24 @@ func NewBodyBufferGauge(held func() int64) prometheus.Collector {
 		Name: "edgecache_request_body_buffer_bytes",
 		Help: "Memory held by request bodies being read whole before an origin is asked (at most client.body_buffer_bytes).",
 	}, func() float64 { return float64(held()) })
+}
+
+// RegisterConns registers the viewer connection gauge and the refusals
+// counter, read from open and refused at each scrape.
+func RegisterConns(reg prometheus.Registerer, open func() int64, refused func() uint64) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "edgecache_connections",
+			Help: "Viewer connections open now (counted against client.max_conns).",
+		}, func() float64 { return float64(open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "edgecache_connections_refused_total",
+			Help: "Viewer connections closed as they were accepted, client.max_conns being reached.",
+		}, func() float64 { return float64(refused()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return nil
 }

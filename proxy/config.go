@@ -187,6 +187,15 @@ type ClientConfig struct {
 	// length); a body that would go past it gets 503 with Retry-After.
 	// Default 64 MiB; it must be at least max_body_bytes.
 	BodyBufferBytes ByteSize `yaml:"body_buffer_bytes"`
+	// MaxConns bounds the viewer connections open at once, as nginx's
+	// worker_connections and HAProxy's maxconn: a connection past it is
+	// closed as soon as it is accepted (a reset; counted in
+	// edgecache_connections_refused_total), so a flood of connections
+	// can take neither the memory nor the file descriptors the origin
+	// connections need. 0 (the default): the open-file limit less a tenth
+	// (at least 256 kept) for origin connections and files. Read at each
+	// accept, so a reload applies at once.
+	MaxConns int `yaml:"max_conns"`
 	// SendBuffer is each viewer connection's socket send buffer
 	// (SO_SNDBUF, as nginx's `listen ... sndbuf=`), or "auto" for the
 	// kernel's autotuning (net.ipv4.tcp_wmem). Default 512 KiB: a fixed
@@ -402,6 +411,9 @@ func (c *Config) Validate() error {
 	setDur(&cl.BodyTimeout, dc.BodyTimeout)
 	if cl.MaxHeaderBytes <= 0 {
 		cl.MaxHeaderBytes = dc.MaxHeaderBytes
+	}
+	if cl.MaxConns < 0 {
+		return fmt.Errorf("config: client.max_conns %d is negative", cl.MaxConns)
 	}
 	if cl.MaxBodyBytes < 0 {
 		return fmt.Errorf("config: client.max_body_bytes %d is negative", cl.MaxBodyBytes)

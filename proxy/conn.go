@@ -72,6 +72,20 @@ type viewerConn struct {
 	merging bool
 	held    *[]byte
 	merged  int // responses whose head went out with their body
+
+	// onClose, when set, runs at the first Close: the connection leaves
+	// client.max_conns's count.
+	onClose   func()
+	closeOnce sync.Once
+}
+
+// Close closes the connection; every path that ends a viewer connection
+// (net/http's, the front's) closes it here.
+func (c *viewerConn) Close() error {
+	if c.onClose != nil {
+		c.closeOnce.Do(c.onClose)
+	}
+	return c.Conn.Close()
 }
 
 // merge runs write with the first small write held back for the next

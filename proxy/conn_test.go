@@ -1,18 +1,23 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // viewerPair returns a viewerConn on the server side of a loopback TCP
@@ -345,5 +350,89 @@ func TestViewerConnReadFrom(t *testing.T) {
 	})
 	if b := <-got; string(b) != "headbody" {
 		t.Errorf("sent %q, want the held head before the body", b)
+	}
+}
+
+// client.max_conns bounds the viewer connections open at once: one past
+// it is reset as it is accepted and counted, and a place freed by a
+// connection that ends is taken by the next. Both paths count alike:
+// the front's connections and those it hands to net/http for good.
+func TestMaxConns(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(origin.Close)
+	e := newEdge(t, origin.URL, func(c *Config) { c.Client.MaxConns = 2 })
+	addr := e.Listener.Addr().String()
+	get := "GET /a.m4s HTTP/1.1\r\nHost: edge.test\r\n\r\n"
+	// A head outside the front's subset (a field it leaves to net/http)
+	// hands its connection to net/http for good.
+	handed := "GET /a.m4s HTTP/1.1\r\nHost: edge.test\r\nExpect: 100-continue\r\n\r\n"
+	open := func(raw string) (net.Conn, *bufio.Reader) {
+		t.Helper()
+		c := rawDial(t, addr, raw)
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // liveness only
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			c.Close()
+			t.Fatalf("a connection within the limit: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return c, br
+	}
+	a, _ := open(get)
+	defer a.Close()
+	b, _ := open(handed)
+	defer b.Close()
+	waitMetric(t, e.reg, "edgecache_connections", "", "", 2, "two connections open")
+
+	// The third is reset: no answer.
+	c := rawDial(t, addr, get)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection past client.max_conns read %d bytes, %v: want it reset", n, err)
+	}
+	c.Close()
+	if v := metricValue(t, e.reg, "edgecache_connections_refused_total", "", ""); v != 1 {
+		t.Errorf("edgecache_connections_refused_total = %v, want 1", v)
+	}
+
+	// Each of the two frees its place when it ends.
+	for i, end := range []net.Conn{a, b} {
+		end.Close()
+		waitMetricAtMost(t, e.reg, "edgecache_connections", 1-float64(i), "a connection's place freed")
+		d, _ := open(get)
+		d.Close()
+		waitMetricAtMost(t, e.reg, "edgecache_connections", 1-float64(i), "the next connection's place freed")
+	}
+}
+
+// waitMetricAtMost waits until the metric has fallen to at most want. The
+// deadline is a liveness guard, not a timing bound.
+func waitMetricAtMost(t testing.TB, reg *prometheus.Registry, name string, want float64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := metricValue(t, reg, name, "", "")
+		if got <= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %s is %v after 30 s, want at most %v", what, name, got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestAutoConns(t *testing.T) {
+	for _, tc := range []struct{ files, want int }{
+		{0, 0}, {100, 1}, {1024, 768}, {4096, 3687}, {1 << 20, 943719},
+	} {
+		if got := autoConns(tc.files); got != tc.want {
+			t.Errorf("autoConns(%d) = %d, want %d", tc.files, got, tc.want)
+		}
 	}
 }

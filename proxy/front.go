@@ -52,6 +52,9 @@ type ViewerListener struct {
 	// The client settings the front applies (restart-only, read once).
 	idleTimeout, headerTimeout time.Duration
 	headMax                    int
+	// autoConns is client.max_conns 0's limit: the open-file limit less
+	// a reserve, 0 for none.
+	autoConns int
 
 	start   sync.Once
 	handoff chan net.Conn
@@ -76,7 +79,7 @@ func (p *Proxy) Listener(ln net.Listener) *ViewerListener {
 		headMax = m
 	}
 	return &ViewerListener{
-		Listener: ln, p: p,
+		Listener: ln, p: p, autoConns: autoConns(openFileLimit()),
 		idleTimeout: c.IdleTimeout, headerTimeout: c.ReadHeaderTimeout, headMax: headMax,
 		handoff: make(chan net.Conn), errc: make(chan error), done: make(chan struct{}),
 		conns: make(map[*frontConn]struct{}),
@@ -100,11 +103,15 @@ const frontHeadMax = 4 << 10
 // accepted one; with it, those the front hands over.
 func (l *ViewerListener) Accept() (net.Conn, error) {
 	if !l.p.frontHooked.Load() {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
+		for {
+			c, err := l.Listener.Accept()
+			if err != nil {
+				return nil, err
+			}
+			if c = l.wrap(c); c != nil {
+				return c, nil
+			}
 		}
-		return l.wrap(c), nil
 	}
 	l.start.Do(func() {
 		l.wg.Add(1)
@@ -120,13 +127,37 @@ func (l *ViewerListener) Accept() (net.Conn, error) {
 	}
 }
 
-// wrap sets a TCP connection's send buffer and makes it a *viewerConn.
+// autoConns is the connection limit for an open-file limit of files: a
+// tenth of it, at least 256, kept for origin connections and files, as
+// HAProxy derives its maxconn. 0 for no limit known.
+func autoConns(files int) int {
+	if files <= 0 {
+		return 0
+	}
+	return max(files-max(files/10, 256), 1)
+}
+
+// wrap sets a TCP connection's send buffer and makes it a *viewerConn,
+// counted against client.max_conns; it closes a connection past the
+// limit and returns nil.
 func (l *ViewerListener) wrap(c net.Conn) net.Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c
 	}
 	cc := l.p.view().cfg.Client
+	limit := cc.MaxConns
+	if limit == 0 {
+		limit = l.autoConns
+	}
+	if !l.p.conns.admit(limit) {
+		// A reset, not a close: the client learns at once, and the
+		// edge keeps no TIME_WAIT for it.
+		tc.SetLinger(0)
+		tc.Close()
+		l.p.conns.refused(l.p.log, limit)
+		return nil
+	}
 	if n := cc.SendBuffer; n > 0 {
 		// SO_SNDBUF; the kernel doubles it for its bookkeeping, caps it
 		// at net.core.wmem_max and stops autotuning it (tcp(7)). An
@@ -135,8 +166,10 @@ func (l *ViewerListener) wrap(c net.Conn) net.Conn {
 	}
 	vc, err := newViewerConn(tc, cc.WriteIdleTimeout)
 	if err != nil {
-		return c // served as net/http serves any connection
+		l.p.conns.closed() // served as net/http serves any connection, uncounted
+		return c
 	}
+	vc.onClose = l.p.conns.closed
 	return vc
 }
 
@@ -157,7 +190,11 @@ func (l *ViewerListener) acceptLoop() {
 			}
 			return
 		}
-		vc, ok := l.wrap(c).(*viewerConn)
+		wc := l.wrap(c)
+		if wc == nil {
+			continue // past client.max_conns
+		}
+		vc, ok := wc.(*viewerConn)
 		if !ok {
 			// Not TCP: net/http's alone.
 			select {
@@ -172,7 +209,7 @@ func (l *ViewerListener) acceptLoop() {
 		l.mu.Lock()
 		if l.closed.Load() {
 			l.mu.Unlock()
-			c.Close()
+			vc.Close()
 			return
 		}
 		l.conns[fc] = struct{}{}
@@ -258,7 +295,7 @@ func (fc *frontConn) serve() {
 		delete(fc.l.conns, fc)
 		fc.l.mu.Unlock()
 		if !keep {
-			fc.tc.Close()
+			fc.vc.Close()
 		}
 	}()
 	for {
@@ -492,7 +529,7 @@ func (h *handedConn) ReadFrom(r io.Reader) (int64, error) { return h.fc.vc.ReadF
 
 func (h *handedConn) Close() error {
 	if h.forGood {
-		return h.fc.tc.Close()
+		return h.fc.vc.Close()
 	}
 	h.closeOnce.Do(func() { close(h.closed) })
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -188,4 +189,15 @@ func listenConfig() net.ListenConfig {
 		}
 		return nil
 	}}
+}
+
+// openFileLimit is the process's open-file limit (RLIMIT_NOFILE's soft
+// value, which Go's runtime raises to the hard one at start), 0 when it
+// cannot be read.
+func openFileLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt32 {
+		return 0
+	}
+	return int(rl.Cur)
 }

@@ -59,3 +59,6 @@ func (w *rawConn) write(a, b []byte) (int64, error) {
 // listenConfig is net.Listen's: keep-alive set on each accepted
 // connection (see frontsys_linux.go).
 func listenConfig() net.ListenConfig { return net.ListenConfig{} }
+
+// openFileLimit: not read here; client.max_conns 0 is no limit.
+func openFileLimit() int { return 0 }

@@ -67,6 +67,8 @@ type Proxy struct {
 	// bodyBytes is the memory request bodies being read whole hold now
 	// (body.go), bounded by client.body_buffer_bytes.
 	bodyBytes atomic.Int64
+	// conns counts viewer connections against client.max_conns (conns.go).
+	conns connCount
 }
 
 // New builds a proxy from a validated config. Metrics go to reg.
@@ -129,6 +131,10 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 	if err := reg.Register(metrics.NewViewerCollector(func() map[string]int { return p.viewers.counts(time.Now()) })); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if err := metrics.RegisterConns(reg, p.conns.open.Load, p.conns.refusal.Load); err != nil {
+		c.Close()
+		return nil, err
 	}
 	if err := reg.Register(metrics.NewBodyBufferGauge(p.bodyBytes.Load)); err != nil {
 		c.Close()
@@ -485,6 +491,13 @@ func (p *Proxy) reverseProxy(rt *route) *httputil.ReverseProxy {
 			// Host is not the origin's business (playlist rewriting never
 			// uses it either).
 			setForwarded(pr.Out.Header, pr.In.Header["X-Forwarded-For"], pr.Out.Header["Via"], pr.In.RemoteAddr, p.via)
+			// ReverseProxy passes a viewer's Upgrade on; the edge asks
+			// for none (RFC 9110 7.8: hop-by-hop), as nginx unless told
+			// to: a 101 would make it a raw pipe to the origin, outside
+			// its timeouts and limits. An origin that switches anyway
+			// gets 502.
+			delete(pr.Out.Header, "Upgrade")
+			delete(pr.Out.Header, "Connection")
 			rt.passThroughHeader(pr.Out.Header)
 		},
 		Transport: memberTransport{rt: rt, base: p.transport, // origins.go

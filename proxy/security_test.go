@@ -1045,3 +1045,36 @@ func TestPassThroughViewerPauseIsNotOriginIdle(t *testing.T) {
 		t.Errorf("the origin got %q", s.body)
 	}
 }
+
+// TestSecurityNoUpgradeTunnel: a request passed through never becomes a
+// tunnel to the origin. Upgrade is hop-by-hop and the edge does not ask
+// for one, as nginx (which passes Upgrade only when told to): a viewer's
+// WebSocket or h2c upgrade would turn the edge into a raw pipe to the
+// origin, outside every timeout, limit and log the edge keeps.
+func TestSecurityNoUpgradeTunnel(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "" {
+			io.WriteString(w, "no upgrade")
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+	})
+	e := newHLSEdge(t, rec, nil)
+	for _, m := range []string{"POST", "OPTIONS", "GET"} {
+		resps, bodies, _ := rawExchange(t, e.Listener.Addr().String(), m+" /hls/ws HTTP/1.1\r\nHost: edge.test\r\nConnection: close, Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n", 30*time.Second)
+		if len(resps) == 0 || resps[0].StatusCode == http.StatusSwitchingProtocols {
+			t.Fatalf("%s with Upgrade: %d responses %q, want no 101", m, len(resps), bodies)
+		}
+	}
+	for _, r := range rec.requests() {
+		if v := r.header.Get("Upgrade"); v != "" {
+			t.Errorf("the origin was asked to upgrade to %q", v)
+		}
+	}
+}

@@ -46,7 +46,7 @@ var builtins = map[string]string{
 	"proxy_cache_key":    whyKey,
 	"proxy_http_version": whyHTTP11,
 	"sub_filter_once":    whySubFilter, "sub_filter_types": whySubFilter, "sub_filter_last_modified": whySubFilter,
-	"worker_processes": whyWorkers, "worker_connections": whyWorkers, "worker_rlimit_nofile": whyWorkers, "worker_cpu_affinity": whyWorkers,
+	"worker_processes": whyWorkers, "worker_connections": "client.max_conns bounds the viewer connections (by default the open-file limit less a tenth); nginx's is per worker and counts origin connections too, so it is not carried over", "worker_rlimit_nofile": whyWorkers, "worker_cpu_affinity": whyWorkers,
 	"multi_accept": whyWorkers, "accept_mutex": whyWorkers, "use": whyWorkers,
 	"user": whyProcess, "pid": whyProcess, "daemon": whyProcess, "master_process": whyProcess,
 	"sendfile": whySendfile, "tcp_nopush": whySendfile, "tcp_nodelay": whySendfile, "aio": whySendfile, "directio": whySendfile, "output_buffers": whySendfile,
