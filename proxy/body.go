@@ -101,7 +101,8 @@ var errBodyBudget = errors.New("client.body_buffer_bytes are all in use")
 // p.bodyBytes as the buffer grows, up to budget for all bodies at once.
 func (p *Proxy) bufferBody(w http.ResponseWriter, r *http.Request, vb *viewerBody, budget int64) (*http.Request, func(), bool) {
 	var charged int64
-	release := func() { p.bodyBytes.Add(-charged) }
+	var once sync.Once
+	release := func() { once.Do(func() { p.bodyBytes.Add(-charged) }) }
 	grow := func(buf []byte, want int64) ([]byte, error) {
 		add := want - int64(cap(buf))
 		if p.bodyBytes.Add(add) > budget {
@@ -155,8 +156,16 @@ func (p *Proxy) bufferBody(w http.ResponseWriter, r *http.Request, vb *viewerBod
 	if len(buf) == 0 {
 		r2.Body, r2.GetBody = http.NoBody, nil
 	} else {
-		r2.Body = io.NopCloser(bytes.NewReader(buf))
-		r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+		// The charge ends when the transport has read the body to its
+		// end (it reads on to EOF to check for extra bytes), not when the
+		// exchange does: a response that streams for long, to a viewer
+		// that reads slowly, holds none of the budget. A second origin's
+		// try (GetBody) reads the same bytes after that, briefly,
+		// uncharged.
+		r2.Body = &bufferedBody{r: bytes.NewReader(buf), release: release}
+		r2.GetBody = func() (io.ReadCloser, error) {
+			return &bufferedBody{r: bytes.NewReader(buf), release: release}, nil
+		}
 	}
 	return r2, release, true
 }
@@ -198,6 +207,28 @@ func (b *viewerBody) Read(p []byte) (int, error) {
 }
 
 func (b *viewerBody) Close() error { return b.rc.Close() }
+
+// bufferedBody is a body read whole, as the transport sends it: read to
+// its end (or closed), it ends its charge to client.body_buffer_bytes.
+// (httputil.ReverseProxy keeps the transport's Close from reaching it;
+// the handler's own release covers a body never read.)
+type bufferedBody struct {
+	r       *bytes.Reader
+	release func()
+}
+
+func (b *bufferedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.release()
+	}
+	return n, err
+}
+
+func (b *bufferedBody) Close() error {
+	b.release()
+	return nil
+}
 
 func (b *viewerBody) fail(status int, err error) error {
 	b.mu.Lock()

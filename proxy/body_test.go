@@ -377,3 +377,35 @@ func TestBodyBufferConfig(t *testing.T) {
 		})
 	}
 }
+
+// A body's charge to client.body_buffer_bytes ends once the origin has it,
+// not when the exchange ends: a response that streams for long (to a
+// viewer that reads slowly, or an origin that takes its time) holds none
+// of the budget, so a few such exchanges cannot refuse everyone's POSTs.
+func TestViewerBodyBufferReleasedWhenSent(t *testing.T) {
+	release := make(chan struct{})
+	got := make(chan int, 1)
+	origin := newRecOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- len(b)
+		w.Header().Set("Cache-Control", "private")
+		io.WriteString(w, "first part ")
+		w.(http.Flusher).Flush()
+		<-release // the rest of the response comes later
+		io.WriteString(w, "rest")
+	})
+	t.Cleanup(func() { close(release) }) // before the origin's Close: cleanups run last first
+	// The origin's quiet would otherwise end the exchange (passidle.go).
+	e := newEdge(t, origin.URL, func(c *Config) { c.Origin.IdleTimeout = time.Hour })
+	body := strings.Repeat("q", 100<<10)
+	resp, err := http.Post(e.URL+"/live/api", "application/octet-stream", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if n := <-got; n != len(body) {
+		t.Fatalf("the origin got %d bytes, want %d", n, len(body))
+	}
+	// The response is still streaming; the body's buffer is free.
+	waitBodyBuffer(t, e, 0, "the body's buffer to be released once sent")
+}

@@ -184,7 +184,8 @@ type ClientConfig struct {
 	StreamBodies bool `yaml:"stream_bodies"`
 	// BodyBufferBytes bounds the memory all request bodies being read
 	// whole take at once (charged as they grow, not by their declared
-	// length); a body that would go past it gets 503 with Retry-After.
+	// length, until the origin has them); a body that would go past it
+	// gets 503 with Retry-After.
 	// Default 64 MiB; it must be at least max_body_bytes.
 	BodyBufferBytes ByteSize `yaml:"body_buffer_bytes"`
 	// MaxConns bounds the viewer connections open at once, as nginx's
