@@ -421,12 +421,21 @@ func mustUnescape(p string) string {
 	return p
 }
 
-// afterPlaylist records what a new media playlist lists and prefetches what
-// it adds: the first viewer of a new segment then finds it cached or joins
-// its fill. Only playlists viewers asked for get here, so only renditions
-// with viewers are prefetched, and never anything the playlist does not
-// list.
+// afterPlaylist records what a new media playlist lists (of an MPD, only
+// that it is a stream) and prefetches what it adds: the first viewer of
+// a new segment then finds it cached or joins its fill. Only playlists
+// viewers asked for get here, so only renditions with viewers are
+// prefetched, and never anything the playlist does not list.
 func (p *Proxy) afterPlaylist(fr *fetchReq, info *manifestInfo, prev *manifestInfo) {
+	if d := info.dash; d != nil {
+		// A DASH stream is its MPD, for the per-stream metrics: its
+		// viewers are counted by the MPD's requests (a dynamic MPD is
+		// fetched again every minimumUpdatePeriod, which sets the
+		// window). Its segments, named by templates rather than
+		// listed, carry no stream label.
+		p.streams.update(fr.key, d.MinimumUpdatePeriod, nil, false, time.Now())
+		return
+	}
 	st := info.hls
 	if st == nil || st.Multivariant {
 		return

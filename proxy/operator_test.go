@@ -499,3 +499,29 @@ func TestPurgeReachesFillInFlight(t *testing.T) {
 	r, _ := mustGet(t, e.URL+"/hls/s/a.ts")
 	wantStatus(t, r, 200, "MISS")
 }
+
+// A DASH stream's viewers are counted too, by its MPD's requests (a live
+// player fetches a dynamic MPD every minimumUpdatePeriod): before, only
+// HLS media playlists had a stream label, and a DASH edge showed none.
+func TestViewersPerDASHStream(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/dash+xml")
+		io.WriteString(w, `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="dynamic" minimumUpdatePeriod="PT2S" availabilityStartTime="2026-01-01T00:00:00Z" profiles="urn:mpeg:dash:profile:isoff-live:2011"><Period id="0"><AdaptationSet mimeType="video/mp4"><SegmentTemplate media="v-$Number$.m4s" initialization="v-init.mp4" duration="2" timescale="1"/><Representation id="v" bandwidth="1000000"/></AdaptationSet></Period></MPD>`)
+	})
+	e := newEdge(t, rec.URL, func(c *Config) {
+		c.Routes = []Route{{Prefix: "/dash/", Origin: rec.URL + "/dash/"}}
+		c.Prefetch = false
+	})
+	for _, sid := range []string{"a", "b", "c", "a"} {
+		mustGet(t, e.URL+"/dash/live.mpd", "CMCD-Session", `sid="`+sid+`"`)
+	}
+	// A response is counted when its handler returns, which can be after
+	// the client has read it (the bound is for liveness only).
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, e.reg, "edgecache_viewers", "stream", "/dash/live.mpd") < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := metricValue(t, e.reg, "edgecache_viewers", "stream", "/dash/live.mpd"); n != 3 {
+		t.Errorf("edgecache_viewers{stream=/dash/live.mpd} = %v, want 3 (three sids)", n)
+	}
+}
