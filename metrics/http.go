@@ -150,13 +150,16 @@ func (c *viewerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// NewBodyBufferGauge reports the memory request bodies being read whole
-// hold, read from held at each scrape.
-func NewBodyBufferGauge(held func() int64) prometheus.Collector {
-	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+// RegisterBodyBuffer registers the gauge of the memory request bodies
+// being read whole hold, read from held at each scrape.
+func RegisterBodyBuffer(reg prometheus.Registerer, held func() int64) error {
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "edgecache_request_body_buffer_bytes",
 		Help: "Memory held by request bodies being read whole before an origin is asked (at most client.body_buffer_bytes).",
-	}, func() float64 { return float64(held()) })
+	}, func() float64 { return float64(held()) })); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
 }
 
 // RegisterConns registers the viewer connection gauge and the refusals

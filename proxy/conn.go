@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,17 +74,17 @@ type viewerConn struct {
 	held    *[]byte
 	merged  int // responses whose head went out with their body
 
-	// onClose, when set, runs at the first Close: the connection leaves
-	// client.max_conns's count.
-	onClose   func()
-	closeOnce sync.Once
+	// count, when set, is the client.max_conns count the connection
+	// leaves at its first Close.
+	count  *connCount
+	closed atomic.Bool
 }
 
 // Close closes the connection; every path that ends a viewer connection
 // (net/http's, the front's) closes it here.
 func (c *viewerConn) Close() error {
-	if c.onClose != nil {
-		c.closeOnce.Do(c.onClose)
+	if c.count != nil && c.closed.CompareAndSwap(false, true) {
+		c.count.closed()
 	}
 	return c.Conn.Close()
 }

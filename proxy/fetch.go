@@ -270,22 +270,19 @@ func (p *Proxy) copyBody(ctx context.Context, cancel context.CancelCauseFunc, w 
 // readBody hands the origin body to sink piece by piece, failing when the
 // origin goes quiet for longer than the idle timeout.
 func (p *Proxy) readBody(ctx context.Context, cancel context.CancelCauseFunc, body io.Reader, url string, sink func([]byte) error) error {
-	idle := p.view().cfg.Origin.IdleTimeout
-	timer := time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
-	defer timer.Stop()
+	// The clock measures the origin: it stands still while the sink
+	// waits for the slowest reader of a pass-through fill (passidle.go).
+	reads := idleReads{idle: p.view().cfg.Origin.IdleTimeout, quiet: func() { cancel(errIdleTimeout) }}
+	defer reads.stop()
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
 	for {
-		n, err := body.Read(buf)
+		n, err := reads.read(body, buf)
 		if n > 0 {
-			// The timer measures the origin: it stands still while the
-			// sink waits for the slowest reader of a pass-through fill.
-			timer.Stop()
 			if serr := sink(buf[:n]); serr != nil {
 				return serr
 			}
-			timer.Reset(idle)
 		}
 		if err == io.EOF {
 			return nil

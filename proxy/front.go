@@ -169,7 +169,7 @@ func (l *ViewerListener) wrap(c net.Conn) net.Conn {
 		l.p.conns.closed() // served as net/http serves any connection, uncounted
 		return c
 	}
-	vc.onClose = l.p.conns.closed
+	vc.count = &l.p.conns
 	return vc
 }
 

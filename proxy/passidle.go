@@ -30,9 +30,10 @@ func idleRoundTrip(tr http.RoundTripper, req *http.Request, idle time.Duration, 
 	r := req.WithContext(ctx)
 	var sent *idleReqBody
 	if r.Body != nil && r.Body != http.NoBody {
-		// The clock runs from now: writing the head may wait on the
-		// origin too.
-		sent = &idleReqBody{rc: r.Body, idle: idle, t: time.AfterFunc(idle, quiet)}
+		// The clock starts once the transport has the body's first
+		// bytes: the dial is origin.connect_timeout's, and a head fits
+		// in the socket's buffer.
+		sent = &idleReqBody{rc: r.Body, idle: idle, quiet: quiet}
 		r.Body = sent
 	}
 	resp, err := tr.RoundTrip(r)
@@ -46,7 +47,7 @@ func idleRoundTrip(tr http.RoundTripper, req *http.Request, idle time.Duration, 
 		cancel(nil)
 		return nil, err
 	}
-	resp.Body = &idleRespBody{rc: resp.Body, idle: idle, quiet: quiet, ctx: ctx, viewer: req.Context(), cancel: cancel, onErr: onBodyErr}
+	resp.Body = &idleRespBody{rc: resp.Body, reads: idleReads{idle: idle, quiet: quiet}, ctx: ctx, viewer: req.Context(), cancel: cancel, onErr: onBodyErr}
 	return resp, nil
 }
 
@@ -63,22 +64,29 @@ func quietErr(ctx, viewer context.Context, err error) error {
 // clock runs between two reads (while the transport writes what it read)
 // and stops during each read and once the exchange has its response.
 type idleReqBody struct {
-	rc   io.ReadCloser
-	idle time.Duration
+	rc    io.ReadCloser
+	idle  time.Duration
+	quiet func()
 
-	mu   sync.Mutex // Read runs on the transport's goroutine, stop on the handler's
-	t    *time.Timer
+	mu   sync.Mutex  // Read runs on the transport's goroutine, stop on the handler's
+	t    *time.Timer // nil until the first read returns
 	done bool
 }
 
 func (b *idleReqBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	b.t.Stop()
+	if b.t != nil {
+		b.t.Stop()
+	}
 	b.mu.Unlock()
 	n, err := b.rc.Read(p)
 	if err == nil {
 		b.mu.Lock()
-		if !b.done {
+		switch {
+		case b.done:
+		case b.t == nil:
+			b.t = time.AfterFunc(b.idle, b.quiet)
+		default:
 			b.t.Reset(b.idle)
 		}
 		b.mu.Unlock()
@@ -95,32 +103,53 @@ func (b *idleReqBody) stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done = true
-	b.t.Stop()
+	if b.t != nil {
+		b.t.Stop()
+	}
+}
+
+// idleReads bounds each read of an origin's body by idle: the clock runs
+// only inside a read, so it stands still while whoever reads sends on
+// what it got (to a fill's slowest reader, to a viewer). quiet runs when
+// a read waits longer. Fills (readBody) and requests passed through
+// (idleRespBody) read origin bodies through it. One goroutine reads.
+type idleReads struct {
+	idle  time.Duration
+	quiet func()
+	t     *time.Timer
+}
+
+func (q *idleReads) read(r io.Reader, p []byte) (int, error) {
+	if q.t == nil {
+		q.t = time.AfterFunc(q.idle, q.quiet)
+	} else {
+		q.t.Reset(q.idle)
+	}
+	n, err := r.Read(p)
+	q.t.Stop()
+	return n, err
+}
+
+func (q *idleReads) stop() {
+	if q.t != nil {
+		q.t.Stop()
+	}
 }
 
 // idleRespBody is a response body passed through whose every read is
 // bounded by the origin's idle timeout; its Close ends the request.
 type idleRespBody struct {
 	rc     io.ReadCloser
-	idle   time.Duration
-	quiet  func()
+	reads  idleReads
 	ctx    context.Context // the request as sent
 	viewer context.Context
 	cancel context.CancelCauseFunc
 	onErr  func(error)
-
-	t      *time.Timer // read and reset on the reading goroutine alone
 	failed bool
 }
 
 func (b *idleRespBody) Read(p []byte) (int, error) {
-	if b.t == nil {
-		b.t = time.AfterFunc(b.idle, b.quiet)
-	} else {
-		b.t.Reset(b.idle)
-	}
-	n, err := b.rc.Read(p)
-	b.t.Stop()
+	n, err := b.reads.read(b.rc, p)
 	if err != nil && err != io.EOF {
 		err = quietErr(b.ctx, b.viewer, err)
 		if !b.failed && b.onErr != nil && b.viewer.Err() == nil {
@@ -132,9 +161,7 @@ func (b *idleRespBody) Read(p []byte) (int, error) {
 }
 
 func (b *idleRespBody) Close() error {
-	if b.t != nil {
-		b.t.Stop()
-	}
+	b.reads.stop()
 	err := b.rc.Close()
 	b.cancel(nil)
 	return err

@@ -136,9 +136,9 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 		c.Close()
 		return nil, err
 	}
-	if err := reg.Register(metrics.NewBodyBufferGauge(p.bodyBytes.Load)); err != nil {
+	if err := metrics.RegisterBodyBuffer(reg, p.bodyBytes.Load); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("metrics: %w", err)
+		return nil, err
 	}
 	if err := metrics.RegisterOrigins(reg, p.origins.all); err != nil {
 		c.Close()

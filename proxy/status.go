@@ -50,10 +50,10 @@ func ClassNames() []string {
 
 // statusFor is the one place errors become HTTP status codes (caddy's
 // statusError): the viewer's own status for a request body it sent badly
-// (400, 408, 413: body.go) or the edge could not hold (503), 504 when the origin was too slow, 503 when
-// shutting down, 502 otherwise. A viewer who left gets nothing (fail checks the viewer's
-// own context): a cancellation that is not the viewer's is the origin's
-// failure like any other.
+// (400, 408, 413: body.go) or the edge could not hold (503), 504 when the
+// origin was too slow, 503 when shutting down, 502 otherwise. A viewer who
+// left gets nothing (fail checks the viewer's own context): a cancellation
+// that is not the viewer's is the origin's failure like any other.
 func statusFor(err error) int {
 	var ne net.Error
 	var be *bodyError
